@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# A stamp per requirements file: reinstall only when the file changes.
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+## make run: migrate, seed the demo school, then the web server and the worker (Ctrl-C stops both).
+run: install-dev
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py seed_demo --superuser
+	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=1 $(BIN)/honcho start --procfile Procfile.dev --port $(PORT)
+
+## make test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL).
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make lint: ruff, Django's system checks and a missing-migration check.
+lint: install-dev
+	$(BIN)/ruff check .
+	DEBUG=1 $(BIN)/python manage.py check --fail-level WARNING
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage htmlcov staticfiles test-artifacts

@@ -1,0 +1,1 @@
+"""attendance-push: fill each day's missing attendance records at a fixed local time."""

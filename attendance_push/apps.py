@@ -1,0 +1,23 @@
+"""App configuration: wiring only (checks, the schedule's signal handlers)."""
+
+from django.apps import AppConfig
+from django.core import checks
+from django.db.models.signals import post_migrate, pre_save
+
+
+class AttendancePushConfig(AppConfig):
+    name = "attendance_push"
+    verbose_name = "Attendance push"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .checks import check_settings
+        from .schedule import create_push_schedule, keep_on_time
+
+        checks.register(check_settings)
+        if not self.apps.is_installed("django_q"):
+            return  # check_settings reports it (attendance_push.E010).
+        from django_q.models import Schedule
+
+        post_migrate.connect(create_push_schedule, sender=self)
+        pre_save.connect(keep_on_time, sender=Schedule, dispatch_uid="attendance_push.keep_on_time")

@@ -1,0 +1,228 @@
+"""System checks for `settings.ATTENDANCE_PUSH`: a bad configuration stops `check`, `migrate` and
+the worker with a clear message, instead of failing at push time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
+from django.db import models
+
+from .conf import DEFAULTS, TARGET_KEYS, TARGET_REQUIRED, Target, conf, parse_time
+
+SETTING = "ATTENDANCE_PUSH"
+
+
+def _error(id_: int, msg: str, hint: str) -> checks.Error:
+    return checks.Error(msg, hint=hint, id=f"attendance_push.E{id_:03d}")
+
+
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Validate every key of `ATTENDANCE_PUSH`."""
+    raw = getattr(settings, SETTING, {})
+    if not isinstance(raw, dict):
+        return [
+            _error(1, f"{SETTING} must be a dict, not {type(raw).__name__}.", "See the README's settings reference.")
+        ]
+    errors: list[checks.CheckMessage] = []
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        errors.append(
+            _error(
+                1,
+                f"{SETTING} has unknown key(s): {', '.join(unknown)}.",
+                f"Valid keys are {', '.join(DEFAULTS)}.",
+            )
+        )
+    errors.extend(_check_times(raw))
+    zone = raw.get("TIME_ZONE", DEFAULTS["TIME_ZONE"])
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        errors.append(
+            _error(
+                3,
+                f"{SETTING}['TIME_ZONE'] {zone!r} is not a known time zone.",
+                "Use an IANA name such as 'Asia/Kathmandu'.",
+            )
+        )
+    actor = raw.get("ACTOR")
+    if actor is not None and not (isinstance(actor, str) and actor):
+        errors.append(
+            _error(11, f"{SETTING}['ACTOR'] must be a username or None.", "None means the first active superuser.")
+        )
+    if not apps.is_installed("django_q"):
+        errors.append(
+            _error(10, "attendance_push needs django-q2 to schedule the push.", "Add 'django_q' to INSTALLED_APPS.")
+        )
+    errors.extend(_check_targets(raw.get("TARGETS", DEFAULTS["TARGETS"])))
+    return errors
+
+
+def _check_times(raw: dict[str, Any]) -> Iterator[checks.CheckMessage]:
+    parsed = {}
+    for key in ("TIME", "CHECK_IN", "CHECK_OUT"):
+        value = raw.get(key, DEFAULTS[key])
+        try:
+            parsed[key] = parse_time(value)
+        except ValueError:
+            yield _error(2, f"{SETTING}['{key}'] {value!r} is not a time.", "Write it as 'HH:MM', e.g. '21:00'.")
+    if "CHECK_IN" in parsed and "CHECK_OUT" in parsed and parsed["CHECK_IN"] > parsed["CHECK_OUT"]:
+        yield _error(
+            12,
+            f"{SETTING}['CHECK_IN'] ({parsed['CHECK_IN']:%H:%M}) is later than "
+            f"CHECK_OUT ({parsed['CHECK_OUT']:%H:%M}).",
+            "The default record would leave before it arrives; swap them.",
+        )
+
+
+def _check_targets(targets: Any) -> Iterator[checks.CheckMessage]:
+    if not isinstance(targets, list | tuple):
+        yield _error(4, f"{SETTING}['TARGETS'] must be a list of dicts.", "See the README's settings reference.")
+        return
+    if not targets:
+        yield checks.Warning(
+            f"{SETTING}['TARGETS'] is empty: the push has nothing to do.",
+            hint="Name at least one attendance model, e.g. "
+            "{'attendance': 'school.StudentAttendance', 'person_field': 'student'}.",
+            id="attendance_push.W001",
+        )
+    for index, raw in enumerate(targets):
+        where = f"{SETTING}['TARGETS'][{index}]"
+        if not isinstance(raw, dict):
+            yield _error(4, f"{where} must be a dict.", "See the README's settings reference.")
+            continue
+        missing = [key for key in TARGET_REQUIRED if key not in raw]
+        unknown = sorted(set(raw) - TARGET_KEYS)
+        if missing or unknown:
+            problems = []
+            if missing:
+                problems.append(f"missing {', '.join(missing)}")
+            if unknown:
+                problems.append(f"unknown {', '.join(unknown)}")
+            yield _error(4, f"{where}: {'; '.join(problems)}.", f"Valid keys are {', '.join(sorted(TARGET_KEYS))}.")
+            continue
+        yield from _check_target(where, Target.from_setting(raw))
+
+
+def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
+    try:
+        model = apps.get_model(target.attendance)
+    except (LookupError, ValueError):
+        yield _error(
+            5,
+            f"{where}['attendance'] {target.attendance!r} is not an installed model.",
+            "Write it as 'app_label.ModelName' and make sure the app is in INSTALLED_APPS.",
+        )
+        return
+    fields = {}
+    for key, expected in FIELD_KINDS.items():
+        name = getattr(target, key)
+        if name is None and key in OPTIONAL_FIELDS:
+            continue
+        try:
+            field = model._meta.get_field(name)
+        except (FieldDoesNotExist, TypeError):
+            yield _error(
+                6,
+                f"{where}['{key}'] {name!r} is not a field of {model._meta.label}.",
+                f"Fields of {model._meta.label}: {', '.join(f.name for f in model._meta.concrete_fields)}."
+                + (f" Set '{key}': None if the model has no such field." if key in OPTIONAL_FIELDS else ""),
+            )
+            continue
+        problem = expected(field)
+        if problem:
+            yield _error(7, f"{where}['{key}'] {model._meta.label}.{name} {problem}.", KIND_HINTS[key])
+            continue
+        fields[key] = field
+    if "person_field" in fields:
+        yield from _check_people_filter(where, fields["person_field"].related_model, target.people_filter)
+    if "status_field" in fields:
+        yield from _check_status(where, fields["status_field"])
+    yield from _check_unfilled(where, model, fields.values())
+
+
+def _is_fk(field: models.Field) -> str | None:
+    return None if isinstance(field, models.ForeignKey) else "is not a ForeignKey to the people model"
+
+
+def _is_date(field: models.Field) -> str | None:
+    ok = isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField)
+    return None if ok else "is not a DateField"
+
+
+def _is_time(field: models.Field) -> str | None:
+    return None if isinstance(field, models.TimeField) else "is not a TimeField"
+
+
+def _is_user_fk(field: models.Field) -> str | None:
+    ok = isinstance(field, models.ForeignKey) and field.related_model._meta.label == settings.AUTH_USER_MODEL
+    return None if ok else f"is not a ForeignKey to {settings.AUTH_USER_MODEL}"
+
+
+def _is_text(field: models.Field) -> str | None:
+    return None if isinstance(field, models.CharField | models.TextField) else "is not a CharField"
+
+
+FIELD_KINDS = {
+    "person_field": _is_fk,
+    "date_field": _is_date,
+    "status_field": _is_text,
+    "check_in_field": _is_time,
+    "check_out_field": _is_time,
+    "created_by_field": _is_user_fk,
+}
+OPTIONAL_FIELDS = {"status_field", "check_in_field", "check_out_field", "created_by_field"}
+KIND_HINTS = {
+    "person_field": "Name the ForeignKey from the attendance model to the person (student, employee, …).",
+    "date_field": "Name the DateField that holds the attendance day.",
+    "status_field": "Name the CharField holding the status, or set it to None.",
+    "check_in_field": "Name the TimeField holding the check-in time, or set it to None.",
+    "check_out_field": "Name the TimeField holding the check-out time, or set it to None.",
+    "created_by_field": "Name the ForeignKey to the user who created the record, or set it to None.",
+}
+
+
+def _check_people_filter(
+    where: str, person_model: type[models.Model], people_filter: Any
+) -> Iterator[checks.CheckMessage]:
+    hint = f"Use lookups on {person_model._meta.label}, e.g. {{'is_active': True}}."
+    if not isinstance(people_filter, dict):
+        yield _error(8, f"{where}['people_filter'] must be a dict of lookups.", hint)
+        return
+    try:
+        # Building the query resolves every lookup without touching the database.
+        person_model._default_manager.filter(**people_filter).query  # noqa: B018
+    except (FieldError, ValidationError, ValueError, TypeError) as exc:
+        yield _error(8, f"{where}['people_filter'] {people_filter!r} is invalid: {exc}", hint)
+
+
+def _check_status(where: str, field: models.Field) -> Iterator[checks.CheckMessage]:
+    choices = [value for value, _label in field.flatchoices]
+    if choices and conf.STATUS not in choices:
+        yield _error(
+            9,
+            f"{SETTING}['STATUS'] {conf.STATUS!r} is not a choice of {field.model._meta.label}.{field.name}.",
+            f"Choices: {', '.join(map(str, choices))}.",
+        )
+
+
+def _check_unfilled(where: str, model: type[models.Model], mapped) -> Iterator[checks.CheckMessage]:
+    mapped = {field.name for field in mapped}
+    for field in model._meta.concrete_fields:
+        if field.name in mapped or field.primary_key or field.null or field.has_default():
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            continue
+        if field.has_db_default():
+            continue
+        yield _error(
+            13,
+            f"{where}: {model._meta.label}.{field.name} is required and the push has no value for it.",
+            "Give the field a default, or make it nullable.",
+        )

@@ -1,0 +1,121 @@
+"""The plugin's settings: `settings.ATTENDANCE_PUSH`, shadowed with defaults and a little parsing.
+
+Nothing is read at import time, so `override_settings` works and a bad value surfaces in the
+system checks (`checks.py`) rather than as an import error.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models
+
+DEFAULTS: dict[str, Any] = {
+    "TIME": "21:00",
+    "TIME_ZONE": "Asia/Kathmandu",
+    "STATUS": "Present",
+    "CHECK_IN": "09:00",
+    "CHECK_OUT": "17:00",
+    "ACTOR": None,
+    "TARGETS": [],
+}
+
+TARGET_DEFAULTS: dict[str, Any] = {
+    "people_filter": {},
+    "date_field": "date",
+    "status_field": "status",
+    "check_in_field": "time_in",
+    "check_out_field": "time_out",
+    "created_by_field": "created_by",
+}
+TARGET_REQUIRED = ("attendance", "person_field")
+TARGET_KEYS = frozenset(TARGET_REQUIRED) | frozenset(TARGET_DEFAULTS)
+
+SCHEDULE_NAME = "attendance_push.daily"
+TEST_SCHEDULE_NAME = "attendance_push.hourly_test"
+
+
+def parse_time(value: Any) -> datetime.time:
+    """Return `value` ("HH:MM" or a `datetime.time`) as a time; raise ValueError otherwise."""
+    if isinstance(value, datetime.time):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a time")
+    return datetime.datetime.strptime(value.strip(), "%H:%M").time()
+
+
+@dataclass(frozen=True)
+class Target:
+    """One attendance model to push, with the names of its fields."""
+
+    attendance: str
+    person_field: str
+    people_filter: dict[str, Any]
+    date_field: str
+    status_field: str | None
+    check_in_field: str | None
+    check_out_field: str | None
+    created_by_field: str | None
+
+    @classmethod
+    def from_setting(cls, raw: dict[str, Any]) -> Target:
+        return cls(**{**TARGET_DEFAULTS, **raw})
+
+    @property
+    def model(self) -> type[models.Model]:
+        return apps.get_model(self.attendance)
+
+    @property
+    def person_model(self) -> type[models.Model]:
+        return self.model._meta.get_field(self.person_field).related_model
+
+    @property
+    def label(self) -> str:
+        return self.model._meta.label
+
+
+class Settings:
+    """Read `settings.ATTENDANCE_PUSH` on every access, falling back to `DEFAULTS`."""
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return getattr(settings, "ATTENDANCE_PUSH", {})
+
+    def _get(self, key: str) -> Any:
+        return self.raw.get(key, DEFAULTS[key])
+
+    @property
+    def TIME(self) -> datetime.time:
+        return parse_time(self._get("TIME"))
+
+    @property
+    def TIME_ZONE(self) -> ZoneInfo:
+        return ZoneInfo(self._get("TIME_ZONE"))
+
+    @property
+    def STATUS(self) -> str:
+        return self._get("STATUS")
+
+    @property
+    def CHECK_IN(self) -> datetime.time:
+        return parse_time(self._get("CHECK_IN"))
+
+    @property
+    def CHECK_OUT(self) -> datetime.time:
+        return parse_time(self._get("CHECK_OUT"))
+
+    @property
+    def ACTOR(self) -> str | None:
+        return self._get("ACTOR")
+
+    @property
+    def TARGETS(self) -> list[Target]:
+        return [Target.from_setting(raw) for raw in self._get("TARGETS")]
+
+
+conf = Settings()

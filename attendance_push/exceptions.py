@@ -1,0 +1,5 @@
+"""Errors a push reports to its user as they are, without a traceback's jargon."""
+
+
+class PushError(Exception):
+    """A push that cannot run; the message says how to fix it."""

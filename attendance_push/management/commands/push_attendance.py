@@ -1,0 +1,87 @@
+"""`manage.py push_attendance`: push a day (or a range of days) now, in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+
+from attendance_push.conf import conf
+from attendance_push.exceptions import PushError
+from attendance_push.models import PushRun
+from attendance_push.service import push, resolve_actor, run_push, today, validate_day
+
+
+def iso_date(value: str) -> datetime.date:
+    """Parse YYYY-MM-DD for argparse."""
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date; write it as YYYY-MM-DD.") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Fill the missing attendance of a day (default: today in ATTENDANCE_PUSH['TIME_ZONE']) "
+        "or of a range of days, and record each day in the PushRun history."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--date", type=iso_date, help="The day to push, YYYY-MM-DD.")
+        parser.add_argument("--from", dest="start", type=iso_date, help="First day of a range, YYYY-MM-DD.")
+        parser.add_argument("--to", dest="end", type=iso_date, help="Last day of a range, YYYY-MM-DD.")
+        parser.add_argument("--dry-run", action="store_true", help="Print what the push would do and write nothing.")
+
+    def handle(
+        self,
+        *,
+        date: datetime.date | None,
+        start: datetime.date | None,
+        end: datetime.date | None,
+        dry_run: bool,
+        verbosity: int,
+        **options,
+    ) -> None:
+        days = self._days(date, start, end)
+        try:
+            for day in days:
+                validate_day(day)
+            if any(target.created_by_field for target in conf.TARGETS):
+                # Refuse before the first day is recorded rather than fail every day of a range.
+                resolve_actor()
+        except PushError as exc:
+            raise CommandError(str(exc)) from None
+        for index, day in enumerate(days, start=1):
+            progress = f"[{index}/{len(days)}] " if len(days) > 1 else ""
+            if dry_run:
+                self._report(f"{progress}{day:%Y-%m-%d} would push:", push(day, dry_run=True).counts(), verbosity)
+                continue
+            run = run_push(day, trigger=PushRun.Trigger.COMMAND)
+            if run.status == PushRun.Status.FAILED:
+                done = f" ({index - 1} earlier day(s) were pushed)" if index > 1 else ""
+                raise CommandError(f"Push of {day} failed (PushRun {run.pk}): {run.error}{done}")
+            self._report(f"{progress}{day:%Y-%m-%d} pushed (PushRun {run.pk}):", run.counts, verbosity)
+
+    def _days(
+        self, date: datetime.date | None, start: datetime.date | None, end: datetime.date | None
+    ) -> list[datetime.date]:
+        if date and (start or end):
+            raise CommandError("Give either --date or --from/--to, not both.")
+        if bool(start) != bool(end):
+            raise CommandError("A range needs both --from and --to.")
+        if start and end:
+            if start > end:
+                raise CommandError(f"--from {start} is after --to {end}.")
+            return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
+        return [date or today()]
+
+    def _report(self, heading: str, counts: dict[str, dict[str, int]], verbosity: int) -> None:
+        if verbosity < 1:
+            return
+        self.stdout.write(heading)
+        for label, count in counts.items():
+            self.stdout.write(
+                f"  {label}: {count['created']} created, {count['filled']} check-outs filled, "
+                f"{count['skipped']} skipped"
+            )

@@ -1,0 +1,100 @@
+"""The audit history: one `PushRun` per attempt to push a day."""
+
+from __future__ import annotations
+
+import datetime
+import traceback
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .exceptions import PushError
+
+if TYPE_CHECKING:
+    from .service import PushResult
+
+
+class PushRun(models.Model):
+    """One attempt to push one attendance day, whoever started it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        ADMIN = "admin", "Admin"
+        COMMAND = "command", "Command"
+        CATCH_UP = "catch-up", "Catch-up"
+
+    date = models.DateField("day", db_index=True, help_text="The attendance day pushed.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("requested at", auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created = models.PositiveIntegerField("records created", default=0)
+    filled = models.PositiveIntegerField("check-outs filled", default=0)
+    skipped = models.PositiveIntegerField("skipped", default=0)
+    counts = models.JSONField(
+        "counts per target",
+        default=dict,
+        blank=True,
+        help_text='{"app.Model": {"created": n, "filled": n, "skipped": n}}',
+    )
+    error = models.CharField(max_length=500, blank=True)
+    traceback = models.TextField(blank=True)
+    task_id = models.CharField("task id", max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        get_latest_by = "created_at"
+        verbose_name = "push run"
+        permissions = [("push_attendance", "Can push attendance")]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} ({self.get_trigger_display()}, {self.get_status_display()})"
+
+    @property
+    def duration(self) -> datetime.timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    def mark_running(self) -> None:
+        self.status = self.Status.RUNNING
+        self.started_at = timezone.now()
+        self.save(update_fields=["status", "started_at"])
+
+    def mark_succeeded(self, result: PushResult) -> None:
+        self.status = self.Status.SUCCEEDED
+        self.finished_at = timezone.now()
+        self.created, self.filled, self.skipped = result.created, result.filled, result.skipped
+        self.counts = result.counts()
+        self.error = self.traceback = ""
+        self.save(
+            update_fields=["status", "finished_at", "created", "filled", "skipped", "counts", "error", "traceback"]
+        )
+
+    def mark_failed(self, exc: BaseException) -> None:
+        self.status = self.Status.FAILED
+        self.finished_at = timezone.now()
+        self.started_at = self.started_at or self.finished_at
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        if not isinstance(exc, PushError):
+            # An unexpected error keeps its class name: "IntegrityError: ..." says where to look.
+            first_line = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+        self.error = first_line[:500]
+        self.traceback = "".join(traceback.format_exception(exc))
+        self.save(update_fields=["status", "started_at", "finished_at", "error", "traceback"])

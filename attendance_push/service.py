@@ -1,0 +1,301 @@
+"""The push: fill one day's missing attendance, set-based, all targets in one transaction.
+
+Everything that pushes (the schedule, the command, the admin) calls `run_push` or `push`; nothing
+else writes attendance.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import zlib
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connections, models, router, transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.constants import OnConflict
+from django.db.models.fields import AutoFieldMixin
+from django.utils import timezone
+
+from .conf import Target, conf
+from .exceptions import PushError
+from .models import PushRun
+
+logger = logging.getLogger("attendance_push")
+
+# pg_advisory_xact_lock(namespace, day) serialises pushes of one day across processes and hosts.
+LOCK_NAMESPACE = zlib.crc32(b"attendance_push") - 2**31
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """What a push did (or, in a dry run, would do) to one attendance model."""
+
+    label: str
+    created: int
+    filled: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push did to every target for one day."""
+
+    day: datetime.date
+    targets: tuple[TargetResult, ...]
+    dry_run: bool = False
+
+    @property
+    def created(self) -> int:
+        return sum(target.created for target in self.targets)
+
+    @property
+    def filled(self) -> int:
+        return sum(target.filled for target in self.targets)
+
+    @property
+    def skipped(self) -> int:
+        return sum(target.skipped for target in self.targets)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {t.label: {"created": t.created, "filled": t.filled, "skipped": t.skipped} for t in self.targets}
+
+
+def today() -> datetime.date:
+    """Return today's date in the push time zone."""
+    return timezone.localdate(timezone=conf.TIME_ZONE)
+
+
+def validate_day(day: datetime.date) -> datetime.date:
+    """Return `day`, or raise PushError when it is in the future of the push time zone."""
+    current = today()
+    if day > current:
+        raise PushError(
+            f"{day:%Y-%m-%d} is in the future (today is {current:%Y-%m-%d} in {conf.TIME_ZONE.key}); "
+            "only today and past days can be pushed."
+        )
+    return day
+
+
+def resolve_actor() -> models.Model:
+    """Return the user recorded as the creator of pushed records, or raise PushError."""
+    User = get_user_model()  # noqa: N806
+    users = User._default_manager.filter(is_active=True)
+    if conf.ACTOR:
+        actor = users.filter(**{User.USERNAME_FIELD: conf.ACTOR}).first()
+        if actor is None:
+            raise PushError(
+                f"ATTENDANCE_PUSH['ACTOR'] is {conf.ACTOR!r}, but no active user has that username. "
+                "Create it (python manage.py createsuperuser) or correct the setting."
+            )
+        return actor
+    actor = users.filter(is_superuser=True).order_by("pk").first()
+    if actor is None:
+        raise PushError(
+            "No active superuser to record as the creator of pushed records. "
+            "Create one with: python manage.py createsuperuser (or set ATTENDANCE_PUSH['ACTOR'])."
+        )
+    return actor
+
+
+def push(day: datetime.date, *, dry_run: bool = False) -> PushResult:
+    """Push `day` for every target in one transaction and return the counts.
+
+    With `dry_run`, count what would change and write nothing.
+    """
+    validate_day(day)
+    targets = conf.TARGETS
+    actor = resolve_actor() if any(target.created_by_field for target in targets) else None
+    if dry_run:
+        return PushResult(day, tuple(_preview_target(target, day) for target in targets), dry_run=True)
+    aliases = sorted({router.db_for_write(target.model) for target in targets})
+    with ExitStack() as stack:
+        for alias in aliases:
+            stack.enter_context(transaction.atomic(using=alias))
+            _lock_day(alias, day)
+        results = tuple(_push_target(target, day, actor) for target in targets)
+    return PushResult(day, results)
+
+
+def run_push(
+    day: datetime.date,
+    *,
+    trigger: str,
+    requested_by: models.Model | None = None,
+    run: PushRun | None = None,
+) -> PushRun:
+    """Push `day` and record the attempt in a PushRun (a new one unless `run` is given); never raise."""
+    if run is None:
+        run = PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by)
+    run.mark_running()
+    logger.info("Push of %s started (run %s, trigger %s).", day, run.pk, run.trigger)
+    try:
+        result = push(day)
+    except Exception as exc:
+        run.mark_failed(exc)
+        logger.error("Push of %s failed (run %s): %s", day, run.pk, run.error, exc_info=not isinstance(exc, PushError))
+        return run
+    run.mark_succeeded(result)
+    logger.info(
+        "Push of %s succeeded (run %s): %d created, %d check-outs filled, %d skipped in %.2fs.",
+        day,
+        run.pk,
+        result.created,
+        result.filled,
+        result.skipped,
+        run.duration.total_seconds(),
+    )
+    return run
+
+
+def queue_push(day: datetime.date, *, trigger: str, requested_by: models.Model | None = None) -> PushRun:
+    """Record a queued PushRun for `day` and hand it to the django-q2 cluster once committed."""
+    from django_q.tasks import async_task
+
+    validate_day(day)
+    run = PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by)
+
+    def enqueue() -> None:
+        run.task_id = async_task(
+            "attendance_push.tasks.execute_run", run.pk, task_name=f"attendance_push {day:%Y-%m-%d} run {run.pk}"
+        )
+        run.save(update_fields=["task_id"])
+
+    # The worker must find the PushRun row when it picks up the task.
+    transaction.on_commit(enqueue, using=router.db_for_write(PushRun))
+    return run
+
+
+def _lock_day(alias: str, day: datetime.date) -> None:
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        # Released at commit or rollback; concurrent pushes of the same day wait here, then
+        # find nothing left to do.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, day.toordinal()])
+    # SQLite serialises writers itself: with transaction_mode IMMEDIATE the transaction above
+    # already holds the write lock.
+
+
+def _people(target: Target, alias: str) -> models.QuerySet:
+    person_model = target.person_model
+    people = person_model._default_manager.using(alias).filter(**target.people_filter).order_by()
+    if len(people.query.alias_map) > 1:
+        # A lookup across a multi-valued relation can repeat a person; keep each one once.
+        people = person_model._default_manager.using(alias).filter(pk__in=people.values("pk")).order_by()
+    return people
+
+
+def _records(target: Target, day: datetime.date, alias: str) -> models.QuerySet:
+    return target.model._default_manager.using(alias).filter(**{target.date_field: day}).order_by()
+
+
+def _missing_people(target: Target, day: datetime.date, alias: str) -> models.QuerySet:
+    person_key = target.model._meta.get_field(target.person_field).target_field.name
+    has_record = _records(target, day, alias).filter(**{target.person_field: OuterRef(person_key)})
+    return _people(target, alias).filter(~Exists(has_record))
+
+
+def _open_records(target: Target, day: datetime.date, alias: str) -> models.QuerySet | None:
+    """Return the day's records of targeted people with a check-in and no check-out."""
+    if not (target.check_in_field and target.check_out_field):
+        return None
+    return _records(target, day, alias).filter(
+        **{
+            f"{target.person_field}__in": _people(target, alias),
+            f"{target.check_in_field}__isnull": False,
+            f"{target.check_out_field}__isnull": True,
+        }
+    )
+
+
+def _preview_target(target: Target, day: datetime.date) -> TargetResult:
+    alias = router.db_for_read(target.model)
+    open_records = _open_records(target, day, alias)
+    filled = skipped = 0
+    if open_records is not None:
+        filled = open_records.filter(**{f"{target.check_in_field}__lte": conf.CHECK_OUT}).count()
+        skipped = open_records.filter(**{f"{target.check_in_field}__gt": conf.CHECK_OUT}).count()
+    return TargetResult(target.label, _missing_people(target, day, alias).count(), filled, skipped)
+
+
+def _push_target(target: Target, day: datetime.date, actor: models.Model | None) -> TargetResult:
+    alias = router.db_for_write(target.model)
+    filled = skipped = 0
+    open_records = _open_records(target, day, alias)
+    if open_records is not None:
+        check_out = conf.CHECK_OUT
+        # A check-in after the default check-out would give a negative day: leave it for a human.
+        filled = open_records.filter(**{f"{target.check_in_field}__lte": check_out}).update(
+            **{target.check_out_field: check_out}, **_auto_now_values(target.model)
+        )
+        skipped = open_records.filter(**{f"{target.check_in_field}__gt": check_out}).count()
+    created = _insert_missing(target, day, actor, alias)
+    return TargetResult(target.label, created, filled, skipped)
+
+
+def _insert_missing(target: Target, day: datetime.date, actor: models.Model | None, alias: str) -> int:
+    """Insert a default record for every targeted person without one, in one INSERT … SELECT."""
+    model = target.model
+    connection = connections[alias]
+    values = _new_record_values(target, day, actor)
+    person_fk = model._meta.get_field(target.person_field)
+    select = _missing_people(target, day, alias).values_list(person_fk.target_field.name)
+    select_sql, select_params = select.query.get_compiler(alias).as_sql()
+    fields = [person_fk, *values]
+    params = [field.get_db_prep_save(value, connection) for field, value in values.items()]
+    quote = connection.ops.quote_name
+    # The person comes from the SELECT; every other column is the same constant for all rows.
+    # Identifiers come quoted from the backend and values travel as parameters.
+    sql = "{insert} {table} ({columns}) SELECT {person}, {constants} FROM ({select}) missing {suffix}".format(  # noqa: S608
+        insert=connection.ops.insert_statement(on_conflict=OnConflict.IGNORE),
+        table=quote(model._meta.db_table),
+        columns=", ".join(quote(field.column) for field in fields),
+        person="missing." + quote(person_fk.target_field.column),
+        constants=", ".join(["%s"] * len(values)),
+        select=select_sql,
+        # Where a unique constraint exists, a record written by someone else since our SELECT
+        # is simply kept; without one, the day lock above is what prevents duplicates.
+        suffix=connection.ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *select_params])
+        return max(cursor.rowcount, 0)
+
+
+def _new_record_values(target: Target, day: datetime.date, actor: models.Model | None) -> dict[models.Field, Any]:
+    """Return the constant value of every column of a pushed record but the person."""
+    model = target.model
+    meta = model._meta
+    wanted: dict[str, Any] = {target.date_field: day}
+    if target.status_field:
+        wanted[target.status_field] = conf.STATUS
+    if target.check_in_field:
+        wanted[target.check_in_field] = conf.CHECK_IN
+    if target.check_out_field:
+        wanted[target.check_out_field] = conf.CHECK_OUT
+    if target.created_by_field:
+        wanted[target.created_by_field] = actor.pk
+    values = {meta.get_field(name): value for name, value in wanted.items()}
+    # The rest of the columns get what Model.save() would give them: defaults and auto_now(_add).
+    blank = model()
+    for field in meta.concrete_fields:
+        if field in values or field.name == target.person_field:
+            continue
+        if isinstance(field, AutoFieldMixin) or field.generated or field.has_db_default():
+            continue
+        values[field] = field.pre_save(blank, add=True)
+    return values
+
+
+def _auto_now_values(model: type[models.Model]) -> dict[str, Any]:
+    """Return the `auto_now` fields of `model` set to now, as `QuerySet.update()` leaves them alone."""
+    blank = model()
+    return {
+        field.name: field.pre_save(blank, add=False)
+        for field in model._meta.concrete_fields
+        if getattr(field, "auto_now", False)
+    }

@@ -1,0 +1,177 @@
+"""Settings of the attendance-push demo project, read from the environment (12-factor).
+
+Every value can be set in the environment or in a `.env` file next to `manage.py`; see
+`.env.example` and the README's configuration table.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A local .env is a convenience for development; real deployments set the environment.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        # Signing (sessions, django-q2 packages) is only as safe as this key: never guess one in production.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set the SECRET_KEY environment variable (or DEBUG=1 for a development key)."
+        )
+    SECRET_KEY = "django-insecure-attendance-push-development-only"  # noqa: S105
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_q",
+    "attendance_push",
+    "school",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # With SQLite's default DEFERRED transactions, concurrent writers (web + worker) fail with
+    # "database is locked" whatever the timeout; IMMEDIATE makes them queue for the write lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": env.int("SQLITE_TIMEOUT", default=20)}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Kathmandu")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+ADMINS = [tuple(admin.split(":", 1)) for admin in env.list("ADMINS", default=[]) if ":" in admin]
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="attendance-push@localhost")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+
+# Heroku's router terminates TLS and says so in this header.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "line"},
+    },
+    "root": {"handlers": ["stdout"], "level": "WARNING"},
+    "loggers": {
+        "attendance_push": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "django-q": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "django": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+}
+
+REDIS_URL = env.str("REDIS_URL", default="")
+
+Q_CLUSTER = {
+    "name": "attendance_push",
+    "workers": env.int("Q_WORKERS", default=2),
+    # A push of a million people takes seconds; ten minutes is a generous ceiling.
+    "timeout": env.int("Q_TIMEOUT", default=600),
+    # Must stay above timeout, or the broker hands a still-running push to a second worker.
+    "retry": env.int("Q_RETRY", default=720),
+    # django-q2's default 0 retries a failing task forever; a failed push is recorded and
+    # e-mailed, and an admin reruns it.
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": 500,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+ATTENDANCE_PUSH = {
+    "TIME": env.str("ATTENDANCE_PUSH_TIME", default="21:00"),
+    "TIME_ZONE": env.str("ATTENDANCE_PUSH_TIME_ZONE", default="Asia/Kathmandu"),
+    "STATUS": "Present",
+    "CHECK_IN": "09:00",
+    "CHECK_OUT": "17:00",
+    "ACTOR": env.str("ATTENDANCE_PUSH_ACTOR", default=None),
+    "TARGETS": [
+        {
+            "attendance": "school.StudentAttendance",
+            "person_field": "student",
+            "people_filter": {"is_active": True},
+        },
+        {
+            "attendance": "school.EmployeeAttendance",
+            "person_field": "employee",
+            "people_filter": {"is_active": True},
+        },
+    ],
+}

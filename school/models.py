@@ -1,0 +1,94 @@
+"""People and their daily attendance for the demo school."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Student(models.Model):
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Employee(models.Model):
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AttendanceRecord(models.Model):
+    """One person's attendance on one day."""
+
+    class Status(models.TextChoices):
+        PRESENT = "Present"
+        ABSENT = "Absent"
+        LATE = "Late"
+        LEAVE = "Leave"
+
+    date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PRESENT)
+    time_in = models.TimeField(null=True, blank=True)
+    time_out = models.TimeField(null=True, blank=True)
+    # Null means the record came from the device or a background job, not a user.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class StudentAttendance(AttendanceRecord):
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="attendance")
+
+    class Meta:
+        verbose_name = "student attendance"
+        verbose_name_plural = "student attendance"
+        ordering = ["-date", "student__name"]
+        constraints = [
+            # Its (student, date) index also serves the push's NOT EXISTS lookup.
+            models.UniqueConstraint(fields=["student", "date"], name="unique_student_attendance_per_day"),
+        ]
+        indexes = [
+            # The admin filters and drills down by date across all students.
+            models.Index(fields=["date"], name="student_attendance_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student} on {self.date}: {self.status}"
+
+
+class EmployeeAttendance(AttendanceRecord):
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="attendance")
+
+    class Meta:
+        verbose_name = "employee attendance"
+        verbose_name_plural = "employee attendance"
+        ordering = ["-date", "employee__name"]
+        constraints = [
+            # Its (employee, date) index also serves the push's NOT EXISTS lookup.
+            models.UniqueConstraint(fields=["employee", "date"], name="unique_employee_attendance_per_day"),
+        ]
+        indexes = [
+            # The admin filters and drills down by date across all employees.
+            models.Index(fields=["date"], name="employee_attendance_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee} on {self.date}: {self.status}"
