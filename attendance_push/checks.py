@@ -30,7 +30,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             _error(1, f"{SETTING} must be a dict, not {type(raw).__name__}.", "See the README's settings reference.")
         ]
     errors: list[checks.CheckMessage] = []
-    unknown = sorted(set(raw) - set(DEFAULTS))
+    unknown = sorted(map(str, set(raw) - set(DEFAULTS)))
     if unknown:
         errors.append(
             _error(
@@ -98,7 +98,7 @@ def _check_targets(targets: Any) -> Iterator[checks.CheckMessage]:
             yield _error(4, f"{where} must be a dict.", "See the README's settings reference.")
             continue
         missing = [key for key in TARGET_REQUIRED if key not in raw]
-        unknown = sorted(set(raw) - TARGET_KEYS)
+        unknown = sorted(map(str, set(raw) - TARGET_KEYS))
         if missing or unknown:
             problems = []
             if missing:
@@ -113,7 +113,7 @@ def _check_targets(targets: Any) -> Iterator[checks.CheckMessage]:
 def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
     try:
         model = apps.get_model(target.attendance)
-    except (LookupError, ValueError):
+    except (LookupError, ValueError, AttributeError):
         yield _error(
             5,
             f"{where}['attendance'] {target.attendance!r} is not an installed model.",
@@ -121,6 +121,7 @@ def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
         )
         return
     fields = {}
+    complete = True
     for key, expected in FIELD_KINDS.items():
         name = getattr(target, key)
         if name is None and key in OPTIONAL_FIELDS:
@@ -134,17 +135,21 @@ def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
                 f"Fields of {model._meta.label}: {', '.join(f.name for f in model._meta.concrete_fields)}."
                 + (f" Set '{key}': None if the model has no such field." if key in OPTIONAL_FIELDS else ""),
             )
+            complete = False
             continue
         problem = expected(field)
         if problem:
             yield _error(7, f"{where}['{key}'] {model._meta.label}.{name} {problem}.", KIND_HINTS[key])
+            complete = False
             continue
         fields[key] = field
     if "person_field" in fields:
         yield from _check_people_filter(where, fields["person_field"].related_model, target.people_filter)
     if "status_field" in fields:
         yield from _check_status(where, fields["status_field"])
-    yield from _check_unfilled(where, model, fields.values())
+    if complete:
+        # After a misnamed field, "required and unfilled" would only repeat the same mistake.
+        yield from _check_unfilled(where, model, fields.values())
 
 
 def _is_fk(field: models.Field) -> str | None:
