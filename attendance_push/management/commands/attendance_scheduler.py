@@ -6,6 +6,7 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connections
 from django_q.cluster import Cluster
 
 from attendance_push.conf import SCHEDULE_NAME, TEST_SCHEDULE_NAME, conf
@@ -38,6 +39,8 @@ class Command(BaseCommand):
             ensure_test_schedule()
             if verbosity >= 1:
                 self.stdout.write(f"Test mode: {TEST_SCHEDULE_NAME} also pushes today every hour, starting now.")
+        # The cluster forks: a connection opened here would be shared with (and closed by) its children.
+        connections.close_all()
         cluster = Cluster()
         try:
             cluster.start()
@@ -47,4 +50,5 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         finally:
             if test:
+                connections.close_all()
                 remove_test_schedule()
