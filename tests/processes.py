@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -70,10 +71,8 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 3
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
     # A cluster's children can outlive their parent; never leave them behind.
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return process.returncode
 
 
