@@ -22,3 +22,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # tests start makes the first scheduler pass happen at start-up instead of half a minute later.
 if os.environ.get("ATTENDANCE_PUSH_TEST_GUARD_CYCLE"):
     Q_CLUSTER = {**Q_CLUSTER, "guard_cycle": float(os.environ["ATTENDANCE_PUSH_TEST_GUARD_CYCLE"])}  # noqa: F405
+
+# Serve static files from the apps, as `runserver` does: no collectstatic before the tests.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
