@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from .models import PushRun
@@ -65,6 +67,11 @@ class PushRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser
+
+    def response_delete(self, request, obj_display, obj_id):
+        # Django returns to the admin index when the model cannot be changed; back to the history.
+        super().response_delete(request, obj_display, obj_id)
+        return HttpResponseRedirect(reverse("admin:attendance_push_pushrun_changelist"))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, run: PushRun) -> str:

@@ -64,6 +64,31 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return errors
 
 
+def check_task_queue(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Warn about django-q2 settings under which a push could run twice or forever."""
+    cluster = getattr(settings, "Q_CLUSTER", {})
+    warnings: list[checks.CheckMessage] = []
+    if not cluster.get("max_attempts"):
+        warnings.append(
+            checks.Warning(
+                "Q_CLUSTER['max_attempts'] is 0 (django-q2's default): a failing push is retried forever.",
+                hint="Set Q_CLUSTER['max_attempts'] = 1; a failed push is recorded in the history for a rerun.",
+                id="attendance_push.W002",
+            )
+        )
+    timeout, retry = cluster.get("timeout"), cluster.get("retry", 60)
+    if timeout is None or timeout >= retry:
+        warnings.append(
+            checks.Warning(
+                f"Q_CLUSTER['timeout'] ({timeout}) is not below Q_CLUSTER['retry'] ({retry}): the broker can hand "
+                "a push still running to a second worker.",
+                hint="Set a timeout shorter than retry, e.g. 'timeout': 600, 'retry': 720.",
+                id="attendance_push.W003",
+            )
+        )
+    return warnings
+
+
 def _check_times(raw: dict[str, Any]) -> Iterator[checks.CheckMessage]:
     parsed = {}
     for key in ("TIME", "CHECK_IN", "CHECK_OUT"):

@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from attendance_push.checks import _check_unfilled, check_settings
+from attendance_push.checks import _check_unfilled, check_settings, check_task_queue
 from school.models import StudentAttendance
 
 Config = dict[str, Any]
@@ -448,3 +448,30 @@ def test_manage_py_check_fails_on_a_bad_configuration():
         call_command("check", stdout=StringIO(), stderr=StringIO())
     assert "attendance_push.E003" in str(excinfo.value)
     assert "Mars/Olympus" in str(excinfo.value)
+
+
+# --- W002 / W003: django-q2 settings that could push twice or forever ------------------------------
+
+
+def test_the_projects_task_queue_settings_pass():
+    assert check_task_queue() == []
+
+
+@pytest.mark.parametrize("cluster", [{"timeout": 60, "retry": 90}, {"timeout": 60, "retry": 90, "max_attempts": 0}])
+def test_w002_infinite_retries(settings, cluster):
+    settings.Q_CLUSTER = cluster
+    assert ids(check_task_queue()) == ["attendance_push.W002"]
+
+
+@pytest.mark.parametrize(
+    "cluster",
+    [
+        {"max_attempts": 1, "timeout": 900, "retry": 720},
+        {"max_attempts": 1, "timeout": 60},  # retry defaults to 60
+        {"max_attempts": 1, "retry": 720},  # no timeout: a push may run past retry
+    ],
+)
+def test_w003_timeout_not_below_retry(settings, cluster):
+    settings.Q_CLUSTER = cluster
+    (warning,) = check_task_queue()
+    assert warning.id == "attendance_push.W003" and warning.hint

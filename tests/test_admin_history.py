@@ -1,0 +1,311 @@
+"""The read-only PushRun history in the admin, and the demo school's admin, through the test client."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.test.utils import CaptureQueriesContext
+from django.utils.html import escape
+
+from attendance_push.models import PushRun
+from attendance_push.service import run_push
+from school.models import EmployeeAttendance, StudentAttendance
+
+from .conftest import DAY, attendance
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/attendance_push/pushrun/"
+
+
+def change_url(run: PushRun) -> str:
+    return f"{CHANGELIST}{run.pk}/change/"
+
+
+def delete_url(run: PushRun) -> str:
+    return f"{CHANGELIST}{run.pk}/delete/"
+
+
+def shown(response) -> set[int]:
+    """The primary keys of the runs listed on a changelist page."""
+    return {run.pk for run in response.context["cl"].result_list}
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def runs(superuser) -> dict[str, PushRun]:
+    """One run per status, on DAY, with distinct counts and triggers; plus an October run."""
+    started = datetime.datetime(2026, 11, 20, 15, 15, tzinfo=datetime.UTC)
+    return {
+        "queued": PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.ADMIN, requested_by=superuser),
+        "running": PushRun.objects.create(
+            date=DAY, status=PushRun.Status.RUNNING, trigger=PushRun.Trigger.SCHEDULE, started_at=started
+        ),
+        "succeeded": PushRun.objects.create(
+            date=DAY,
+            status=PushRun.Status.SUCCEEDED,
+            trigger=PushRun.Trigger.SCHEDULE,
+            started_at=started,
+            finished_at=started + datetime.timedelta(seconds=2, milliseconds=500),
+            created=417,
+            filled=23,
+            skipped=9,
+        ),
+        "failed": PushRun.objects.create(
+            date=DAY,
+            status=PushRun.Status.FAILED,
+            trigger=PushRun.Trigger.COMMAND,
+            started_at=started,
+            finished_at=started,
+            error="OperationalError: database is locked\nsecond line of the error",
+        ),
+        "october": PushRun.objects.create(
+            date=datetime.date(2026, 10, 31), status=PushRun.Status.SUCCEEDED, trigger=PushRun.Trigger.CATCH_UP
+        ),
+    }
+
+
+# The changelist
+
+
+def test_changelist_shows_every_status_as_a_badge_with_day_counts_and_error(admin_client, runs):
+    response = admin_client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert shown(response) == {run.pk for run in runs.values()}
+    content = response.content.decode()
+    for status, label in PushRun.Status.choices:
+        assert f'<span class="attendance-push-badge attendance-push-badge--{status}">{label}</span>' in content
+    assert "attendance_push/admin.css" in content
+    assert "Nov. 20, 2026" in content and "Oct. 31, 2026" in content
+    assert '<td class="field-created">417</td>' in content
+    assert '<td class="field-filled">23</td>' in content
+    assert '<td class="field-skipped">9</td>' in content
+    assert '<td class="field-duration_display">2.50 s</td>' in content
+    assert "OperationalError: database is locked" in content
+    assert "second line of the error" not in content
+
+
+def test_changelist_filters_by_status(admin_client, runs):
+    response = admin_client.get(CHANGELIST, {"status__exact": "failed"})
+
+    assert response.status_code == 200
+    assert shown(response) == {runs["failed"].pk}
+    content = response.content.decode()
+    assert "attendance-push-badge--failed" in content
+    assert "attendance-push-badge--succeeded" not in content
+
+
+def test_changelist_filters_by_trigger(admin_client, runs):
+    response = admin_client.get(CHANGELIST, {"trigger__exact": "schedule"})
+
+    assert response.status_code == 200
+    assert shown(response) == {runs["running"].pk, runs["succeeded"].pk}
+
+
+def test_changelist_date_hierarchy_narrows_to_a_month(admin_client, runs):
+    november = admin_client.get(CHANGELIST, {"date__year": "2026", "date__month": "11"})
+    october = admin_client.get(CHANGELIST, {"date__year": "2026", "date__month": "10"})
+
+    assert november.status_code == october.status_code == 200
+    assert shown(november) == {runs[s].pk for s in ("queued", "running", "succeeded", "failed")}
+    assert shown(october) == {runs["october"].pk}
+
+
+def test_changelist_searches_the_error(admin_client, runs):
+    response = admin_client.get(CHANGELIST, {"q": "database is locked"})
+
+    assert response.status_code == 200
+    assert shown(response) == {runs["failed"].pk}
+
+
+def test_changelist_query_count_does_not_grow_with_the_runs(admin_client):
+    User = get_user_model()  # noqa: N806
+
+    def add_runs(n: int) -> None:
+        start = PushRun.objects.count()
+        users = User.objects.bulk_create(User(username=f"clerk{start + i:03d}") for i in range(n))
+        PushRun.objects.bulk_create(
+            PushRun(date=DAY, trigger=PushRun.Trigger.ADMIN, requested_by=user, status=PushRun.Status.SUCCEEDED)
+            for user in users
+        )
+
+    admin_client.get(CHANGELIST)  # Warm the session and the content-type caches.
+    counts = {}
+    for total in (5, 60):
+        add_runs(total - PushRun.objects.count())
+        with CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as captured:
+            response = admin_client.get(CHANGELIST)
+        assert response.status_code == 200
+        assert len(shown(response)) == total
+        assert f"clerk{total - 1:03d}" in response.content.decode()
+        counts[total] = len(captured.captured_queries)
+    assert counts[60] == counts[5]
+
+
+# The change (detail) page
+
+
+def test_detail_of_a_failed_run_shows_the_error_and_the_traceback_read_only(client, make_students):
+    make_students(2)
+    # No superuser yet: the push cannot name a creator and fails.
+    run = run_push(DAY, trigger=PushRun.Trigger.COMMAND)
+    assert run.status == PushRun.Status.FAILED and "Traceback" in run.traceback
+    client.force_login(get_user_model().objects.create_superuser("late", password="pw"))
+
+    response = client.get(change_url(run))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert escape(run.error) in content
+    pre_start = content.index("<pre")
+    pre_end = content.index("</pre>", pre_start)
+    block = content[pre_start:pre_end]
+    assert escape(run.traceback) in block
+    assert "Traceback (most recent call last)" in block and "PushError" in block
+    assert 'name="_save"' not in content
+    assert 'name="_continue"' not in content
+
+
+def test_detail_of_a_succeeded_run_shows_the_counts_per_target(admin_client, superuser, make_students, make_employees):
+    make_students(3)
+    make_employees(2)
+    run = run_push(DAY, trigger=PushRun.Trigger.ADMIN, requested_by=superuser)
+    assert run.status == PushRun.Status.SUCCEEDED
+
+    response = admin_client.get(change_url(run))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "<th>target</th><th>created</th><th>check-outs filled</th><th>skipped</th>" in content
+    assert "<tr><td>school.StudentAttendance</td><td>3</td><td>0</td><td>0</td></tr>" in content
+    assert "<tr><td>school.EmployeeAttendance</td><td>2</td><td>0</td><td>0</td></tr>" in content
+    assert "<pre" not in content  # No traceback to show.
+    assert 'name="_save"' not in content
+
+
+# Permissions
+
+
+def test_runs_cannot_be_added_through_the_admin(admin_client):
+    assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+    assert admin_client.post(f"{CHANGELIST}add/", {"date": "2026-11-20", "trigger": "admin"}).status_code == 403
+    assert not PushRun.objects.exists()
+
+
+def test_posting_a_change_does_not_modify_the_run(admin_client, runs):
+    run = runs["failed"]
+    before = PushRun.objects.filter(pk=run.pk).values().get()
+
+    response = admin_client.post(
+        change_url(run),
+        {
+            "date": "2026-11-01",
+            "status": "succeeded",
+            "trigger": "admin",
+            "created": "1",
+            "error": "",
+            "traceback": "",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 403
+    assert PushRun.objects.filter(pk=run.pk).values().get() == before
+
+
+def test_a_viewer_sees_the_history_but_cannot_delete(client, runs):
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_pushrun"))
+    client.force_login(viewer)
+    run = runs["failed"]
+
+    listing = client.get(CHANGELIST)
+    assert listing.status_code == 200
+    assert shown(listing) == {r.pk for r in runs.values()}
+    assert "delete_selected" not in listing.content.decode()
+    assert client.get(change_url(run)).status_code == 200
+    assert client.get(delete_url(run)).status_code == 403
+    assert client.post(delete_url(run), {"post": "yes"}).status_code == 403
+    client.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [run.pk], "post": "yes"})
+    assert PushRun.objects.filter(pk=run.pk).exists()
+
+
+def test_staff_without_the_view_permission_cannot_see_the_history(client, runs):
+    client.force_login(get_user_model().objects.create_user("clerk", password="pw", is_staff=True))
+
+    assert client.get(CHANGELIST).status_code == 403
+    assert client.get(change_url(runs["failed"])).status_code == 403
+
+
+def test_a_superuser_can_delete_a_run(admin_client, runs):
+    run = runs["failed"]
+
+    confirm = admin_client.get(delete_url(run))
+    response = admin_client.post(delete_url(run), {"post": "yes"})
+
+    assert confirm.status_code == 200
+    assert response.status_code == 302
+    assert response.url == CHANGELIST  # back to the history, not the admin index
+    assert not PushRun.objects.filter(pk=run.pk).exists()
+    assert PushRun.objects.count() == len(runs) - 1
+
+
+# The demo school's admin
+
+
+@pytest.mark.parametrize("model", ["student", "employee", "studentattendance", "employeeattendance"])
+def test_school_changelists_render(admin_client, superuser, make_students, make_employees, model):
+    (student,) = make_students(1)
+    (employee,) = make_employees(1)
+    attendance(student, status="Present", time_in=datetime.time(9, 0), created_by=superuser)
+    attendance(employee, status="Absent")
+
+    response = admin_client.get(f"/admin/school/{model}/")
+
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 1
+    expected = student.name if "student" in model else employee.name
+    assert expected in response.content.decode()
+
+
+def test_adding_student_attendance_in_the_admin_records_the_user_as_creator(client, make_students):
+    clerk = get_user_model().objects.create_superuser("clerk", password="pw")
+    client.force_login(clerk)
+    (student,) = make_students(1)
+
+    response = client.post(
+        "/admin/school/studentattendance/add/",
+        {"student": student.pk, "date": "2026-11-20", "status": "Late", "time_in": "10:05", "time_out": ""},
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    record = StudentAttendance.objects.get()
+    assert (record.student, record.date, record.status) == (student, DAY, "Late")
+    assert record.time_in == datetime.time(10, 5) and record.time_out is None
+    assert record.created_by == clerk
+
+
+def test_editing_attendance_in_the_admin_keeps_the_original_creator(admin_client, superuser, make_employees):
+    original = get_user_model().objects.create_user("device", password="pw")
+    (employee,) = make_employees(1)
+    record = attendance(employee, status="Present", time_in=datetime.time(9, 0), created_by=original)
+
+    response = admin_client.post(
+        f"/admin/school/employeeattendance/{record.pk}/change/",
+        {"employee": employee.pk, "date": "2026-11-20", "status": "Present", "time_in": "09:00", "time_out": "16:30"},
+    )
+
+    assert response.status_code == 302
+    record = EmployeeAttendance.objects.get()
+    assert record.time_out == datetime.time(16, 30)
+    assert record.created_by == original

@@ -1,0 +1,207 @@
+"""The `seed_demo` command: people, a realistic history with gaps, idempotence and the demo login."""
+
+from __future__ import annotations
+
+import datetime
+from io import StringIO
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Q
+
+from attendance_push.service import push, today
+from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
+
+from .conftest import DAY
+
+pytestmark = pytest.mark.django_db
+
+NOON_KATHMANDU = datetime.datetime(2026, 11, 20, 6, 15, tzinfo=datetime.UTC)  # 12:00 on DAY in Asia/Kathmandu
+SMALL = {"students": 30, "employees": 5, "days": 3}
+# Enough people that every kind of draw (about 12% no record, 8% no check-out) shows up today
+# whatever the day, and still fast.
+CROWD = {"students": 300, "employees": 40, "days": 1}
+TARGETS = ((Student, StudentAttendance, "student"), (Employee, EmployeeAttendance, "employee"))
+
+
+@pytest.fixture(autouse=True)
+def frozen_today():
+    """The draws are seeded by the day: a fixed today makes the seeded data the same on every run."""
+    with time_machine.travel(NOON_KATHMANDU, tick=False):
+        assert today() == DAY
+        yield DAY
+
+
+def seed(*args: str, **options: object) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out, **{**SMALL, **options})
+    return out.getvalue()
+
+
+def snapshot() -> dict[str, int]:
+    return {
+        "students": Student.objects.count(),
+        "employees": Employee.objects.count(),
+        "student records": StudentAttendance.objects.count(),
+        "employee records": EmployeeAttendance.objects.count(),
+        "users": get_user_model().objects.count(),
+    }
+
+
+def test_creates_the_requested_people_with_deterministic_names():
+    output = seed()
+
+    assert Student.objects.count() == 30 and Employee.objects.count() == 5
+    assert set(Student.objects.values_list("name", flat=True)) == {f"Student {n:03d}" for n in range(1, 31)}
+    assert set(Employee.objects.values_list("name", flat=True)) == {f"Employee {n:03d}" for n in range(1, 6)}
+    assert output.startswith("Created 30 students, 5 employees, ")
+    assert f"for {DAY - datetime.timedelta(days=3)} to {DAY}." in output
+
+
+def test_seeds_the_requested_days_up_to_today_and_none_in_the_future():
+    seed()
+
+    expected = {DAY - datetime.timedelta(days=offset) for offset in range(4)}
+    assert set(StudentAttendance.objects.values_list("date", flat=True)) == expected
+    assert set(EmployeeAttendance.objects.values_list("date", flat=True)) <= expected
+
+
+def test_the_history_is_a_realistic_mix_with_gaps_for_the_push():
+    seed(**CROWD)
+
+    statuses = set(StudentAttendance.objects.values_list("status", flat=True))
+    assert {"Present", "Absent", "Late", "Leave"} <= statuses
+    absent = StudentAttendance.objects.filter(status__in=["Absent", "Leave"])
+    assert absent.exists()
+    assert not absent.filter(Q(time_in__isnull=False) | Q(time_out__isnull=False)).exists()
+    # Checked in, never checked out: the push fills these.
+    assert StudentAttendance.objects.filter(date=DAY, time_in__isnull=False, time_out__isnull=True).exists()
+    # Active people with no record at all today: the push creates these.
+    assert Student.objects.filter(is_active=True).exclude(attendance__date=DAY).exists()
+    # Every check-in falls in the morning windows, before the default check-out.
+    times = StudentAttendance.objects.filter(time_in__isnull=False).values_list("time_in", flat=True)
+    assert all(datetime.time(8, 45) <= t <= datetime.time(10, 30) for t in times)
+
+
+def test_people_who_have_left_get_no_records():
+    seed(students=200)
+
+    gone = Student.objects.filter(is_active=False)
+    assert gone.exists()  # About 1 in 20 has left.
+    assert not StudentAttendance.objects.filter(student__in=gone).exists()
+
+
+def test_running_twice_changes_nothing():
+    seed(superuser=True)
+    first = snapshot()
+    records = list(StudentAttendance.objects.order_by("pk").values("student", "date", "status", "time_in", "time_out"))
+
+    output = seed(superuser=True)
+
+    assert snapshot() == first
+    assert records == list(
+        StudentAttendance.objects.order_by("pk").values("student", "date", "status", "time_in", "time_out")
+    )
+    assert output.startswith("Created 0 students, 0 employees, 0 student and 0 employee attendance records")
+
+
+def test_a_larger_rerun_adds_only_the_new_people():
+    seed(students=10)
+    seed(students=12)
+
+    assert Student.objects.count() == 12
+    assert Student.objects.filter(name="Student 012").exists()
+
+
+def test_superuser_option_creates_the_demo_admin_and_prints_the_login():
+    output = seed(superuser=True)
+
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff and admin.is_active
+    assert admin.check_password("admin")
+    assert "user: admin  password: admin" in output
+    assert "/admin/" in output
+
+
+def test_superuser_option_keeps_an_existing_superuser(superuser):
+    output = seed(superuser=True)
+
+    assert "Keeping existing superuser 'root'" in output
+    assert not get_user_model().objects.filter(username="admin").exists()
+    assert list(get_user_model().objects.filter(is_superuser=True)) == [superuser]
+
+
+def test_without_the_option_no_user_is_created():
+    output = seed()
+
+    assert not get_user_model().objects.exists()
+    assert "password" not in output
+
+
+def test_an_existing_non_superuser_admin_is_refused_and_nothing_is_seeded():
+    get_user_model().objects.create_user("admin", password="secret")
+
+    with pytest.raises(CommandError, match="'admin' exists but is not a superuser"):
+        seed(superuser=True)
+
+    admin = get_user_model().objects.get(username="admin")
+    assert not admin.is_superuser and admin.check_password("secret")
+    assert not Student.objects.exists() and not StudentAttendance.objects.exists()
+
+
+@pytest.mark.parametrize("option", ["--students=-1", "--employees=-5", "--days=-2"])
+def test_negative_numbers_are_refused(option):
+    with pytest.raises(CommandError, match="is negative"):
+        call_command("seed_demo", option, stdout=StringIO())
+    assert not Student.objects.exists() and not Employee.objects.exists()
+
+
+def test_non_numbers_are_refused():
+    with pytest.raises(CommandError, match="'many' is not an integer"):
+        call_command("seed_demo", "--students=many", stdout=StringIO())
+
+
+def test_today_is_the_push_time_zone_s_today_not_the_server_s(settings):
+    settings.TIME_ZONE = "America/New_York"
+    # 20:00 UTC on the 20th is 15:00 on the 20th in New York but 01:45 on the 21st in Kathmandu.
+    with time_machine.travel(datetime.datetime(2026, 11, 20, 20, 0, tzinfo=datetime.UTC), tick=False):
+        seed(days=0)
+        assert today() == DAY + datetime.timedelta(days=1)
+
+    assert set(StudentAttendance.objects.values_list("date", flat=True)) == {DAY + datetime.timedelta(days=1)}
+
+
+def test_zero_days_seeds_only_today():
+    seed(days=0)
+
+    assert set(StudentAttendance.objects.values_list("date", flat=True)) == {DAY}
+
+
+def test_the_push_fills_the_gaps_the_seed_leaves_today():
+    seed(superuser=True, **CROWD)
+    day = today()
+    expected = {}
+    for person_model, record_model, person_field in TARGETS:
+        active = person_model.objects.filter(is_active=True)
+        missing = active.exclude(attendance__date=day).count()
+        open_today = record_model.objects.filter(
+            date=day, time_in__isnull=False, time_out__isnull=True, **{f"{person_field}__is_active": True}
+        ).count()
+        expected[record_model._meta.label] = {"created": missing, "filled": open_today, "skipped": 0}
+    assert expected["school.StudentAttendance"]["created"] > 0
+    assert expected["school.StudentAttendance"]["filled"] > 0
+    history_before = StudentAttendance.objects.exclude(date=day).count()
+
+    result = push(day)
+
+    assert result.counts() == expected
+    for person_model, record_model, _ in TARGETS:
+        active = person_model.objects.filter(is_active=True)
+        assert not active.exclude(attendance__date=day).exists()
+        assert record_model.objects.filter(date=day).count() == active.count()
+        assert not record_model.objects.filter(date=day, time_in__isnull=False, time_out__isnull=True).exists()
+    assert StudentAttendance.objects.exclude(date=day).count() == history_before
+    assert push(day).counts() == {label: {"created": 0, "filled": 0, "skipped": 0} for label in expected}
