@@ -56,6 +56,24 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         errors.append(
             _error(11, f"{SETTING}['ACTOR'] must be a username or None.", "None means the first active superuser.")
         )
+    catch_up_days = raw.get("CATCH_UP_DAYS", DEFAULTS["CATCH_UP_DAYS"])
+    if isinstance(catch_up_days, bool) or not isinstance(catch_up_days, int) or catch_up_days < 0:
+        errors.append(
+            _error(
+                14,
+                f"{SETTING}['CATCH_UP_DAYS'] must be a whole number of days, 0 or more, not {catch_up_days!r}.",
+                "It is how many missed days a returning worker pushes; 0 turns catch-up off.",
+            )
+        )
+    site_url = raw.get("SITE_URL")
+    if site_url is not None and not (isinstance(site_url, str) and site_url.startswith(("http://", "https://"))):
+        errors.append(
+            _error(
+                15,
+                f"{SETTING}['SITE_URL'] {site_url!r} is not an http(s) address.",
+                "Write the address the admin is served at, e.g. 'https://attendance.example.org', or None.",
+            )
+        )
     if not apps.is_installed("django_q"):
         errors.append(
             _error(10, "attendance_push needs django-q2 to schedule the push.", "Add 'django_q' to INSTALLED_APPS.")

@@ -23,6 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "CHECK_OUT": "17:00",
     "ACTOR": None,
     "TARGETS": [],
+    "CATCH_UP_DAYS": 3,
+    "SITE_URL": None,
 }
 
 TARGET_DEFAULTS: dict[str, Any] = {
@@ -37,6 +39,7 @@ TARGET_REQUIRED = ("attendance", "person_field")
 TARGET_KEYS = frozenset(TARGET_REQUIRED) | frozenset(TARGET_DEFAULTS)
 
 SCHEDULE_NAME = "attendance_push.daily"
+CATCH_UP_SCHEDULE_NAME = "attendance_push.catch_up"
 TEST_SCHEDULE_NAME = "attendance_push.hourly_test"
 
 
@@ -112,6 +115,14 @@ class Settings:
     @property
     def ACTOR(self) -> str | None:
         return self._get("ACTOR")
+
+    @property
+    def CATCH_UP_DAYS(self) -> int:
+        return self._get("CATCH_UP_DAYS")
+
+    @property
+    def SITE_URL(self) -> str:
+        return (self._get("SITE_URL") or "").rstrip("/")
 
     @property
     def TARGETS(self) -> list[Target]:

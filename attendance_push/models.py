@@ -16,6 +16,20 @@ if TYPE_CHECKING:
     from .service import PushResult
 
 
+class PushRunQuerySet(models.QuerySet):
+    def active(self) -> PushRunQuerySet:
+        """Return the runs waiting in the queue or running."""
+        return self.filter(status__in=[PushRun.Status.QUEUED, PushRun.Status.RUNNING])
+
+    def interrupt_stale(self, started_before: datetime.datetime) -> int:
+        """Mark runs still `running` that started before `started_before` as interrupted; return how many."""
+        return self.filter(status=PushRun.Status.RUNNING, started_at__lt=started_before).update(
+            status=PushRun.Status.INTERRUPTED,
+            finished_at=timezone.now(),
+            error="Interrupted: the process running this push stopped before it finished; nothing was written.",
+        )
+
+
 class PushRun(models.Model):
     """One attempt to push one attendance day, whoever started it."""
 
@@ -24,6 +38,7 @@ class PushRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted"
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", "Schedule"
@@ -56,6 +71,8 @@ class PushRun(models.Model):
     error = models.CharField(max_length=500, blank=True)
     traceback = models.TextField(blank=True)
     task_id = models.CharField("task id", max_length=64, blank=True)
+
+    objects = PushRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

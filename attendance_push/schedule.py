@@ -1,8 +1,9 @@
-"""The django-q2 Schedule that runs the daily push at TIME in the push time zone.
+"""The django-q2 Schedules of the plugin: the daily push at TIME in the push time zone, and a
+catch-up check every few minutes.
 
 django-q2 computes a DAILY schedule's next run in the *cluster's* time zone, so on a server in
 UTC or New York a daily 21:00 Kathmandu push would drift by the difference and by every daylight
-saving change. `keep_on_time` corrects `next_run` whenever the schedule is saved (the scheduler
+saving change. `keep_on_time` corrects `next_run` whenever a schedule is saved (the scheduler
 saves it after each run), so the instant is always TIME in ATTENDANCE_PUSH['TIME_ZONE'].
 """
 
@@ -15,10 +16,18 @@ from django.apps import apps as global_apps
 from django.db import DEFAULT_DB_ALIAS, router
 from django.utils import timezone
 
-from .conf import SCHEDULE_NAME, TEST_SCHEDULE_NAME, conf
+from .conf import CATCH_UP_SCHEDULE_NAME, SCHEDULE_NAME, TEST_SCHEDULE_NAME, conf
 
 TASK = "attendance_push.tasks.scheduled_push"
+CATCH_UP_TASK = "attendance_push.tasks.catch_up"
+TEST_TASK = "attendance_push.tasks.push_today"
+CATCH_UP_EVERY_MINUTES = 5
 INTENDED_DATE_KWARG = "intended_date"
+
+
+def push_instant(day: datetime.date) -> datetime.datetime:
+    """Return the instant (UTC) at which `day` is due to be pushed: TIME on that day in the push zone."""
+    return datetime.datetime.combine(day, conf.TIME, tzinfo=conf.TIME_ZONE).astimezone(datetime.UTC)
 
 
 def next_push_after(moment: datetime.datetime) -> datetime.datetime:
@@ -40,30 +49,30 @@ def is_on_time(next_run: datetime.datetime | None) -> bool:
 
 
 def keep_on_time(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """Snap the daily schedule's `next_run` to the nearest push instant before it is saved."""
-    if instance.name != SCHEDULE_NAME or instance.next_run is None:
+    """Correct the plugin's schedules before they are saved (a pre_save receiver)."""
+    if instance.next_run is None:
         return
-    # django-q2 adds a day in the cluster's zone, which is off by at most the zones' DST shift
-    # (an hour); the push instant nearest to its guess is the one it meant.
-    instance.next_run = next_push_after(instance.next_run - datetime.timedelta(hours=12))
+    if instance.name == SCHEDULE_NAME:
+        # django-q2 adds a day in the cluster's zone, which is off by at most the zones' DST shift
+        # (an hour); the push instant nearest to its guess is the one it meant.
+        instance.next_run = next_push_after(instance.next_run - datetime.timedelta(hours=12))
+    elif instance.name == CATCH_UP_SCHEDULE_NAME:
+        # With Q_CLUSTER catch_up on, django-q2 would replay every missed 5-minute slot after an
+        # outage; one check covers them all.
+        instance.next_run = max(instance.next_run, timezone.now())
 
 
 def ensure_schedule(schedule_model: Any = None, using: str = DEFAULT_DB_ALIAS) -> tuple[Any, bool]:
-    """Create or update the daily push schedule by name; return it and whether it was created.
+    """Create or update the daily push and catch-up schedules by name; return the daily one and
+    whether it was created.
 
-    An existing schedule keeps its `next_run` while that is still on TIME, so a migration that
-    runs just after 21:00, before the scheduler fired, does not skip the day.
+    An existing daily schedule keeps its `next_run` while that is still on TIME, so a migration
+    that runs just after 21:00, before the scheduler fired, does not skip the day.
     """
     if schedule_model is None:
         from django_q.models import Schedule as schedule_model
     schedules = schedule_model._default_manager.using(using)
-    existing = schedules.filter(name=SCHEDULE_NAME).order_by("pk")
-    keep = existing.values_list("pk", "next_run").first()
-    current = None
-    if keep:
-        # Schedule.name is not unique: copies made by hand would push twice.
-        existing.exclude(pk=keep[0]).delete()
-        current = keep[1]
+    current = _drop_copies(schedules, SCHEDULE_NAME)
     schedule, created = schedules.update_or_create(
         name=SCHEDULE_NAME,
         defaults={
@@ -75,9 +84,26 @@ def ensure_schedule(schedule_model: Any = None, using: str = DEFAULT_DB_ALIAS) -
             "next_run": current if is_on_time(current) else next_push_after(timezone.now()),
         },
     )
+    _drop_copies(schedules, CATCH_UP_SCHEDULE_NAME)
+    catch_up = {"func": CATCH_UP_TASK, "schedule_type": "I", "minutes": CATCH_UP_EVERY_MINUTES, "repeats": -1}
+    schedules.update_or_create(
+        name=CATCH_UP_SCHEDULE_NAME,
+        defaults={**catch_up, "cluster": None},
+        create_defaults={**catch_up, "cluster": None, "next_run": timezone.now()},
+    )
     # The hourly test schedule lives only while `attendance_scheduler --test` runs.
     schedules.filter(name=TEST_SCHEDULE_NAME).delete()
     return schedule, created
+
+
+def _drop_copies(schedules: Any, name: str) -> datetime.datetime | None:
+    """Delete all but the oldest schedule called `name`; return its next_run (None if there is none)."""
+    # Schedule.name is not unique: copies made by hand would push twice.
+    kept = schedules.filter(name=name).order_by("pk").values_list("pk", "next_run").first()
+    if kept is None:
+        return None
+    schedules.filter(name=name).exclude(pk=kept[0]).delete()
+    return kept[1]
 
 
 def ensure_test_schedule(using: str = DEFAULT_DB_ALIAS) -> Any:
@@ -87,10 +113,9 @@ def ensure_test_schedule(using: str = DEFAULT_DB_ALIAS) -> Any:
     schedule, _created = Schedule.objects.using(using).update_or_create(
         name=TEST_SCHEDULE_NAME,
         defaults={
-            "func": TASK,
+            "func": TEST_TASK,
             "schedule_type": Schedule.HOURLY,
             "repeats": -1,
-            "intended_date_kwarg": INTENDED_DATE_KWARG,
             "next_run": timezone.now(),
             "cluster": None,
         },

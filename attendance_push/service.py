@@ -1,7 +1,7 @@
 """The push: fill one day's missing attendance, set-based, all targets in one transaction.
 
-Everything that pushes (the schedule, the command, the admin) calls `run_push` or `push`; nothing
-else writes attendance.
+Everything that pushes (the schedule, the command, the admin) ends up in `push`; `runs.py`
+records each attempt as a PushRun. Nothing else writes attendance.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from .conf import Target, conf
 from .exceptions import PushError
-from .models import PushRun
 
 logger = logging.getLogger("attendance_push")
 
@@ -118,55 +117,6 @@ def push(day: datetime.date, *, dry_run: bool = False) -> PushResult:
             _lock_day(alias, day)
         results = tuple(_push_target(target, day, actor) for target in targets)
     return PushResult(day, results)
-
-
-def run_push(
-    day: datetime.date,
-    *,
-    trigger: str,
-    requested_by: models.Model | None = None,
-    run: PushRun | None = None,
-) -> PushRun:
-    """Push `day` and record the attempt in a PushRun (a new one unless `run` is given); never raise."""
-    if run is None:
-        run = PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by)
-    run.mark_running()
-    logger.info("Push of %s started (run %s, trigger %s).", day, run.pk, run.trigger)
-    try:
-        result = push(day)
-    except Exception as exc:
-        run.mark_failed(exc)
-        logger.error("Push of %s failed (run %s): %s", day, run.pk, run.error, exc_info=not isinstance(exc, PushError))
-        return run
-    run.mark_succeeded(result)
-    logger.info(
-        "Push of %s succeeded (run %s): %d created, %d check-outs filled, %d skipped in %.2fs.",
-        day,
-        run.pk,
-        result.created,
-        result.filled,
-        result.skipped,
-        run.duration.total_seconds(),
-    )
-    return run
-
-
-def queue_push(day: datetime.date, *, trigger: str, requested_by: models.Model | None = None) -> PushRun:
-    """Record a queued PushRun for `day` and hand it to the django-q2 cluster once committed."""
-    from django_q.tasks import async_task
-
-    validate_day(day)
-    run = PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by)
-
-    def enqueue() -> None:
-        run.task_id = async_task(
-            "attendance_push.tasks.execute_run", run.pk, task_name=f"attendance_push {day:%Y-%m-%d} run {run.pk}"
-        )
-        run.save(update_fields=["task_id"])
-
-    # The worker must find the PushRun row when it picks up the task.
-    transaction.on_commit(enqueue, using=router.db_for_write(PushRun))
-    return run
 
 
 def _lock_day(alias: str, day: datetime.date) -> None:

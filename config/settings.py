@@ -113,6 +113,11 @@ STORAGES = {
 ADMINS = [tuple(admin.split(":", 1)) for admin in env.list("ADMINS", default=[]) if ":" in admin]
 SERVER_EMAIL = env.str("SERVER_EMAIL", default="attendance-push@localhost")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    # smtp://user:password@host:587 (django-environ), e.g. a Heroku mail add-on's URL.
+    globals().update(env.email_url("EMAIL_URL"))
 
 # Heroku's router terminates TLS and says so in this header.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -163,6 +168,9 @@ ATTENDANCE_PUSH = {
     "CHECK_IN": "09:00",
     "CHECK_OUT": "17:00",
     "ACTOR": env.str("ATTENDANCE_PUSH_ACTOR", default=None),
+    "CATCH_UP_DAYS": env.int("ATTENDANCE_PUSH_CATCH_UP_DAYS", default=3),
+    # Makes the links in failure e-mails absolute.
+    "SITE_URL": env.str("SITE_URL", default=None),
     "TARGETS": [
         {
             "attendance": "school.StudentAttendance",

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
 from attendance_push.models import PushRun
-from attendance_push.service import run_push
+from attendance_push.runs import run_push
 from school.models import EmployeeAttendance, StudentAttendance
 
 from .conftest import DAY, attendance
@@ -68,6 +68,14 @@ def runs(superuser) -> dict[str, PushRun]:
             finished_at=started,
             error="OperationalError: database is locked\nsecond line of the error",
         ),
+        "interrupted": PushRun.objects.create(
+            date=DAY,
+            status=PushRun.Status.INTERRUPTED,
+            trigger=PushRun.Trigger.CATCH_UP,
+            started_at=started,
+            finished_at=started + datetime.timedelta(minutes=12),
+            error="Interrupted: the process running this push stopped before it finished; nothing was written.",
+        ),
         "october": PushRun.objects.create(
             date=datetime.date(2026, 10, 31), status=PushRun.Status.SUCCEEDED, trigger=PushRun.Trigger.CATCH_UP
         ),
@@ -117,7 +125,7 @@ def test_changelist_date_hierarchy_narrows_to_a_month(admin_client, runs):
     october = admin_client.get(CHANGELIST, {"date__year": "2026", "date__month": "10"})
 
     assert november.status_code == october.status_code == 200
-    assert shown(november) == {runs[s].pk for s in ("queued", "running", "succeeded", "failed")}
+    assert shown(november) == {runs[s].pk for s in ("queued", "running", "succeeded", "failed", "interrupted")}
     assert shown(october) == {runs["october"].pk}
 
 

@@ -9,7 +9,8 @@ from django_q.models import Schedule
 
 from attendance_push.conf import SCHEDULE_NAME, TEST_SCHEDULE_NAME
 from attendance_push.models import PushRun
-from attendance_push.service import queue_push, today
+from attendance_push.runs import queue_push
+from attendance_push.service import today
 from school.models import StudentAttendance
 
 from .processes import manage, process_env, start, stop, wait_for

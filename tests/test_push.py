@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
-from attendance_push.service import push, run_push, today
+from attendance_push.runs import run_push
+from attendance_push.service import push, today
 from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
 
 from .conftest import DAY, attendance

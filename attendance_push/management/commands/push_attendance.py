@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from attendance_push.conf import conf
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
-from attendance_push.service import push, resolve_actor, run_push, today, validate_day
+from attendance_push.runs import run_push
+from attendance_push.service import push, resolve_actor, today, validate_day
 
 
 def iso_date(value: str) -> datetime.date:

@@ -1,0 +1,192 @@
+"""Push attempts as PushRuns: run now, queue for the worker, catch up missed days, report failures.
+
+The set-based work itself is `service.push`; this module decides which day to push, records the
+attempt and tells the site's ADMINS when one fails.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.core.mail import mail_admins
+from django.db import connections, models, router, transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from .conf import SCHEDULE_NAME, conf
+from .exceptions import PushError
+from .models import PushRun
+from .schedule import push_instant
+from .service import push, validate_day
+
+logger = logging.getLogger("attendance_push")
+
+# A scheduled push that starts this long after its instant was missed, not merely queued.
+LATE_AFTER = datetime.timedelta(minutes=15)
+
+
+def run_push(
+    day: datetime.date,
+    *,
+    trigger: str,
+    requested_by: models.Model | None = None,
+    run: PushRun | None = None,
+) -> PushRun:
+    """Push `day` and record the attempt in a PushRun (a new one unless `run` is given); never raise."""
+    if run is None:
+        run = PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by)
+    run.mark_running()
+    logger.info("Push of %s started (run %s, trigger %s).", day, run.pk, run.trigger)
+    try:
+        result = push(day)
+    except Exception as exc:
+        _drop_broken_connection()
+        run.mark_failed(exc)
+        logger.error("Push of %s failed (run %s): %s", day, run.pk, run.error, exc_info=not isinstance(exc, PushError))
+        notify_failure(run)
+        return run
+    run.mark_succeeded(result)
+    logger.info(
+        "Push of %s succeeded (run %s): %d created, %d check-outs filled, %d skipped in %.2fs.",
+        day,
+        run.pk,
+        result.created,
+        result.filled,
+        result.skipped,
+        run.duration.total_seconds(),
+    )
+    return run
+
+
+def queue_push(day: datetime.date, *, trigger: str, requested_by: models.Model | None = None) -> PushRun:
+    """Record a queued PushRun for `day` and hand it to the django-q2 cluster once committed.
+
+    Refuse (PushError) a future day, or a day whose push is already queued or running.
+    """
+    from django_q.tasks import async_task
+
+    validate_day(day)
+    PushRun.objects.interrupt_stale(started_before=timezone.now() - task_timeout())
+    active = PushRun.objects.active().filter(date=day).order_by("created_at").first()
+    if active is not None:
+        raise PushError(
+            f"The push of {day:%Y-%m-%d} is already {active.get_status_display().lower()} "
+            f"(run {active.pk}, requested {timezone.localtime(active.created_at):%Y-%m-%d %H:%M}); "
+            "wait for it to finish."
+        )
+    run = PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by)
+
+    def enqueue() -> None:
+        run.task_id = async_task(
+            "attendance_push.tasks.execute_run", run.pk, task_name=f"attendance_push {day:%Y-%m-%d} run {run.pk}"
+        )
+        run.save(update_fields=["task_id"])
+
+    # The worker must find the PushRun row when it picks up the task.
+    transaction.on_commit(enqueue, using=router.db_for_write(PushRun))
+    return run
+
+
+def scheduled_push(intended: datetime.datetime, now: datetime.datetime | None = None) -> PushRun | None:
+    """Push the day the schedule meant at `intended`; return the run, or None when there is nothing to do.
+
+    A day already pushed since its push time (by catch-up or an admin) is not pushed again; a
+    day older than the catch-up look-back is left for an admin to rerun.
+    """
+    now = now or timezone.now()
+    day = intended.astimezone(conf.TIME_ZONE).date()
+    lateness = now - intended
+    if lateness > max(datetime.timedelta(days=conf.CATCH_UP_DAYS), LATE_AFTER):
+        logger.warning(
+            "Push of %s not run: it was due %s ago, beyond CATCH_UP_DAYS (%d); rerun it from the admin.",
+            day,
+            lateness,
+            conf.CATCH_UP_DAYS,
+        )
+        return None
+    if is_pushed(day):
+        logger.info("Push of %s already done since its push time; nothing to do.", day)
+        return None
+    trigger = PushRun.Trigger.CATCH_UP if lateness > LATE_AFTER else PushRun.Trigger.SCHEDULE
+    return run_push(day, trigger=trigger)
+
+
+def catch_up(now: datetime.datetime | None = None) -> list[PushRun]:
+    """Mark dead runs interrupted, then push each missed day of the look-back window once."""
+    now = now or timezone.now()
+    interrupted = PushRun.objects.interrupt_stale(started_before=now - task_timeout())
+    if interrupted:
+        logger.warning("Marked %d push run(s) interrupted: their process stopped before they finished.", interrupted)
+    return [run_push(day, trigger=PushRun.Trigger.CATCH_UP) for day in missed_days(now)]
+
+
+def missed_days(now: datetime.datetime) -> list[datetime.date]:
+    """Return the days of the last CATCH_UP_DAYS whose push time has passed without a push, oldest first."""
+    if not conf.CATCH_UP_DAYS:
+        return []
+    first_run = PushRun.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    if first_run is None:
+        # A new installation does not invent attendance for the days before it was set up.
+        return []
+    installed = first_run.astimezone(conf.TIME_ZONE).date()
+    from django_q.models import Schedule
+
+    # A day the daily schedule has yet to fire for is its to push (when a worker returns, the
+    # overdue schedule fires at once).
+    scheduled = Schedule.objects.filter(name=SCHEDULE_NAME).values_list("next_run", flat=True).first()
+    local_today = now.astimezone(conf.TIME_ZONE).date()
+    days = []
+    for back in range(conf.CATCH_UP_DAYS, -1, -1):
+        day = local_today - datetime.timedelta(days=back)
+        instant = push_instant(day)
+        if day < installed or not now - datetime.timedelta(days=conf.CATCH_UP_DAYS) < instant <= now - LATE_AFTER:
+            continue
+        if scheduled is not None and scheduled <= instant:
+            continue
+        if is_pushed(day) or PushRun.objects.active().filter(date=day).exists():
+            continue
+        days.append(day)
+    return days
+
+
+def is_pushed(day: datetime.date) -> bool:
+    """Return whether `day` has a successful push that started at or after its push time."""
+    return PushRun.objects.filter(date=day, status=PushRun.Status.SUCCEEDED, started_at__gte=push_instant(day)).exists()
+
+
+def task_timeout() -> datetime.timedelta:
+    """Return how long a push may run in the worker before django-q2 kills it."""
+    cluster = getattr(settings, "Q_CLUSTER", {})
+    return datetime.timedelta(seconds=cluster.get("timeout") or cluster.get("retry", 60))
+
+
+def notify_failure(run: PushRun) -> None:
+    """E-mail the site's ADMINS that `run` failed, with the day, the error and a link to the run."""
+    try:
+        link = conf.SITE_URL + reverse("admin:attendance_push_pushrun_change", args=[run.pk])
+    except NoReverseMatch:
+        link = f"PushRun {run.pk} (the admin is not installed)"
+    message = (
+        f"The attendance push of {run.date:%Y-%m-%d} failed.\n\n"
+        f"Error: {run.error}\n"
+        f"Trigger: {run.get_trigger_display()}\n"
+        f"Run: {link}\n\n"
+        "Fix the cause, then rerun the day from the admin or with "
+        f"`python manage.py push_attendance --date {run.date:%Y-%m-%d}`.\n\n"
+        f"{run.traceback}"
+    )
+    try:
+        mail_admins(f"Attendance push of {run.date:%Y-%m-%d} failed", message)
+    except Exception:
+        # A broken mail server must not hide the failure itself, which is recorded already.
+        logger.exception("Could not e-mail ADMINS about the failed push of %s (run %s).", run.date, run.pk)
+
+
+def _drop_broken_connection() -> None:
+    connection = connections[router.db_for_write(PushRun)]
+    # After a dropped connection the failure could not be recorded; outside a transaction,
+    # Django reconnects on the next query once the broken one is closed.
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()

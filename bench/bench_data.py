@@ -1,0 +1,137 @@
+"""The benchmark's people and their records: built with set-based SQL, the same shape on SQLite and PostgreSQL.
+
+Person ids run 1..n in each people table; the id alone decides everything about a person, so the expected counts
+of a push follow from arithmetic:
+
+- every 20th person (id % 20 == 0) is inactive: 5 %;
+- every 5th person (id % 5 == 1, all active) has a record on each benchmarked day: 20 %;
+- half of those (id % 10 == 1) checked in without checking out; of those, id % 100 == 1 checked in at 18:30,
+  after the default 17:00 check-out, so the push leaves them open and counts them as skipped;
+- the other half (id % 10 == 6) have a complete record (08:xx to 16:30).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+STUDENT_SHARE = 0.9
+INACTIVE = (20, 0)
+HAS_RECORD = (5, 1)
+OPEN = (10, 1)
+LATE = (100, 1)
+# Seeded records look as if a device wrote them in the morning of their day.
+SEEDED_AT = datetime.time(8, 0)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One people table of the demo `school` app and its attendance table."""
+
+    label: str
+    people: str
+    attendance: str
+    person_column: str
+    size: int
+
+    def expected(self) -> dict[str, int]:
+        """Return what a push of one seeded day must do to this table."""
+        active = self.size - count_ids(self.size, *INACTIVE)
+        with_record = count_ids(self.size, *HAS_RECORD)
+        late = count_ids(self.size, *LATE)
+        return {
+            "active": active,
+            "created": active - with_record,
+            "filled": count_ids(self.size, *OPEN) - late,
+            "skipped": late,
+        }
+
+
+def count_ids(n: int, modulus: int, remainder: int) -> int:
+    """Return how many of the ids 1..n are `remainder` modulo `modulus`."""
+    if remainder == 0:
+        return n // modulus
+    return 0 if n < remainder else (n - remainder) // modulus + 1
+
+
+def tables(people: int) -> tuple[Table, Table]:
+    """Split `people` into 90 % students and 10 % employees."""
+    students = round(people * STUDENT_SHARE)
+    return (
+        Table("school.StudentAttendance", "school_student", "school_studentattendance", "student_id", students),
+        Table("school.EmployeeAttendance", "school_employee", "school_employeeattendance", "employee_id",
+              people - students),
+    )
+
+
+def expected(people: int) -> dict[str, dict[str, int]]:
+    """Return the expected push counts per attendance model for `people`."""
+    return {table.label: table.expected() for table in tables(people)}
+
+
+def seeded_at(day: datetime.date) -> datetime.datetime:
+    """Return the creation instant (UTC) of the records seeded on `day`."""
+    return datetime.datetime.combine(day, SEEDED_AT, tzinfo=datetime.UTC)
+
+
+# The table and column names below are the demo app's own, formatted in from `Table`; values are parameters.
+SQLITE_PEOPLE = """
+INSERT INTO {people} (id, name, is_active)
+WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+SELECT i, ? || ' ' || i, i % 20 != 0 FROM seq
+"""
+SQLITE_RECORDS = """
+INSERT INTO {attendance} ({person}, date, status, time_in, time_out, created_by_id, created_at, updated_at)
+WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 5 FROM seq WHERE i + 5 <= ?)
+SELECT i, ?,
+       CASE WHEN i % 100 = 11 THEN 'Late' ELSE 'Present' END,
+       CASE WHEN i % 100 = 1 THEN '18:30:00' WHEN i % 100 = 11 THEN '10:15:00'
+            ELSE printf('08:%02d:00', i % 60) END,
+       CASE WHEN i % 10 = 1 THEN NULL ELSE '16:30:00' END,
+       NULL, ?, ?
+FROM seq
+"""
+POSTGRES_PEOPLE = """
+INSERT INTO {people} (id, name, is_active)
+SELECT i, %s || ' ' || i, i % 20 <> 0 FROM generate_series(1, %s) AS i
+"""
+POSTGRES_RECORDS = """
+INSERT INTO {attendance} ({person}, date, status, time_in, time_out, created_by_id, created_at, updated_at)
+SELECT i, %s,
+       CASE WHEN i % 100 = 11 THEN 'Late' ELSE 'Present' END,
+       CASE WHEN i % 100 = 1 THEN time '18:30' WHEN i % 100 = 11 THEN time '10:15'
+            ELSE time '08:00' + (i % 60) * interval '1 minute' END,
+       CASE WHEN i % 10 = 1 THEN NULL ELSE time '16:30' END,
+       NULL, %s, %s
+FROM generate_series(1, %s, 5) AS i
+"""
+POSTGRES_SEQUENCE = "SELECT setval(pg_get_serial_sequence(%s, 'id'), GREATEST(%s, 1))"
+
+
+def fill_sqlite(connection, people: int, days: list[datetime.date]) -> None:
+    """Insert the people and the seeded records of `days` through a sqlite3 connection (autocommit mode)."""
+    connection.execute("PRAGMA synchronous = OFF")
+    connection.execute("BEGIN")
+    for table in tables(people):
+        name = table.people.removeprefix("school_").capitalize()
+        connection.execute(SQLITE_PEOPLE.format(people=table.people), [table.size, name])  # noqa: S608 (see above)
+        sql = SQLITE_RECORDS.format(attendance=table.attendance, person=table.person_column)  # noqa: S608
+        for day in days:
+            stamp = seeded_at(day).strftime("%Y-%m-%d %H:%M:%S")
+            connection.execute(sql, [table.size, day.isoformat(), stamp, stamp])
+    connection.execute("COMMIT")
+    # A maintained database has statistics; without them SQLite plans from guesses.
+    connection.execute("ANALYZE")
+
+
+def fill_postgres(connection, people: int, days: list[datetime.date]) -> None:
+    """Insert the people and the seeded records of `days` through a psycopg2 connection, then commit."""
+    with connection.cursor() as cursor:
+        for table in tables(people):
+            name = table.people.removeprefix("school_").capitalize()
+            cursor.execute(POSTGRES_PEOPLE.format(people=table.people), [name, table.size])  # noqa: S608 (see above)
+            cursor.execute(POSTGRES_SEQUENCE, [table.people, table.size])
+            sql = POSTGRES_RECORDS.format(attendance=table.attendance, person=table.person_column)  # noqa: S608
+            for day in days:
+                cursor.execute(sql, [day, seeded_at(day), seeded_at(day), table.size])
+    connection.commit()

@@ -1,0 +1,337 @@
+"""One contender of the push benchmark, in a fresh Python process of its own.
+
+`push_bench.py` starts it with DATABASE_URL naming a fresh copy of the benchmark data; it prints its result as
+one JSON line after RESULT_MARK (progress lines, if any, before it). The peak RSS it reports is this process's own
+high-water mark, read at the very end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULT_MARK = "BENCH-RESULT "
+ADMIN_RUNS = 10_000
+ADMIN_RUNS_SMALL = 100
+ADMIN_RENDERS = 5
+
+# The floor: what a person who knows SQL writes by hand for the demo tables, one UPDATE and one
+# INSERT … SELECT … WHERE NOT EXISTS per table. Identifiers are the demo's own fixed names; values are parameters.
+FLOOR_UPDATE = """
+UPDATE {attendance} SET time_out = %s, updated_at = %s
+WHERE date = %s AND time_in IS NOT NULL AND time_out IS NULL AND time_in <= %s
+  AND {person} IN (SELECT id FROM {people} WHERE is_active)
+"""
+FLOOR_INSERT = """
+INSERT INTO {attendance} ({person}, date, status, time_in, time_out, created_by_id, created_at, updated_at)
+SELECT p.id, %s, %s, %s, %s, %s, %s, %s FROM {people} p
+WHERE p.is_active AND NOT EXISTS (SELECT 1 FROM {attendance} a WHERE a.{person} = p.id AND a.date = %s)
+"""
+
+
+def emit(line: str) -> None:
+    """Write one line to stdout at once: the parent relays progress lines as they come."""
+    print(line, flush=True)  # noqa: T201 (a benchmark's output is its purpose)
+
+
+def peak_rss_mb() -> float:
+    """Return this process's peak resident set size in MB (2**20 bytes)."""
+    try:
+        # VmHWM is the high-water mark of this process's own memory: unlike ru_maxrss it does not
+        # inherit the parent's size from before exec.
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def digest(day: datetime.date) -> dict[str, dict[str, int]]:
+    """Return, per attendance model, counts describing the records of `day` (for comparing contenders)."""
+    from django.db.models import Count, Q
+
+    from attendance_push.conf import conf
+
+    out = {}
+    for target in conf.TARGETS:
+        records = target.model._default_manager.filter(**{target.date_field: day})
+        counts = records.aggregate(
+            records=Count("pk"),
+            open=Count("pk", filter=Q(time_out__isnull=True)),
+            default_check_out=Count("pk", filter=Q(time_out=conf.CHECK_OUT)),
+            by_user=Count("pk", filter=Q(created_by__isnull=False)),
+        )
+        counts["of_inactive"] = records.filter(**{f"{target.person_field}__is_active": False}).count()
+        counts["active_people"] = target.person_model._default_manager.filter(**target.people_filter).count()
+        out[target.label] = counts
+    return out
+
+
+def statements(queries) -> list[str]:
+    return [" ".join(query["sql"].split())[:110] for query in queries.captured_queries]
+
+
+def run_push(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Time `attendance_push.service.push(day)` and count its SQL statements."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from attendance_push.service import push
+
+    connection.ensure_connection()
+    with CaptureQueriesContext(connection) as queries:
+        start = time.perf_counter()
+        result = push(day)
+        seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "statements": len(queries),
+        "sql": statements(queries),
+        "counts": result.counts(),
+        "digest": digest(day),
+    }
+
+
+def run_floor(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Time the hand-written SQL: one UPDATE and one INSERT … SELECT … WHERE NOT EXISTS per table, one transaction."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from attendance_push.conf import conf
+
+    ops = connection.ops
+    actor = get_user_model().objects.filter(is_active=True, is_superuser=True).order_by("pk").values_list("pk")[0][0]
+    tables = (
+        ("school.StudentAttendance", "school_studentattendance", "student_id", "school_student"),
+        ("school.EmployeeAttendance", "school_employeeattendance", "employee_id", "school_employee"),
+    )
+    date = ops.adapt_datefield_value(day)
+    check_in = ops.adapt_timefield_value(conf.CHECK_IN)
+    check_out = ops.adapt_timefield_value(conf.CHECK_OUT)
+    counts = {}
+    connection.ensure_connection()
+    with CaptureQueriesContext(connection) as queries:
+        start = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            for label, attendance, person, people in tables:
+                now = ops.adapt_datetimefield_value(timezone.now())
+                names = {"attendance": attendance, "person": person, "people": people}
+                cursor.execute(FLOOR_UPDATE.format(**names), [check_out, now, date, check_out])  # noqa: S608 (fixed names)
+                filled = cursor.rowcount
+                cursor.execute(
+                    FLOOR_INSERT.format(**names),  # noqa: S608 (fixed names)
+                    [date, conf.STATUS, check_in, check_out, actor, now, now, date],
+                )
+                counts[label] = {"created": cursor.rowcount, "filled": filled}
+        seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "statements": len(queries),
+        "sql": statements(queries),
+        "counts": counts,
+        "digest": digest(day),
+    }
+
+
+def run_loop(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Time the per-person ORM loop (get_or_create, then save() of the check-out) on the first active people."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from attendance_push.conf import conf
+
+    actor = get_user_model().objects.filter(is_active=True, is_superuser=True).order_by("pk").first()
+    check_in, check_out = conf.CHECK_IN, conf.CHECK_OUT
+    executed = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal executed
+        executed += 1
+        return execute(sql, params, many, context)
+
+    per_target = {}
+    connection.ensure_connection()
+    for target, size in zip(conf.TARGETS, args.sample, strict=True):
+        model, person_field = target.model, target.person_field
+        created = filled = 0
+        executed = 0
+        # autocommit: what the loop does as written, one commit per write; atomic: the whole loop in one transaction.
+        block = transaction.atomic() if args.loop_mode == "atomic" else contextlib.nullcontext()
+        with connection.execute_wrapper(count):
+            start = time.perf_counter()
+            with block:
+                people = target.person_model._default_manager.filter(**target.people_filter).order_by("pk")[:size]
+                for person in people:
+                    record, was_created = model._default_manager.get_or_create(
+                        **{person_field: person, target.date_field: day},
+                        defaults={
+                            target.status_field: conf.STATUS,
+                            target.check_in_field: check_in,
+                            target.check_out_field: check_out,
+                            target.created_by_field: actor,
+                        },
+                    )
+                    if was_created:
+                        created += 1
+                    elif record.time_in is not None and record.time_out is None and record.time_in <= check_out:
+                        record.time_out = check_out
+                        record.save()
+                        filled += 1
+            seconds = time.perf_counter() - start
+        per_target[target.label] = {
+            "people": size,
+            "seconds": seconds,
+            "statements": executed,
+            "created": created,
+            "filled": filled,
+        }
+    return {"targets": per_target}
+
+
+def run_range(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Push the `args.days` days ending on `day`, one after the other, as `push_attendance --from --to` does."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from attendance_push.service import push
+
+    days = [day - datetime.timedelta(days=n) for n in reversed(range(args.days))]
+    connection.ensure_connection()
+    per_day = []
+    for index, current in enumerate(days, start=1):
+        with CaptureQueriesContext(connection) as queries:
+            start = time.perf_counter()
+            result = push(current)
+            seconds = time.perf_counter() - start
+        per_day.append(
+            {
+                "day": current.isoformat(),
+                "seconds": seconds,
+                "statements": len(queries),
+                "created": result.created,
+                "filled": result.filled,
+                "skipped": result.skipped,
+                "counts": result.counts(),
+            }
+        )
+        emit(
+            f"  [{index:>2}/{len(days)}] {current:%Y-%m-%d}  {seconds:7.3f} s  {result.created:>9,} created  "
+            f"{result.filled:>7,} filled  {result.skipped:>6,} skipped  {len(queries)} statements"
+        )
+    return {"days": per_day, "digest_last": digest(days[-1])}
+
+
+def run_admin(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Render the PushRun admin changelist with 100, then 10,000 runs in the history; time it and count queries."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+    from django.urls import reverse
+
+    from attendance_push.models import PushRun
+
+    # DEBUG is off, so the project's static storage wants a collectstatic manifest; serve from the apps instead.
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    user = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
+    url = reverse("admin:attendance_push_pushrun_changelist")
+    out: dict[str, Any] = {}
+    with override_settings(STORAGES=storages):
+        client = Client()
+        client.force_login(user)
+        for total in (ADMIN_RUNS_SMALL, ADMIN_RUNS):
+            PushRun.objects.bulk_create(
+                (_push_run(n, day, user, PushRun) for n in range(PushRun.objects.count(), total)), batch_size=500
+            )
+            client.get(url)  # templates compiled, caches warm
+            times = []
+            for _ in range(ADMIN_RENDERS):
+                with CaptureQueriesContext(connection) as queries:
+                    start = time.perf_counter()
+                    response = client.get(url)
+                    times.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    raise SystemExit(f"the changelist answered {response.status_code}")
+            out[str(total)] = {
+                "seconds": statistics.median(times),
+                "statements": len(queries),
+                "bytes": len(response.content),
+                "shows_total": f"{total} push runs" in response.content.decode(),
+            }
+    return out
+
+
+def _push_run(n: int, day: datetime.date, user, PushRun) -> Any:  # noqa: N803
+    """Return the n-th PushRun of a plausible history: mostly daily schedules, some commands and failures."""
+    from django.utils import timezone
+
+    trigger = ("schedule", "schedule", "schedule", "command", "admin", "catch-up")[n % 6]
+    failed = n % 17 == 0
+    started = timezone.now() - datetime.timedelta(days=n // 3, minutes=n % 60)
+    return PushRun(
+        date=day - datetime.timedelta(days=n // 3),
+        status="failed" if failed else "succeeded",
+        trigger=trigger,
+        requested_by=user if trigger in ("command", "admin") else None,
+        started_at=started,
+        finished_at=started + datetime.timedelta(seconds=3 + n % 7),
+        created=0 if failed else 760_000 + n % 1000,
+        filled=0 if failed else 95_000,
+        skipped=0 if failed else 10_000,
+        counts={} if failed else {"school.StudentAttendance": {"created": 684_000, "filled": 85_500, "skipped": 9_000}},
+        error="OperationalError: could not serialize access" if failed else "",
+        traceback="Traceback (most recent call last):\n  ...\n" if failed else "",
+    )
+
+
+CONTENDERS: dict[str, Callable[[datetime.date, argparse.Namespace], dict[str, Any]]] = {
+    "push": run_push,
+    "floor": run_floor,
+    "loop": run_loop,
+    "range": run_range,
+    "admin": run_admin,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("contender", choices=sorted(CONTENDERS))
+    parser.add_argument("--day", type=datetime.date.fromisoformat, required=True)
+    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--sample", type=int, nargs=2, default=[1800, 200], metavar=("STUDENTS", "EMPLOYEES"))
+    parser.add_argument("--loop-mode", choices=["autocommit", "atomic"], default="autocommit")
+    args = parser.parse_args()
+    setup_django()
+    result = CONTENDERS[args.contender](args.day, args)
+    result["peak_rss_mb"] = peak_rss_mb()
+    emit(RESULT_MARK + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
