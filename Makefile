@@ -25,6 +25,7 @@ install-dev: $(VENV)/.dev
 ## make run: migrate, seed the demo school, then the web server and the worker (Ctrl-C stops both).
 run: install-dev
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py createcachetable
 	DEBUG=1 $(BIN)/python manage.py seed_demo --superuser
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=1 $(BIN)/honcho start --procfile Procfile.dev --port $(PORT)
 

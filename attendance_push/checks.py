@@ -11,7 +11,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
-from django.db import models
+from django.db import connections, models, router
 
 from .conf import DEFAULTS, TARGET_KEYS, TARGET_REQUIRED, Target, conf, parse_time
 
@@ -105,6 +105,57 @@ def check_task_queue(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         )
     return warnings
+
+
+def check_databases(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Warn about database settings under which two pushes of one day are not serialised."""
+    warnings: list[checks.CheckMessage] = []
+    aliases = set()
+    for target in _valid_targets():
+        aliases.add(router.db_for_write(target.model))
+    for alias in sorted(aliases):
+        db = connections[alias].settings_dict
+        options = db.get("OPTIONS", {})
+        if connections[alias].vendor == "sqlite" and str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
+            warnings.append(
+                checks.Warning(
+                    f"SQLite database '{alias}' opens DEFERRED transactions: a push that meets another writer "
+                    "fails with 'database is locked', and concurrent pushes of one day are not serialised.",
+                    hint=f"Set DATABASES['{alias}']['OPTIONS'] = {{'transaction_mode': 'IMMEDIATE', 'timeout': 20}}.",
+                    id="attendance_push.W004",
+                )
+            )
+        isolation = options.get("isolation_level")
+        if connections[alias].vendor == "postgresql" and isolation not in (None, 1, 2):
+            # psycopg's READ UNCOMMITTED (1) and READ COMMITTED (2) see rows committed while the
+            # push waited for the day's lock; REPEATABLE READ and SERIALIZABLE do not.
+            warnings.append(
+                checks.Warning(
+                    f"PostgreSQL database '{alias}' runs above READ COMMITTED: a push that waited for another "
+                    "push of the same day cannot see its records, and a model without a unique constraint on "
+                    "(person, date) gets duplicates.",
+                    hint="Use the default isolation level (READ COMMITTED) for this database.",
+                    id="attendance_push.W005",
+                )
+            )
+    return warnings
+
+
+def _valid_targets() -> list[Target]:
+    """Return the configured targets whose models exist (the others are reported by check_settings)."""
+    raw = getattr(settings, SETTING, {})
+    targets = raw.get("TARGETS", []) if isinstance(raw, dict) else []
+    if not isinstance(targets, list | tuple):
+        return []
+    valid = []
+    for item in targets:
+        try:
+            target = Target.from_setting(item)
+            target.model  # noqa: B018 (resolves the model)
+        except (TypeError, LookupError, ValueError, AttributeError):
+            continue
+        valid.append(target)
+    return valid
 
 
 def _check_times(raw: dict[str, Any]) -> Iterator[checks.CheckMessage]:

@@ -12,6 +12,7 @@ import logging
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import connections, models, router, transaction
+from django.db.models import Min, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -60,33 +61,58 @@ def run_push(
     return run
 
 
+def blocking_run(days: list[datetime.date]) -> PushRun | None:
+    """Return a live queued or running push of one of `days` (a dead `running` one does not count)."""
+    dead = Q(status=PushRun.Status.RUNNING, started_at__lt=timezone.now() - task_timeout())
+    return PushRun.objects.active().filter(date__in=days).exclude(dead).order_by("date", "created_at").first()
+
+
+def describe_blocking(run: PushRun) -> str:
+    """Say why a push of `run`'s day is refused while `run` is under way."""
+    return (
+        f"The push of {run.date:%Y-%m-%d} is already {run.get_status_display().lower()} "
+        f"(run {run.pk}, requested {timezone.localtime(run.created_at):%Y-%m-%d %H:%M}); wait for it to finish."
+    )
+
+
+def refuse_active(days: list[datetime.date]) -> None:
+    """Raise PushError when one of `days` is already queued or running; mark dead runs interrupted first."""
+    PushRun.objects.interrupt_stale(started_before=timezone.now() - task_timeout())
+    run = blocking_run(days)
+    if run is not None:
+        raise PushError(describe_blocking(run))
+
+
 def queue_push(day: datetime.date, *, trigger: str, requested_by: models.Model | None = None) -> PushRun:
     """Record a queued PushRun for `day` and hand it to the django-q2 cluster once committed.
 
     Refuse (PushError) a future day, or a day whose push is already queued or running.
     """
+    return queue_pushes([day], trigger=trigger, requested_by=requested_by)[0]
+
+
+def queue_pushes(days: list[datetime.date], *, trigger: str, requested_by: models.Model | None = None) -> list[PushRun]:
+    """Queue a push of each of `days`, all or none (see `queue_push`)."""
     from django_q.tasks import async_task
 
-    validate_day(day)
-    PushRun.objects.interrupt_stale(started_before=timezone.now() - task_timeout())
-    active = PushRun.objects.active().filter(date=day).order_by("created_at").first()
-    if active is not None:
-        raise PushError(
-            f"The push of {day:%Y-%m-%d} is already {active.get_status_display().lower()} "
-            f"(run {active.pk}, requested {timezone.localtime(active.created_at):%Y-%m-%d %H:%M}); "
-            "wait for it to finish."
-        )
-    run = PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by)
+    for day in days:
+        validate_day(day)
+    with transaction.atomic(using=router.db_for_write(PushRun)):
+        refuse_active(days)
+        runs = [PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by) for day in days]
 
     def enqueue() -> None:
-        run.task_id = async_task(
-            "attendance_push.tasks.execute_run", run.pk, task_name=f"attendance_push {day:%Y-%m-%d} run {run.pk}"
-        )
-        run.save(update_fields=["task_id"])
+        for run in runs:
+            run.task_id = async_task(
+                "attendance_push.tasks.execute_run",
+                run.pk,
+                task_name=f"attendance_push {run.date:%Y-%m-%d} run {run.pk}",
+            )
+            run.save(update_fields=["task_id"])
 
-    # The worker must find the PushRun row when it picks up the task.
+    # The worker must find the PushRun rows when it picks up the tasks.
     transaction.on_commit(enqueue, using=router.db_for_write(PushRun))
-    return run
+    return runs
 
 
 def scheduled_push(intended: datetime.datetime, now: datetime.datetime | None = None) -> PushRun | None:
@@ -126,11 +152,10 @@ def missed_days(now: datetime.datetime) -> list[datetime.date]:
     """Return the days of the last CATCH_UP_DAYS whose push time has passed without a push, oldest first."""
     if not conf.CATCH_UP_DAYS:
         return []
-    first_run = PushRun.objects.order_by("created_at").values_list("created_at", flat=True).first()
-    if first_run is None:
+    installed = installed_on()
+    if installed is None:
         # A new installation does not invent attendance for the days before it was set up.
         return []
-    installed = first_run.astimezone(conf.TIME_ZONE).date()
     from django_q.models import Schedule
 
     # A day the daily schedule has yet to fire for is its to push (when a worker returns, the
@@ -149,6 +174,12 @@ def missed_days(now: datetime.datetime) -> list[datetime.date]:
             continue
         days.append(day)
     return days
+
+
+def installed_on() -> datetime.date | None:
+    """Return the day (in the push zone) of the installation's first push run, or None before any."""
+    first_run = PushRun.objects.aggregate(first=Min("created_at"))["first"]
+    return first_run.astimezone(conf.TIME_ZONE).date() if first_run else None
 
 
 def is_pushed(day: datetime.date) -> bool:

@@ -142,6 +142,13 @@ LOGGING = {
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+# A cache every process shares: django-q2 keeps its cluster stats there, which is how the admin
+# and `attendance_push_status` know whether a worker is running.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
+
 Q_CLUSTER = {
     "name": "attendance_push",
     "workers": env.int("Q_WORKERS", default=2),

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.db import connection
 from django.test import override_settings
 
-from attendance_push.checks import _check_unfilled, check_settings, check_task_queue
+from attendance_push.checks import _check_unfilled, check_databases, check_settings, check_task_queue
 from school.models import StudentAttendance
 
 Config = dict[str, Any]
@@ -475,3 +476,66 @@ def test_w003_timeout_not_below_retry(settings, cluster):
     settings.Q_CLUSTER = cluster
     (warning,) = check_task_queue()
     assert warning.id == "attendance_push.W003" and warning.hint
+
+
+# --- E014 / E015: catch-up look-back and site address ----------------------------------------------
+
+
+@pytest.mark.parametrize("value", [-1, "3", 1.5, True, None])
+def test_e014_catch_up_days_must_be_a_whole_number(value):
+    errors = changed(lambda c: c.update(CATCH_UP_DAYS=value))
+    assert_reports(errors, "attendance_push.E014", "CATCH_UP_DAYS", repr(value))
+
+
+@pytest.mark.parametrize("value", [0, 3, 30])
+def test_catch_up_days_accepts_whole_numbers(value):
+    assert changed(lambda c: c.update(CATCH_UP_DAYS=value)) == []
+
+
+@pytest.mark.parametrize("value", ["school.example", "ftp://school.example", 5])
+def test_e015_site_url_must_be_an_http_address(value):
+    errors = changed(lambda c: c.update(SITE_URL=value))
+    assert_reports(errors, "attendance_push.E015", "SITE_URL")
+
+
+def test_site_url_accepts_an_https_address_or_none():
+    assert changed(lambda c: c.update(SITE_URL="https://school.example")) == []
+    assert changed(lambda c: c.update(SITE_URL=None)) == []
+
+
+# --- W004 / W005: databases on which pushes of one day are not serialised ---------------------------
+
+
+def test_the_projects_databases_pass():
+    assert check_databases() == []
+
+
+def test_w004_sqlite_without_immediate_transactions(settings):
+    if connection.vendor != "sqlite":
+        pytest.skip("an SQLite setting; this run uses another database")
+    options = connection.settings_dict["OPTIONS"]
+    original = dict(options)
+    try:
+        options.pop("transaction_mode")
+        (warning,) = check_databases()
+    finally:
+        options.clear()
+        options.update(original)
+    assert warning.id == "attendance_push.W004" and "IMMEDIATE" in warning.hint
+
+
+def test_w005_postgresql_above_read_committed(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting; this run uses another database")
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    try:
+        options["isolation_level"] = 3  # psycopg's REPEATABLE READ
+        (warning,) = check_databases()
+    finally:
+        options.pop("isolation_level")
+    assert warning.id == "attendance_push.W005"
+
+
+def test_database_checks_skip_targets_that_name_no_model(settings):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [{"attendance": "school.Nope"}, "x"]}
+    assert check_databases() == []

@@ -95,3 +95,24 @@ def test_the_worker_refuses_to_start_on_a_bad_configuration(tmp_path):
     result = manage("qcluster", env=env, timeout=60)
     assert result.returncode != 0
     assert "attendance_push.E003" in result.stderr
+
+
+def test_the_status_command_sees_a_running_worker(tmp_path):
+    assert "Workers: none running" in manage("attendance_push_status").stdout
+    log = tmp_path / "qcluster.log"
+    worker = start("qcluster", log=log)
+
+    def report_with_worker() -> str | None:
+        out = manage("attendance_push_status").stdout
+        return out if "cluster(s) running" in out else None
+
+    try:
+        report = wait_for(
+            report_with_worker,
+            timeout=60,
+            what="the status command to see the worker",
+            log=log,
+        )
+    finally:
+        stop(worker)
+    assert "Workers: 1 cluster(s) running on" in report

@@ -1,0 +1,70 @@
+"""Database and broker servers for the tests that need real ones, with a clear skip where they are absent.
+
+PostgreSQL: TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres, a maintenance
+database the tests create their own databases from). Redis: TEST_REDIS_URL (default
+redis://127.0.0.1:6379/13, a database index the tests empty). CI sets ATTENDANCE_PUSH_REQUIRE_SERVERS=1
+so a missing server fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+import redis
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _unavailable(what: str, error: Exception) -> None:
+    message = f"needs {what}; not reachable here ({type(error).__name__}: {str(error).strip()[:120]})"
+    if os.environ.get("ATTENDANCE_PUSH_REQUIRE_SERVERS"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database for one test; yield its URL; drop it afterwards."""
+    try:
+        admin = psycopg2.connect(POSTGRES_URL, connect_timeout=3)
+    except psycopg2.OperationalError as error:
+        _unavailable(f"a PostgreSQL server at {POSTGRES_URL} (set TEST_POSTGRES_URL)", error)
+    admin.autocommit = True
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(POSTGRES_URL, name)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run one query on the PostgreSQL database at `url` and return its rows."""
+    with contextlib.closing(psycopg2.connect(url)) as connection, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def redis_url() -> str:
+    """Return the URL of an emptied Redis database for the test, or skip."""
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        client.flushdb()
+    except redis.RedisError as error:
+        _unavailable(f"a Redis server at {REDIS_URL} (set TEST_REDIS_URL)", error)
+    return REDIS_URL

@@ -1,0 +1,351 @@
+"""Pushing from the admin: permission, Push now, Push a day…, rerun, duplicates, the calendar."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_q.models import OrmQ
+
+from attendance_push.models import PushRun
+from attendance_push.schedule import push_instant
+from attendance_push.tasks import execute_run
+from school.models import StudentAttendance
+
+from .conftest import attendance
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/attendance_push/pushrun/"
+PUSH = "/admin/attendance_push/pushrun/push/"
+KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
+# 14:05 on 20 November 2026 in Kathmandu.
+NOW = datetime.datetime(2026, 11, 20, 14, 5, tzinfo=KTM)
+TODAY = datetime.date(2026, 11, 20)
+
+
+@pytest.fixture(autouse=True)
+def frozen_time():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def pusher(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+def staff_with(*codenames: str):
+    user = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+# Permission ---------------------------------------------------------------------------------
+
+
+def test_a_viewer_without_the_permission_sees_the_history_but_no_push_button(client):
+    client.force_login(staff_with("view_pushrun"))
+    response = client.get(CHANGELIST)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Last 90 days" in content
+    assert "Push now" not in content and "Push a day" not in content
+    assert "rerun_days" not in content
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("data", [{}, {"start": "2026-11-19"}, {"start": "2026-11-19", "confirm": "yes"}])
+def test_every_push_url_is_403_without_the_permission(client, make_students, superuser, method, data):
+    make_students(2)
+    client.force_login(staff_with("view_pushrun"))
+    assert getattr(client, method)(PUSH, data).status_code == 403
+    assert not PushRun.objects.exists()
+
+
+def test_the_rerun_action_cannot_be_posted_without_the_permission(client, superuser):
+    run = PushRun.objects.create(date=TODAY, trigger="schedule", status="failed")
+    client.force_login(staff_with("view_pushrun"))
+    client.post(CHANGELIST, {"action": "rerun_days", "_selected_action": [run.pk], "post": "yes"})
+    assert PushRun.objects.count() == 1
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client):
+    response = client.get(PUSH)
+    assert response.status_code == 302 and "/admin/login/" in response.url
+
+
+def test_a_staff_user_with_the_permission_can_push(client, superuser, make_students):
+    make_students(1)
+    client.force_login(staff_with("view_pushrun", "push_attendance"))
+    assert "Push now" in client.get(CHANGELIST).content.decode()
+    response = client.post(PUSH, {"start": "2026-11-19", "end": "2026-11-19", "confirm": "yes", "run_now": "1"})
+    assert response.status_code == 302
+    assert PushRun.objects.get().status == "succeeded"
+
+
+# Push now and its confirmation ----------------------------------------------------------------
+
+
+def test_push_now_links_to_the_confirmation_of_today(pusher):
+    content = pusher.get(CHANGELIST).content.decode()
+    assert f'href="{PUSH}?start=2026-11-20"' in content
+
+
+def test_the_confirmation_previews_each_target_and_the_local_time_and_writes_nothing(pusher, make_students):
+    students = make_students(4)
+    attendance(students[0], day=TODAY, time_in=datetime.time(9, 0))
+    attendance(students[1], day=TODAY, time_in=datetime.time(18, 0))
+
+    response = pusher.get(PUSH, {"start": "2026-11-20"})
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "It is 14:05 in Asia/Kathmandu." in content
+    assert "Friday 20 November 2026" in content
+    assert response.context["totals"] == {
+        "school.StudentAttendance": {"created": 2, "filled": 1, "skipped": 1},
+        "school.EmployeeAttendance": {"created": 0, "filled": 0, "skipped": 0},
+    }
+    assert 'name="csrfmiddlewaretoken"' in content and 'method="post"' in content
+    assert StudentAttendance.objects.count() == 2 and not PushRun.objects.exists()
+
+
+def test_the_preview_matches_what_the_push_then_does(pusher, make_students, make_employees):
+    students = make_students(6)
+    make_employees(2)
+    attendance(students[0], day=TODAY, time_in=datetime.time(8, 0))
+    attendance(students[1], day=TODAY, status="Absent")
+    preview = pusher.get(PUSH, {"start": "2026-11-20"}).context["totals"]
+
+    response = pusher.post(PUSH, {"start": "2026-11-20", "end": "2026-11-20", "confirm": "yes", "run_now": "1"})
+
+    run = PushRun.objects.get()
+    assert run.counts == preview
+    assert (run.trigger, run.requested_by.username) == ("admin", "root")
+    assert "Pushed 2026-11-20" in " ".join(messages_of(pusher.get(response.url)))
+
+
+def test_confirming_queues_the_push_and_it_shows_queued_then_succeeded(
+    pusher, make_students, django_capture_on_commit_callbacks
+):
+    make_students(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = pusher.post(PUSH, {"start": "2026-11-20", "end": "2026-11-20", "confirm": "yes"})
+    assert response.status_code == 302 and response.url == CHANGELIST
+
+    run = PushRun.objects.get()
+    assert (run.status, run.trigger, run.date) == ("queued", "admin", TODAY)
+    assert OrmQ.objects.count() == 1 and run.task_id
+    listing = pusher.get(CHANGELIST)
+    assert "Queued the push of 2026-11-20 (run" in " ".join(messages_of(listing))
+    assert 'attendance-push-badge--queued">Queued<' in listing.content.decode()
+
+    execute_run(run.pk)  # what the worker does with the task
+    assert 'attendance-push-badge--succeeded">Succeeded<' in pusher.get(CHANGELIST).content.decode()
+
+
+def test_without_a_worker_the_page_says_so_and_offers_to_run_in_the_request(pusher):
+    content = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
+    assert "No worker is running: this push will wait in the queue" in content
+    assert 'name="run_now"' in content
+    assert "No worker is running" in pusher.get(CHANGELIST).content.decode()
+
+
+def test_run_now_reports_a_failure_and_emails_the_admins(pusher, settings, make_students):
+    settings.ADMINS = [("Head", "head@school.example")]
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "ghost"}
+    make_students(1)
+    response = pusher.post(PUSH, {"start": "2026-11-20", "confirm": "yes", "run_now": "1"}, follow=True)
+    assert any("failed" in text and "'ghost'" in text for text in messages_of(response))
+    assert PushRun.objects.get().status == "failed"
+    assert len(mail.outbox) == 1
+
+
+def test_a_refused_preview_shows_why_and_no_confirm_button(pusher, settings):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "ghost"}
+    content = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
+    assert "no active user has that username" in content
+    assert "Yes, push" not in content
+
+
+# Push a day… -----------------------------------------------------------------------------------
+
+
+def test_the_push_a_day_form_starts_at_today(pusher):
+    response = pusher.get(PUSH)
+    assert response.status_code == 200
+    assert response.context["form"]["start"].value() == TODAY
+    assert "It is 14:05" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"start": "2026-11-21"}, "2026-11-21 is in the future (today is 2026-11-20 in Asia/Kathmandu)"),
+        ({"start": "2026-11-10", "end": "2026-11-25"}, "2026-11-25 is in the future"),
+        ({"start": "2026-11-12", "end": "2026-11-10"}, "The range is reversed: 2026-11-12 is after 2026-11-10."),
+        ({"start": "2026-10-01", "end": "2026-11-01"}, "At most 31 days at a time; this range has 32."),
+        ({"start": "20/11/2026x"}, "Enter a valid date."),
+        ({"start": ""}, "This field is required."),
+    ],
+)
+def test_the_form_refuses_bad_days_with_a_clear_message(pusher, data, message):
+    response = pusher.post(PUSH, {**data, "confirm": "yes"})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not PushRun.objects.exists()
+
+
+def test_a_range_previews_each_day_and_queues_one_run_per_day(pusher, make_students):
+    make_students(2)
+    preview = pusher.post(PUSH, {"start": "2026-11-18", "end": "2026-11-20"})
+    assert [p.day for p in preview.context["previews"]] == [
+        datetime.date(2026, 11, 18),
+        datetime.date(2026, 11, 19),
+        TODAY,
+    ]
+    assert preview.context["totals"]["school.StudentAttendance"]["created"] == 6
+
+    pusher.post(PUSH, {"start": "2026-11-18", "end": "2026-11-20", "confirm": "yes"})
+
+    assert sorted(PushRun.objects.values_list("date", "status")) == [
+        (datetime.date(2026, 11, 18), "queued"),
+        (datetime.date(2026, 11, 19), "queued"),
+        (TODAY, "queued"),
+    ]
+
+
+def test_a_second_push_of_a_day_under_way_is_refused_naming_the_first(pusher, superuser):
+    first = PushRun.objects.create(date=TODAY, trigger="schedule", status="running", started_at=NOW)
+
+    preview = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
+    assert f"already running (run {first.pk}, requested 2026-11-20 14:05)" in preview
+    assert "Yes, push" not in preview
+
+    response = pusher.post(PUSH, {"start": "2026-11-20", "confirm": "yes"}, follow=True)
+    assert any(f"already running (run {first.pk}" in text for text in messages_of(response))
+    assert PushRun.objects.count() == 1
+
+
+# Rerun ------------------------------------------------------------------------------------------
+
+
+def test_the_rerun_action_confirms_then_queues_each_selected_day_once(pusher):
+    failed = PushRun.objects.create(date=datetime.date(2026, 11, 18), trigger="schedule", status="failed")
+    again = PushRun.objects.create(date=datetime.date(2026, 11, 18), trigger="admin", status="failed")
+    other = PushRun.objects.create(date=datetime.date(2026, 11, 19), trigger="schedule", status="succeeded")
+    selected = [failed.pk, again.pk, other.pk]
+
+    confirmation = pusher.post(CHANGELIST, {"action": "rerun_days", "_selected_action": selected})
+    assert confirmation.status_code == 200
+    assert confirmation.context["days"] == [datetime.date(2026, 11, 18), datetime.date(2026, 11, 19)]
+    assert PushRun.objects.count() == 3
+
+    pusher.post(CHANGELIST, {"action": "rerun_days", "_selected_action": selected, "post": "yes"})
+
+    queued = PushRun.objects.filter(status="queued")
+    assert sorted(queued.values_list("date", flat=True)) == [datetime.date(2026, 11, 18), datetime.date(2026, 11, 19)]
+
+
+def test_the_detail_page_offers_rerun_this_day_first_of_all_for_failures(pusher):
+    failed = PushRun.objects.create(date=datetime.date(2026, 11, 18), trigger="schedule", status="failed")
+    content = pusher.get(f"{CHANGELIST}{failed.pk}/change/").content.decode()
+    assert re.search(
+        rf'<a href="{PUSH}\?start=2026-11-18"\s+class="attendance-push-rerun--urgent">Rerun this day</a>', content
+    )
+    succeeded = PushRun.objects.create(date=datetime.date(2026, 11, 17), trigger="schedule", status="succeeded")
+    content = pusher.get(f"{CHANGELIST}{succeeded.pk}/change/").content.decode()
+    assert "Rerun this day" in content and "attendance-push-rerun--urgent" not in content
+
+
+# The calendar -----------------------------------------------------------------------------------
+
+
+def outcomes(response) -> dict[str, str]:
+    return dict(re.findall(r'data-day="([\d-]+)" data-outcome="(\w+)"', response.content.decode()))
+
+
+def test_the_calendar_colours_each_day_by_its_outcome(pusher):
+    def run(day: int, status: str, *, started: datetime.datetime | None = None) -> None:
+        date = datetime.date(2026, 11, day)
+        started = started or push_instant(date) + datetime.timedelta(seconds=30)
+        with time_machine.travel(started, tick=False):
+            PushRun.objects.create(date=date, trigger="schedule", status=status, started_at=started)
+
+    run(10, "succeeded")  # the first push: the installation starts here
+    run(11, "failed")
+    run(12, "failed")
+    run(12, "succeeded")  # rerun after a failure: pushed
+    run(13, "running")
+    run(14, "succeeded", started=datetime.datetime(2026, 11, 14, 12, 0, tzinfo=KTM))  # before 21:00 only
+    run(16, "interrupted")
+
+    calendar = outcomes(pusher.get(CHANGELIST))
+
+    assert len(calendar) == 90
+    assert calendar["2026-11-09"] == "before"
+    assert calendar["2026-11-10"] == "pushed"
+    assert calendar["2026-11-11"] == "failed"
+    assert calendar["2026-11-12"] == "pushed"
+    assert calendar["2026-11-13"] == "running"
+    assert calendar["2026-11-14"] == "missed"
+    assert calendar["2026-11-15"] == "missed"
+    assert calendar["2026-11-16"] == "failed"
+    assert calendar["2026-11-20"] == "upcoming"  # 14:05, before tonight's push
+    assert list(calendar)[0] == "2026-08-23" and list(calendar)[-1] == "2026-11-20"
+
+
+def test_a_calendar_day_links_to_that_days_runs(pusher):
+    mine = PushRun.objects.create(date=datetime.date(2026, 11, 11), trigger="schedule", status="failed")
+    PushRun.objects.create(date=datetime.date(2026, 11, 12), trigger="schedule", status="failed")
+    content = pusher.get(CHANGELIST).content.decode()
+    link = re.search(r'href="(\?date__year=2026&amp;date__month=11&amp;date__day=11)"', content).group(1)
+
+    response = pusher.get(CHANGELIST + link.replace("&amp;", "&"))
+
+    assert [run.pk for run in response.context["cl"].result_list] == [mine.pk]
+
+
+def test_the_history_lists_per_target_counts_and_newest_first(pusher):
+    PushRun.objects.create(date=datetime.date(2026, 11, 18), trigger="schedule", status="succeeded")
+    newest = PushRun.objects.create(
+        date=datetime.date(2026, 11, 19),
+        trigger="schedule",
+        status="succeeded",
+        counts={"school.StudentAttendance": {"created": 7, "filled": 2, "skipped": 1}},
+    )
+    response = pusher.get(CHANGELIST)
+    assert response.context["cl"].result_list[0] == newest
+    assert "StudentAttendance: 7 / 2 / 1" in response.content.decode()
+
+
+def test_the_changelist_and_calendar_query_count_does_not_grow_with_the_history(pusher, superuser):
+    def queries(runs: int) -> int:
+        PushRun.objects.bulk_create(
+            PushRun(
+                date=TODAY - datetime.timedelta(days=n % 200),
+                trigger="schedule",
+                status="succeeded",
+                requested_by=superuser,
+                started_at=NOW,
+            )
+            for n in range(runs)
+        )
+        with CaptureQueriesContext(connection) as captured:
+            assert pusher.get(CHANGELIST).status_code == 200
+        return len(captured)
+
+    assert queries(10) == queries(400)

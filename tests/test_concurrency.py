@@ -1,0 +1,161 @@
+"""One effect per day, whoever pushes: real processes racing for the same day.
+
+The host here is the test host project (`tests/hostproject`), whose attendance model has no unique
+constraint on (staff, day): only the push's day lock keeps each person's record single.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg2
+import pytest
+
+from .processes import ROOT
+from .servers import postgres_database, query
+
+pytestmark = pytest.mark.process
+
+HOST = ROOT / "tests" / "hostproject"
+STAFF, INACTIVE = 5000, 250
+
+
+def host_env(url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "hostsite.settings",
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def host_manage(url: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=HOST,
+        env=host_env(url),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def host_shell(url: str, code: str) -> object:
+    """Run `code` in the host project's shell; return what it printed, as JSON."""
+    return json.loads(host_manage(url, "shell", "-c", code).strip().splitlines()[-1])
+
+
+SEED = f"""
+from django.contrib.auth import get_user_model
+from hr.models import Staff
+get_user_model().objects.create_superuser("boss", password="pw")
+Staff.objects.bulk_create(
+    [Staff(full_name=f"Staff {{n}}", active=n >= {INACTIVE}) for n in range({STAFF})], batch_size=1000
+)
+print(Staff.objects.filter(active=True).count())
+"""
+
+RESULT = """
+import json
+from django.db.models import Count
+from attendance_push.models import PushRun
+from hr.models import DailyAttendance
+day = "{day}"
+records = DailyAttendance.objects.filter(day=day)
+print(json.dumps({{
+    "records": records.count(),
+    "duplicated_staff": records.values("staff").annotate(n=Count("id")).filter(n__gt=1).count(),
+    "inactive": records.filter(staff__active=False).count(),
+    "runs": sorted(PushRun.objects.filter(date=day).values_list("status", "created")),
+}}))
+"""
+
+
+@contextlib.contextmanager
+def host_database(vendor: str, tmp_path: Path):
+    if vendor == "postgresql":
+        with postgres_database("attendance_push_hr") as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'host.sqlite3'}"
+
+
+@contextlib.contextmanager
+def holding_writes(url: str):
+    """Hold back every write to the attendance table, so the racers all start before any can push."""
+    if url.startswith("postgres"):
+        connection = psycopg2.connect(url)
+        with connection.cursor() as cursor:
+            # Reads go on, writes wait: every push gets as far as its first write (or the day lock).
+            cursor.execute("LOCK TABLE hr_dailyattendance IN SHARE MODE")
+        try:
+            yield
+        finally:
+            connection.rollback()
+            connection.close()
+    else:
+        # SQLite has one writer at a time: an open IMMEDIATE transaction holds every push back.
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+
+
+def racers_waiting(url: str, day: datetime.date, racers: int) -> bool:
+    if url.startswith("postgres"):
+        rows = query(url, "SELECT count(*) FROM attendance_push_pushrun WHERE date = %s AND status = 'running'", (day,))
+        return rows[0][0] == racers
+    # Blocked on SQLite's write lock they cannot even record their run: give them time to get there.
+    time.sleep(4)
+    return True
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
+def test_four_concurrent_push_processes_create_one_record_per_person(vendor, tmp_path):
+    day = datetime.datetime.now(ZoneInfo("Asia/Kathmandu")).date() - datetime.timedelta(days=1)
+    with host_database(vendor, tmp_path) as url:
+        host_manage(url, "migrate", "--noinput", "-v", "0")
+        active = host_shell(url, SEED)
+        with holding_writes(url):
+            racers = [
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "push_attendance", "--date", f"{day}", "-v", "0"],
+                    cwd=HOST,
+                    env=host_env(url),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(4)
+            ]
+            deadline = time.monotonic() + 60
+            while not racers_waiting(url, day, 4):
+                assert time.monotonic() < deadline, "the four pushes never all started"
+                time.sleep(0.2)
+        outputs = [racer.communicate(timeout=120) for racer in racers]
+        assert [racer.returncode for racer in racers] == [0, 0, 0, 0], outputs
+
+        result = host_shell(url, RESULT.format(day=day))
+
+    assert active == STAFF - INACTIVE
+    assert result["records"] == active
+    assert result["duplicated_staff"] == 0
+    assert result["inactive"] == 0
+    # Four recorded runs: the first did the work, the three that waited found nothing to do.
+    assert result["runs"] == [["succeeded", 0]] * 3 + [["succeeded", active]]
