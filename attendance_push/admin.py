@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -15,6 +16,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 
 from .calendar import LEGEND, history_calendar
 from .conf import conf
@@ -176,8 +178,10 @@ class PushRunAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Push attendance?",
             "opts": self.opts,
+            "media": self.media,
             "days": days,
             "totals": totals,
+            "target_rows": [(target_name(label), counts) for label, counts in totals.items()],
             "previews": previews if len(days) > 1 else [],
             "refusal": refusal,
             "workers": running_clusters(),
@@ -250,7 +254,7 @@ class PushRunAdmin(admin.ModelAdmin):
             mark_safe("<br>"),  # noqa: S308 (a constant)
             "{}: {} / {} / {}",
             (
-                (label.rsplit(".", 1)[-1], c.get("created", 0), c.get("filled", 0), c.get("skipped", 0))
+                (target_name(label), c.get("created", 0), c.get("filled", 0), c.get("skipped", 0))
                 for label, c in run.counts.items()
             ),
         )
@@ -263,7 +267,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (label, counts.get("created", 0), counts.get("filled", 0), counts.get("skipped", 0))
+                (target_name(label), counts.get("created", 0), counts.get("filled", 0), counts.get("skipped", 0))
                 for label, counts in run.counts.items()
             ),
         )
@@ -293,6 +297,14 @@ class PushRunAdmin(admin.ModelAdmin):
         except NoReverseMatch:
             return run.task_id
         return format_html('<a href="{}">{}</a>', url, run.task_id)
+
+
+def target_name(label: str) -> str:
+    """Return the human name of the attendance model `label` ("Student attendance"), or the label itself."""
+    try:
+        return capfirst(apps.get_model(label)._meta.verbose_name_plural)
+    except (LookupError, ValueError):
+        return label  # a target removed from the settings since the run
 
 
 def _days_text(days: list[datetime.date]) -> str:
