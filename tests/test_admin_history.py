@@ -196,7 +196,7 @@ def test_detail_of_a_succeeded_run_shows_the_counts_per_target(admin_client, sup
     content = response.content.decode()
     assert "<th>target</th><th>created</th><th>check-outs filled</th><th>skipped</th>" in content
     assert "<tr><td>Student attendance</td><td>3</td><td>0</td><td>0</td></tr>" in content
-    assert "<tr><td>school.EmployeeAttendance</td><td>2</td><td>0</td><td>0</td></tr>" in content
+    assert "<tr><td>Employee attendance</td><td>2</td><td>0</td><td>0</td></tr>" in content
     assert "<pre" not in content  # No traceback to show.
     assert 'name="_save"' not in content
 
