@@ -192,3 +192,40 @@ def test_admins_are_parsed_from_name_colon_address_pairs():
     values = read({"ADMINS": "Ops:ops@example.com,broken-entry,Sita:sita@example.com"}, "ADMINS")
 
     assert values["ADMINS"] == [["Ops", "ops@example.com"], ["Sita", "sita@example.com"]]
+
+
+PRODUCTION = {
+    "SECRET_KEY": "k3V9s-production-grade-secret-key-for-the-deploy-check-0123456789abcdef",
+    "ALLOWED_HOSTS": "attendance.example.org",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def test_check_deploy_reports_nothing_with_production_environment_variables():
+    # Only the settings are checked: no connection is made to the database or Redis named here.
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ENV_FILE": os.devnull, **PRODUCTION},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "System check identified no issues (0 silenced)." in completed.stdout
+
+
+def test_production_is_https_only_and_each_part_can_be_turned_off():
+    names = ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS")
+    production = read(PRODUCTION, *names)
+    assert production == {
+        "SECURE_SSL_REDIRECT": True,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_HSTS_SECONDS": 31_536_000,
+    }
+    relaxed = read({**PRODUCTION, "SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0"}, *names)
+    assert (relaxed["SECURE_SSL_REDIRECT"], relaxed["SECURE_HSTS_SECONDS"]) == (False, 0)
+    development = read({"DEBUG": "1"}, *names)
+    assert not any(development.values())
