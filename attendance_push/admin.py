@@ -35,13 +35,9 @@ class PushRunAdmin(admin.ModelAdmin):
         "status_badge",
         "trigger",
         "requested_by",
-        "created",
-        "filled",
-        "skipped",
         "counts_per_target",
         "duration_display",
         "error_line",
-        "created_at",
     )
     list_display_links = ("date",)
     list_filter = ("status", "trigger")
@@ -248,8 +244,10 @@ class PushRunAdmin(admin.ModelAdmin):
     def error_line(self, run: PushRun) -> str:
         return run.error.splitlines()[0][:120] if run.error else ""
 
-    @admin.display(description="per target (created / filled / skipped)")
+    @admin.display(description="created / filled / skipped")
     def counts_per_target(self, run: PushRun) -> str:
+        if not run.counts:
+            return "—"
         return format_html_join(
             mark_safe("<br>"),  # noqa: S308 (a constant)
             "{}: {} / {} / {}",

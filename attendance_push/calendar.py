@@ -58,7 +58,8 @@ def history_calendar(today: datetime.date, now: datetime.datetime, days: int = 9
 def _outcome(day, statuses, now, installed) -> str:
     instant = push_instant(day)
     succeeded = statuses.get(PushRun.Status.SUCCEEDED)
-    if succeeded is not None and succeeded >= instant:
+    # Before the push time, today's early push shows; after it, only a push since then counts.
+    if succeeded is not None and (succeeded >= instant or instant > now):
         return PUSHED
     if PushRun.Status.QUEUED in statuses or PushRun.Status.RUNNING in statuses:
         return RUNNING

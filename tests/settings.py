@@ -27,3 +27,6 @@ if os.environ.get("ATTENDANCE_PUSH_TEST_GUARD_CYCLE"):
 # Serve static files from the apps, as `runserver` does: no collectstatic before the tests.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# The test client and the live server speak plain HTTP.
+SECURE_SSL_REDIRECT = False

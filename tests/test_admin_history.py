@@ -57,6 +57,10 @@ def runs(superuser) -> dict[str, PushRun]:
             started_at=started,
             finished_at=started + datetime.timedelta(seconds=2, milliseconds=500),
             created=417,
+            counts={
+                "school.StudentAttendance": {"created": 400, "filled": 20, "skipped": 9},
+                "school.EmployeeAttendance": {"created": 17, "filled": 3, "skipped": 0},
+            },
             filled=23,
             skipped=9,
         ),
@@ -95,9 +99,10 @@ def test_changelist_shows_every_status_as_a_badge_with_day_counts_and_error(admi
         assert f'<span class="attendance-push-badge attendance-push-badge--{status}">{label}</span>' in content
     assert "attendance_push/admin.css" in content
     assert "Nov. 20, 2026" in content and "Oct. 31, 2026" in content
-    assert '<td class="field-created">417</td>' in content
-    assert '<td class="field-filled">23</td>' in content
-    assert '<td class="field-skipped">9</td>' in content
+    assert (
+        '<td class="field-counts_per_target">Student attendance: 400 / 20 / 9<br>Employee attendance: 17 / 3 / 0</td>'
+        in content
+    )
     assert '<td class="field-duration_display">2.50 s</td>' in content
     assert "OperationalError: database is locked" in content
     assert "second line of the error" not in content

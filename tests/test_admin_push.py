@@ -349,3 +349,13 @@ def test_the_changelist_and_calendar_query_count_does_not_grow_with_the_history(
         return len(captured)
 
     assert queries(10) == queries(400)
+
+
+def test_today_pushed_before_its_push_time_shows_as_pushed_until_then(pusher):
+    early = datetime.datetime(2026, 11, 20, 11, 0, tzinfo=KTM)
+    with time_machine.travel(early, tick=False):
+        PushRun.objects.create(date=TODAY, trigger="admin", status="succeeded", started_at=early)
+    assert outcomes(pusher.get(CHANGELIST))["2026-11-20"] == "pushed"
+    # After 21:00 without the evening push, the day is missed.
+    with time_machine.travel(datetime.datetime(2026, 11, 20, 22, 0, tzinfo=KTM), tick=False):
+        assert outcomes(pusher.get(CHANGELIST))["2026-11-20"] == "missed"
