@@ -11,9 +11,10 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
-from django.db import connections, models, router
+from django.db import DatabaseError, connections, models, router
+from django.db.models.constants import LOOKUP_SEP
 
-from .conf import DEFAULTS, TARGET_KEYS, TARGET_REQUIRED, Target, conf, parse_time
+from .conf import DEFAULTS, TARGET_KEYS, TARGET_REQUIRED, WRITE_MODES, Target, parse_time
 
 SETTING = "ATTENDANCE_PUSH"
 
@@ -223,6 +224,15 @@ def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
         try:
             field = model._meta.get_field(name)
         except (FieldDoesNotExist, TypeError):
+            if isinstance(name, str) and LOOKUP_SEP in name:
+                yield _error(
+                    6,
+                    f"{where}['{key}'] {name!r} reaches through a related model.",
+                    f"The push needs this field on {model._meta.label} itself (one INSERT per record); a day or "
+                    "time kept only on a parent row is not supported.",
+                )
+                complete = False
+                continue
             yield _error(
                 6,
                 f"{where}['{key}'] {name!r} is not a field of {model._meta.label}.",
@@ -240,10 +250,19 @@ def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
     if "person_field" in fields:
         yield from _check_people_filter(where, fields["person_field"].related_model, target.people_filter)
     if "status_field" in fields:
-        yield from _check_status(where, fields["status_field"])
-    if complete:
+        yield from _check_status(where, target, fields["status_field"])
+    extra_errors = list(_check_extra_values(where, target, model, fields.values()))
+    yield from extra_errors
+    if target.write not in WRITE_MODES:
+        yield _error(
+            18,
+            f"{where}['write'] {target.write!r} is not a write mode.",
+            "'sql' (the default: set-based) or 'save' (each new record saved through the model, for hosts "
+            "whose save() or post_save signals must run).",
+        )
+    if complete and not extra_errors:
         # After a misnamed field, "required and unfilled" would only repeat the same mistake.
-        yield from _check_unfilled(where, model, fields.values())
+        yield from _check_unfilled(where, model, [*fields.values(), *_extra_fields(model, target.extra_values)])
 
 
 def _is_fk(field: models.Field) -> str | None:
@@ -264,14 +283,15 @@ def _is_user_fk(field: models.Field) -> str | None:
     return None if ok else f"is not a ForeignKey to {settings.AUTH_USER_MODEL}"
 
 
-def _is_text(field: models.Field) -> str | None:
-    return None if isinstance(field, models.CharField | models.TextField) else "is not a CharField"
+def _is_status(field: models.Field) -> str | None:
+    kinds = models.CharField | models.TextField | models.IntegerField | models.BooleanField | models.ForeignKey
+    return None if isinstance(field, kinds) else "is not a CharField, an integer, a BooleanField or a ForeignKey"
 
 
 FIELD_KINDS = {
     "person_field": _is_fk,
     "date_field": _is_date,
-    "status_field": _is_text,
+    "status_field": _is_status,
     "check_in_field": _is_time,
     "check_out_field": _is_time,
     "created_by_field": _is_user_fk,
@@ -280,9 +300,11 @@ OPTIONAL_FIELDS = {"status_field", "check_in_field", "check_out_field", "created
 KIND_HINTS = {
     "person_field": "Name the ForeignKey from the attendance model to the person (student, employee, …).",
     "date_field": "Name the DateField that holds the attendance day.",
-    "status_field": "Name the CharField holding the status, or set it to None.",
-    "check_in_field": "Name the TimeField holding the check-in time, or set it to None.",
-    "check_out_field": "Name the TimeField holding the check-out time, or set it to None.",
+    "status_field": "Name the field holding the status (text, integer choice, boolean or a lookup), or None.",
+    "check_in_field": "Name the TimeField holding the check-in time, or set it to None "
+    "(a check-in stored as a DateTimeField is not supported).",
+    "check_out_field": "Name the TimeField holding the check-out time, or set it to None "
+    "(a check-out stored as a DateTimeField is not supported).",
     "created_by_field": "Name the ForeignKey to the user who created the record, or set it to None.",
 }
 
@@ -290,25 +312,79 @@ KIND_HINTS = {
 def _check_people_filter(
     where: str, person_model: type[models.Model], people_filter: Any
 ) -> Iterator[checks.CheckMessage]:
-    hint = f"Use lookups on {person_model._meta.label}, e.g. {{'is_active': True}}."
-    if not isinstance(people_filter, dict):
-        yield _error(8, f"{where}['people_filter'] must be a dict of lookups.", hint)
+    hint = f"Use lookups on {person_model._meta.label}, e.g. {{'is_active': True}} or Q(is_active=True)."
+    if not isinstance(people_filter, dict | models.Q):
+        yield _error(8, f"{where}['people_filter'] must be a dict of lookups or a Q object.", hint)
         return
     try:
         # Building the query resolves every lookup without touching the database.
-        person_model._default_manager.filter(**people_filter).query  # noqa: B018
+        people = person_model._default_manager
+        (people.filter(people_filter) if isinstance(people_filter, models.Q) else people.filter(**people_filter)).query  # noqa: B018
     except (FieldError, ValidationError, ValueError, TypeError) as exc:
         yield _error(8, f"{where}['people_filter'] {people_filter!r} is invalid: {exc}", hint)
 
 
-def _check_status(where: str, field: models.Field) -> Iterator[checks.CheckMessage]:
-    choices = [value for value, _label in field.flatchoices]
-    if choices and conf.STATUS not in choices:
+def _check_status(where: str, target: Target, field: models.Field) -> Iterator[checks.CheckMessage]:
+    try:
+        target.status_value()
+    except ValueError as exc:
+        lookup = isinstance(field, models.ForeignKey)
+        source = f"{where}['status']" if target.status is not None or lookup else f"{SETTING}['STATUS']"
+        hint = _status_hint(where, field)
+        yield _error(16 if lookup else 9, f"{source}: {exc}", hint)
+    except DatabaseError:
+        # The lookup table is not created yet (its migration has not run): checked after migrate.
+        return
+
+
+def _status_hint(where: str, field: models.Field) -> str:
+    if isinstance(field, models.ForeignKey):
+        label = field.related_model._meta.label
+        return f"Set {where}['status'] to a lookup naming one {label}, e.g. {{'name': 'Present'}}."
+    if field.flatchoices:
+        return "Choices: " + ", ".join(str(value) for value, _label in field.flatchoices) + "."
+    return f"Set {where}['status'] to a value the field accepts."
+
+
+def _check_extra_values(where: str, target: Target, model, mapped) -> Iterator[checks.CheckMessage]:
+    extra = target.extra_values
+    if not isinstance(extra, dict):
         yield _error(
-            9,
-            f"{SETTING}['STATUS'] {conf.STATUS!r} is not a choice of {field.model._meta.label}.{field.name}.",
-            f"Choices: {', '.join(map(str, choices))}.",
+            17, f"{where}['extra_values'] must be a dict of field names and values.", "E.g. {'validated': True}."
         )
+        return
+    taken = {field.name for field in mapped} | {target.person_field}
+    for name, value in extra.items():
+        try:
+            field = model._meta.get_field(name)
+        except (FieldDoesNotExist, TypeError):
+            yield _error(
+                17,
+                f"{where}['extra_values'] names {name!r}, not a field of {model._meta.label}.",
+                f"Fields of {model._meta.label}: {', '.join(f.name for f in model._meta.concrete_fields)}.",
+            )
+            continue
+        if name in taken or not field.concrete or field.primary_key:
+            yield _error(
+                17,
+                f"{where}['extra_values'] cannot set {model._meta.label}.{name}: the push sets it.",
+                "Set it with the target's own keys (date_field, status, …), or leave it out.",
+            )
+            continue
+        try:
+            field.clean(value, None)
+        except ValidationError as exc:
+            yield _error(
+                17,
+                f"{where}['extra_values'][{name!r}] {value!r} is not valid: {' '.join(exc.messages)}",
+                f"Give a value {model._meta.label}.{name} accepts.",
+            )
+        except DatabaseError:
+            continue  # a related table not migrated yet
+
+
+def _extra_fields(model: type[models.Model], extra_values: dict) -> list[models.Field]:
+    return [model._meta.get_field(name) for name in extra_values]
 
 
 def _check_unfilled(where: str, model: type[models.Model], mapped) -> Iterator[checks.CheckMessage]:

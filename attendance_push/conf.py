@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 DEFAULTS: dict[str, Any] = {
@@ -34,9 +35,13 @@ TARGET_DEFAULTS: dict[str, Any] = {
     "check_in_field": "time_in",
     "check_out_field": "time_out",
     "created_by_field": "created_by",
+    "status": None,
+    "extra_values": {},
+    "write": "sql",
 }
 TARGET_REQUIRED = ("attendance", "person_field")
 TARGET_KEYS = frozenset(TARGET_REQUIRED) | frozenset(TARGET_DEFAULTS)
+WRITE_MODES = ("sql", "save")
 
 SCHEDULE_NAME = "attendance_push.daily"
 CATCH_UP_SCHEDULE_NAME = "attendance_push.catch_up"
@@ -58,12 +63,15 @@ class Target:
 
     attendance: str
     person_field: str
-    people_filter: dict[str, Any]
+    people_filter: dict[str, Any] | models.Q
     date_field: str
     status_field: str | None
     check_in_field: str | None
     check_out_field: str | None
     created_by_field: str | None
+    status: Any
+    extra_values: dict[str, Any]
+    write: str
 
     @classmethod
     def from_setting(cls, raw: dict[str, Any]) -> Target:
@@ -80,6 +88,60 @@ class Target:
     @property
     def label(self) -> str:
         return self.model._meta.label
+
+    def people(self, using: str) -> models.QuerySet:
+        """Return the people this target pushes (people_filter is a dict of lookups or a Q)."""
+        people = self.person_model._default_manager.using(using)
+        if isinstance(self.people_filter, models.Q):
+            return people.filter(self.people_filter)
+        return people.filter(**self.people_filter)
+
+    def status_value(self) -> Any:
+        """Return the status of a created record, by the kind of the status field; raise ValueError saying why not.
+
+        A CharField or an integer field with choices takes `status` (default: ATTENDANCE_PUSH['STATUS'],
+        a choice's value or label); a BooleanField takes True unless told; a ForeignKey takes the
+        row that the `status` lookup names, e.g. {"name": "Present"}.
+        """
+        field = self.model._meta.get_field(self.status_field)
+        where = f"{self.label}.{field.name}"
+        if isinstance(field, models.ForeignKey):
+            lookup_model = field.related_model
+            if not isinstance(self.status, dict) or not self.status:
+                raise ValueError(
+                    f"{where} is a ForeignKey to {lookup_model._meta.label}: name the status row with a lookup, "
+                    "e.g. 'status': {'name': 'Present'}."
+                )
+            rows = list(lookup_model._default_manager.filter(**self.status).values_list("pk", flat=True)[:2])
+            if len(rows) != 1:
+                found = "no" if not rows else "more than one"
+                raise ValueError(
+                    f"{found} {lookup_model._meta.label} matches {self.status!r}: create it or correct 'status'."
+                )
+            return rows[0]
+        if isinstance(field, models.BooleanField):
+            value = True if self.status is None else self.status
+            if not isinstance(value, bool):
+                raise ValueError(f"{where} is a BooleanField: 'status' must be True or False, not {value!r}.")
+            return value
+        value = conf.STATUS if self.status is None else self.status
+        choices = list(field.flatchoices)
+        if choices:
+            by_value = {choice: choice for choice, _label in choices}
+            by_label = {str(label).casefold(): choice for choice, label in choices}
+            if value in by_value:
+                return value
+            if str(value).casefold() in by_label:
+                return by_label[str(value).casefold()]
+            raise ValueError(
+                f"{value!r} is not a choice of {where}; choices: "
+                + ", ".join(f"{choice!r} ({label})" for choice, label in choices)
+                + "."
+            )
+        try:
+            return field.to_python(value)
+        except ValidationError as exc:
+            raise ValueError(f"{value!r} is not a valid value of {where}: {' '.join(exc.messages)}") from None
 
 
 class Settings:

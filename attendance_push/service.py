@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from .conf import Target, conf
 from .exceptions import PushError
+from .signals import target_pushed
 
 logger = logging.getLogger("attendance_push")
 
@@ -131,11 +132,10 @@ def _lock_day(alias: str, day: datetime.date) -> None:
 
 
 def _people(target: Target, alias: str) -> models.QuerySet:
-    person_model = target.person_model
-    people = person_model._default_manager.using(alias).filter(**target.people_filter).order_by()
+    people = target.people(alias).order_by()
     if len(people.query.alias_map) > 1:
         # A lookup across a multi-valued relation can repeat a person; keep each one once.
-        people = person_model._default_manager.using(alias).filter(pk__in=people.values("pk")).order_by()
+        people = target.person_model._default_manager.using(alias).filter(pk__in=people.values("pk")).order_by()
     return people
 
 
@@ -176,15 +176,42 @@ def _push_target(target: Target, day: datetime.date, actor: models.Model | None)
     alias = router.db_for_write(target.model)
     filled = skipped = 0
     open_records = _open_records(target, day, alias)
+    write = _write_by_save if target.write == "save" else _write_by_sql
     if open_records is not None:
-        check_out = conf.CHECK_OUT
         # A check-in after the default check-out would give a negative day: leave it for a human.
-        filled = open_records.filter(**{f"{target.check_in_field}__lte": check_out}).update(
-            **{target.check_out_field: check_out}, **_auto_now_values(target.model)
-        )
-        skipped = open_records.filter(**{f"{target.check_in_field}__gt": check_out}).count()
-    created = _insert_missing(target, day, actor, alias)
+        to_fill = open_records.filter(**{f"{target.check_in_field}__lte": conf.CHECK_OUT})
+        skipped = open_records.filter(**{f"{target.check_in_field}__gt": conf.CHECK_OUT}).count()
+    else:
+        to_fill = None
+    created, filled = write(target, day, actor, alias, to_fill)
+    target_pushed.send(sender=target.model, day=day, created=created, filled=filled, skipped=skipped, using=alias)
     return TargetResult(target.label, created, filled, skipped)
+
+
+def _write_by_sql(target, day, actor, alias, to_fill) -> tuple[int, int]:
+    """Fill the check-outs with one UPDATE and insert the missing records with one INSERT … SELECT."""
+    filled = 0
+    if to_fill is not None:
+        filled = to_fill.update(**{target.check_out_field: conf.CHECK_OUT}, **_auto_now_values(target.model))
+    return _insert_missing(target, day, actor, alias), filled
+
+
+def _write_by_save(target, day, actor, alias, to_fill) -> tuple[int, int]:
+    """Save every filled and every new record through the model, so its save() and signals run."""
+    model = target.model
+    filled = 0
+    if to_fill is not None:
+        # Read before writing: SQLite would otherwise see the rows it is changing.
+        for record in list(to_fill):
+            setattr(record, target.check_out_field, conf.CHECK_OUT)
+            record.save(using=alias)
+            filled += 1
+    person_fk = model._meta.get_field(target.person_field)
+    missing = list(_missing_people(target, day, alias).values_list(person_fk.target_field.name, flat=True))
+    values = {field.attname: value for field, value in _chosen_values(target, day, actor).items()}
+    for person in missing:
+        model(**values, **{person_fk.attname: person}).save(using=alias, force_insert=True)
+    return len(missing), filled
 
 
 def _insert_missing(target: Target, day: datetime.date, actor: models.Model | None, alias: str) -> int:
@@ -216,20 +243,28 @@ def _insert_missing(target: Target, day: datetime.date, actor: models.Model | No
         return max(cursor.rowcount, 0)
 
 
-def _new_record_values(target: Target, day: datetime.date, actor: models.Model | None) -> dict[models.Field, Any]:
-    """Return the constant value of every column of a pushed record but the person."""
-    model = target.model
-    meta = model._meta
-    wanted: dict[str, Any] = {target.date_field: day}
+def _chosen_values(target: Target, day: datetime.date, actor: models.Model | None) -> dict[models.Field, Any]:
+    """Return the values the settings choose for a pushed record: day, status, times, creator, extras."""
+    wanted: dict[str, Any] = {target.date_field: day, **target.extra_values}
     if target.status_field:
-        wanted[target.status_field] = conf.STATUS
+        try:
+            wanted[target.status_field] = target.status_value()
+        except ValueError as exc:
+            raise PushError(f"{target.label}: {exc}") from None
     if target.check_in_field:
         wanted[target.check_in_field] = conf.CHECK_IN
     if target.check_out_field:
         wanted[target.check_out_field] = conf.CHECK_OUT
     if target.created_by_field:
         wanted[target.created_by_field] = actor.pk
-    values = {meta.get_field(name): value for name, value in wanted.items()}
+    return {target.model._meta.get_field(name): value for name, value in wanted.items()}
+
+
+def _new_record_values(target: Target, day: datetime.date, actor: models.Model | None) -> dict[models.Field, Any]:
+    """Return the constant value of every column of a pushed record but the person."""
+    model = target.model
+    meta = model._meta
+    values = _chosen_values(target, day, actor)
     # The rest of the columns get what Model.save() would give them: defaults and auto_now(_add).
     blank = model()
     for field in meta.concrete_fields:

@@ -6,7 +6,10 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 
 from config.settings import *  # noqa: E402, F403
-from config.settings import DATABASES, STORAGES  # noqa: E402
+from config.settings import DATABASES, INSTALLED_APPS, STORAGES  # noqa: E402
+
+# Host models shaped unlike the demo's (tests/variants), for the tests of the target options.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.variants"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if "EMAIL_BACKEND" not in os.environ:  # processes the tests start may write mail to files instead

@@ -1,0 +1,149 @@
+"""Host models shaped unlike the demo's: each is one way a real project differs."""
+
+import datetime
+
+from django.db import models
+from django.db.models import F
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+
+class Group(models.Model):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Member(models.Model):
+    """People with a negated flag ("inactive") and a related group."""
+
+    full_name = models.CharField(max_length=100)
+    inactive = models.BooleanField(default=False)
+    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL)
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class Presence(models.Model):
+    """No status, no times, no creator: a record is the attendance."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    day = models.DateField()
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.day}"
+
+
+class Shift(models.Model):
+    """An integer status with choices."""
+
+    class State(models.IntegerChoices):
+        PRESENT = 1, "Present"
+        ABSENT = 2, "Absent"
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    day = models.DateField()
+    state = models.PositiveSmallIntegerField(choices=State.choices)
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.day}"
+
+
+class Checkmark(models.Model):
+    """A boolean status and columns the push fills with constants (extra_values)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    day = models.DateField()
+    present = models.BooleanField(default=False)
+    validated = models.BooleanField(default=False)
+    hours = models.CharField(max_length=5)
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.day}"
+
+
+class AttendanceState(models.Model):
+    name = models.CharField(max_length=20, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Roll(models.Model):
+    """A status that is a foreign key to a lookup table, in a unique constraint with the day."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    day = models.DateField()
+    state = models.ForeignKey(AttendanceState, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "day", "state"], name="roll_unique_with_state")]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.day}"
+
+
+class Timesheet(models.Model):
+    """Business logic in save() (derived minutes) and in a post_save receiver (a day counter)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    day = models.DateField()
+    status = models.CharField(max_length=10)
+    time_in = models.TimeField(null=True, blank=True)
+    time_out = models.TimeField(null=True, blank=True)
+    minutes = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.day}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.time_in and self.time_out:
+            start = datetime.datetime.combine(self.day, self.time_in)
+            self.minutes = int((datetime.datetime.combine(self.day, self.time_out) - start).total_seconds() // 60)
+        super().save(*args, **kwargs)
+
+
+class DayTotal(models.Model):
+    day = models.DateField(unique=True)
+    records = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.records}"
+
+
+@receiver(post_save, sender=Timesheet)
+def count_new_timesheet(sender, instance, created, **kwargs) -> None:
+    if created:
+        total, _ = DayTotal.objects.get_or_create(day=instance.day)
+        DayTotal.objects.filter(pk=total.pk).update(records=F("records") + 1)
+
+
+class Stamp(models.Model):
+    """Check-in and check-out as date-times: not something the push can fill."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    day = models.DateField()
+    clock_in = models.DateTimeField(null=True)
+    clock_out = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.day}"
+
+
+class Session(models.Model):
+    day = models.DateField()
+
+    def __str__(self) -> str:
+        return str(self.day)
+
+
+class Visit(models.Model):
+    """The day only reachable through a parent row."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    session = models.ForeignKey(Session, on_delete=models.CASCADE)
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.session}"
