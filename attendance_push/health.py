@@ -26,9 +26,9 @@ def running_clusters() -> list:
 
     try:
         return [stat for stat in Stat.get_all() if stat.status != Conf.STOPPED]
-    except Exception:
+    except Exception as exc:
         # Whatever the broker's trouble, the answer for the admin is the same: no worker seen.
-        logger.warning("Could not read django-q2 cluster stats.", exc_info=True)
+        logger.warning("Could not read django-q2 cluster stats: %s", exc)
         return []
 
 

@@ -45,7 +45,8 @@ def run_push(
     except Exception as exc:
         _drop_broken_connection()
         run.mark_failed(exc)
-        logger.error("Push of %s failed (run %s): %s", day, run.pk, run.error, exc_info=not isinstance(exc, PushError))
+        # One line in the log; the traceback is in the run's page and in the e-mail to ADMINS.
+        logger.error("Push of %s failed (run %s) after %.2fs: %s", day, run.pk, run.duration.total_seconds(), run.error)
         notify_failure(run)
         return run
     run.mark_succeeded(result)

@@ -296,3 +296,21 @@ def test_a_dropped_connection_fails_the_run_and_writes_no_attendance():
     assert run.status == "failed"
     assert run.error.startswith(("OperationalError", "InterfaceError")), run.error
     assert not StudentAttendance.objects.exists()
+
+
+def test_each_run_logs_one_readable_line_per_event(caplog):
+    caplog.set_level("INFO", logger="attendance_push")
+    ok = run_push(DAY, trigger="command")
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE school_studentattendance RENAME TO school_studentattendance_away")
+    failed = run_push(DAY - datetime.timedelta(days=1), trigger="schedule")
+
+    lines = [record.getMessage() for record in caplog.records if record.name == "attendance_push"]
+    assert lines[0] == f"Push of 2026-11-20 started (run {ok.pk}, trigger command)."
+    assert lines[1].startswith(
+        f"Push of 2026-11-20 succeeded (run {ok.pk}): 4 created, 0 check-outs filled, 0 skipped in "
+    )
+    assert lines[3].startswith(f"Push of 2026-11-19 failed (run {failed.pk}) after ")
+    assert "OperationalError" in lines[3] or "ProgrammingError" in lines[3]
+    assert all("\n" not in line for line in lines)
+    assert not any(record.exc_info for record in caplog.records if record.name == "attendance_push")
