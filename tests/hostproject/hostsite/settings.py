@@ -69,6 +69,8 @@ TIME_ZONE = "America/New_York"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 Q_CLUSTER = {"name": "hostsite", "orm": "default", "timeout": 300, "retry": 360, "max_attempts": 1}
+# Shared by the web process and the worker, so the admin sees the worker (`manage.py createcachetable`).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
 
 ATTENDANCE_PUSH = {
     "TIME": "18:30",
