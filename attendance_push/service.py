@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections, models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.constants import OnConflict
 from django.db.models.fields import AutoFieldMixin
@@ -153,12 +153,13 @@ def _open_records(target: Target, day: datetime.date, alias: str) -> models.Quer
     """Return the day's records of targeted people with a check-in and no check-out."""
     if not (target.check_in_field and target.check_out_field):
         return None
+    person_key = target.model._meta.get_field(target.person_field).target_field.name
+    # Correlated EXISTS, not person IN (all targeted people): the day's few open records are
+    # found by the date, and each is matched to its person by key.
+    targeted = _people(target, alias).filter(**{person_key: OuterRef(target.person_field)})
     return _records(target, day, alias).filter(
-        **{
-            f"{target.person_field}__in": _people(target, alias),
-            f"{target.check_in_field}__isnull": False,
-            f"{target.check_out_field}__isnull": True,
-        }
+        Exists(targeted),
+        **{f"{target.check_in_field}__isnull": False, f"{target.check_out_field}__isnull": True},
     )
 
 
@@ -216,6 +217,19 @@ def _write_by_save(target, day, actor, alias, to_fill) -> tuple[int, int]:
 
 def _insert_missing(target: Target, day: datetime.date, actor: models.Model | None, alias: str) -> int:
     """Insert a default record for every targeted person without one, in one INSERT … SELECT."""
+    try:
+        # A savepoint: when the INSERT fails, the push's transaction can go on.
+        with transaction.atomic(using=alias):
+            return _insert_select(target, day, actor, alias, ignore_conflicts=False)
+    except IntegrityError:
+        # Someone else (a device, a person in the admin) wrote a record of this day since the
+        # SELECT began; keep theirs and insert the rest. Only then pay for the conflict check.
+        return _insert_select(target, day, actor, alias, ignore_conflicts=True)
+
+
+def _insert_select(
+    target: Target, day: datetime.date, actor: models.Model | None, alias: str, *, ignore_conflicts: bool
+) -> int:
     model = target.model
     connection = connections[alias]
     values = _new_record_values(target, day, actor)
@@ -225,18 +239,25 @@ def _insert_missing(target: Target, day: datetime.date, actor: models.Model | No
     fields = [person_fk, *values]
     params = [field.get_db_prep_save(value, connection) for field, value in values.items()]
     quote = connection.ops.quote_name
+    insert, suffix = "INSERT INTO", ""
+    if ignore_conflicts:
+        if connection.vendor == "sqlite":
+            # Unlike INSERT OR IGNORE, ON CONFLICT skips unique conflicts only (not NOT NULL
+            # violations); SQLite needs a WHERE before it in an INSERT … SELECT.
+            suffix = "WHERE true ON CONFLICT DO NOTHING"
+        else:
+            insert = connection.ops.insert_statement(on_conflict=OnConflict.IGNORE)
+            suffix = connection.ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
     # The person comes from the SELECT; every other column is the same constant for all rows.
     # Identifiers come quoted from the backend and values travel as parameters.
     sql = "{insert} {table} ({columns}) SELECT {person}, {constants} FROM ({select}) missing {suffix}".format(  # noqa: S608
-        insert=connection.ops.insert_statement(on_conflict=OnConflict.IGNORE),
+        insert=insert,
         table=quote(model._meta.db_table),
         columns=", ".join(quote(field.column) for field in fields),
         person="missing." + quote(person_fk.target_field.column),
         constants=", ".join(["%s"] * len(values)),
         select=select_sql,
-        # Where a unique constraint exists, a record written by someone else since our SELECT
-        # is simply kept; without one, the day lock above is what prevents duplicates.
-        suffix=connection.ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None),
+        suffix=suffix,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *select_params])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime
+import threading
+import time
 
 import pytest
 import time_machine
@@ -337,3 +339,55 @@ def test_run_push_names_the_class_of_an_unexpected_error(superuser, make_student
 def test_no_targets_is_an_empty_push(superuser):
     result = push(DAY)
     assert result.targets == () and result.created == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_written_by_someone_else_during_the_insert_is_kept(superuser, make_students):
+    """A device writes a record while the push's INSERT runs: the push keeps it and inserts the rest."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers in one table; SQLite has a single writer")
+    students = make_students(3)
+    device = connections.create_connection("default")
+    device.set_autocommit(False)
+    with device.cursor() as cursor:
+        # Not committed yet: the push's NOT EXISTS cannot see it, but its INSERT will wait on it.
+        cursor.execute(
+            "INSERT INTO school_studentattendance (student_id, date, status, time_in, created_at, updated_at) "
+            "VALUES (%s, %s, 'Late', '10:15', now(), now())",
+            [students[1].pk, DAY],
+        )
+    outcome = {}
+
+    def push_in_thread():
+        try:
+            outcome["result"] = push(DAY)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=push_in_thread)
+    thread.start()
+    watcher = connections.create_connection("default")
+    try:
+        with watcher.cursor() as cursor:
+            for _ in range(200):
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                    ["INSERT INTO%school_studentattendance%SELECT%"],
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the push's INSERT never waited for the device's record")
+        device.commit()
+    finally:
+        device.close()
+        watcher.close()
+        thread.join(timeout=30)
+
+    assert outcome["result"].counts()["school.StudentAttendance"]["created"] == 2
+    assert sorted(StudentAttendance.objects.filter(date=DAY).values_list("student", "status")) == [
+        (students[0].pk, "Present"),
+        (students[1].pk, "Late"),
+        (students[2].pk, "Present"),
+    ]
