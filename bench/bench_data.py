@@ -59,8 +59,13 @@ def tables(people: int) -> tuple[Table, Table]:
     students = round(people * STUDENT_SHARE)
     return (
         Table("school.StudentAttendance", "school_student", "school_studentattendance", "student_id", students),
-        Table("school.EmployeeAttendance", "school_employee", "school_employeeattendance", "employee_id",
-              people - students),
+        Table(
+            "school.EmployeeAttendance",
+            "school_employee",
+            "school_employeeattendance",
+            "employee_id",
+            people - students,
+        ),
     )
 
 
@@ -74,6 +79,7 @@ def seeded_at(day: datetime.date) -> datetime.datetime:
     return datetime.datetime.combine(day, SEEDED_AT, tzinfo=datetime.UTC)
 
 
+# psycopg2 reads % as a placeholder: modulo is %% in the PostgreSQL statements.
 # The table and column names below are the demo app's own, formatted in from `Table`; values are parameters.
 SQLITE_PEOPLE = """
 INSERT INTO {people} (id, name, is_active)
@@ -93,15 +99,15 @@ FROM seq
 """
 POSTGRES_PEOPLE = """
 INSERT INTO {people} (id, name, is_active)
-SELECT i, %s || ' ' || i, i % 20 <> 0 FROM generate_series(1, %s) AS i
+SELECT i, %s || ' ' || i, i %% 20 <> 0 FROM generate_series(1, %s) AS i
 """
 POSTGRES_RECORDS = """
 INSERT INTO {attendance} ({person}, date, status, time_in, time_out, created_by_id, created_at, updated_at)
 SELECT i, %s,
-       CASE WHEN i % 100 = 11 THEN 'Late' ELSE 'Present' END,
-       CASE WHEN i % 100 = 1 THEN time '18:30' WHEN i % 100 = 11 THEN time '10:15'
-            ELSE time '08:00' + (i % 60) * interval '1 minute' END,
-       CASE WHEN i % 10 = 1 THEN NULL ELSE time '16:30' END,
+       CASE WHEN i %% 100 = 11 THEN 'Late' ELSE 'Present' END,
+       CASE WHEN i %% 100 = 1 THEN time '18:30' WHEN i %% 100 = 11 THEN time '10:15'
+            ELSE time '08:00' + (i %% 60) * interval '1 minute' END,
+       CASE WHEN i %% 10 = 1 THEN NULL ELSE time '16:30' END,
        NULL, %s, %s
 FROM generate_series(1, %s, 5) AS i
 """
@@ -114,8 +120,8 @@ def fill_sqlite(connection, people: int, days: list[datetime.date]) -> None:
     connection.execute("BEGIN")
     for table in tables(people):
         name = table.people.removeprefix("school_").capitalize()
-        connection.execute(SQLITE_PEOPLE.format(people=table.people), [table.size, name])  # noqa: S608 (see above)
-        sql = SQLITE_RECORDS.format(attendance=table.attendance, person=table.person_column)  # noqa: S608
+        connection.execute(SQLITE_PEOPLE.format(people=table.people), [table.size, name])
+        sql = SQLITE_RECORDS.format(attendance=table.attendance, person=table.person_column)
         for day in days:
             stamp = seeded_at(day).strftime("%Y-%m-%d %H:%M:%S")
             connection.execute(sql, [table.size, day.isoformat(), stamp, stamp])
@@ -129,9 +135,9 @@ def fill_postgres(connection, people: int, days: list[datetime.date]) -> None:
     with connection.cursor() as cursor:
         for table in tables(people):
             name = table.people.removeprefix("school_").capitalize()
-            cursor.execute(POSTGRES_PEOPLE.format(people=table.people), [name, table.size])  # noqa: S608 (see above)
+            cursor.execute(POSTGRES_PEOPLE.format(people=table.people), [name, table.size])
             cursor.execute(POSTGRES_SEQUENCE, [table.people, table.size])
-            sql = POSTGRES_RECORDS.format(attendance=table.attendance, person=table.person_column)  # noqa: S608
+            sql = POSTGRES_RECORDS.format(attendance=table.attendance, person=table.person_column)
             for day in days:
                 cursor.execute(sql, [day, seeded_at(day), seeded_at(day), table.size])
     connection.commit()

@@ -1,8 +1,8 @@
 """One contender of the push benchmark, in a fresh Python process of its own.
 
 `push_bench.py` starts it with DATABASE_URL naming a fresh copy of the benchmark data; it prints its result as
-one JSON line after RESULT_MARK (progress lines, if any, before it). The peak RSS it reports is this process's own
-high-water mark, read at the very end.
+one JSON line after RESULT_MARK. The range contender answers each day read from stdin with a DAY_MARK line.
+The peak RSS it reports is this process's own high-water mark, read at the very end.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import resource
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_MARK = "BENCH-RESULT "
+DAY_MARK = "BENCH-DAY "
 ADMIN_RUNS = 10_000
 ADMIN_RUNS_SMALL = 100
 ADMIN_RENDERS = 5
@@ -38,6 +40,10 @@ INSERT INTO {attendance} ({person}, date, status, time_in, time_out, created_by_
 SELECT p.id, %s, %s, %s, %s, %s, %s, %s FROM {people} p
 WHERE p.is_active AND NOT EXISTS (SELECT 1 FROM {attendance} a WHERE a.{person} = p.id AND a.date = %s)
 """
+FLOOR_TABLES = (
+    ("school.StudentAttendance", "school_studentattendance", "student_id", "school_student"),
+    ("school.EmployeeAttendance", "school_employeeattendance", "employee_id", "school_employee"),
+)
 
 
 def emit(line: str) -> None:
@@ -89,11 +95,14 @@ def digest(day: datetime.date) -> dict[str, dict[str, int]]:
 
 
 def statements(queries) -> list[str]:
-    return [" ".join(query["sql"].split())[:110] for query in queries.captured_queries]
+    """Return the captured statements, each as its time and the start of its SQL."""
+    return [
+        f"{float(query['time']):7.3f} s  {' '.join(query['sql'].split())[:100]}" for query in queries.captured_queries
+    ]
 
 
-def run_push(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
-    """Time `attendance_push.service.push(day)` and count its SQL statements."""
+def push_day(day: datetime.date) -> dict[str, Any]:
+    """Time `attendance_push.service.push(day)` and capture its SQL statements."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -104,16 +113,10 @@ def run_push(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
         start = time.perf_counter()
         result = push(day)
         seconds = time.perf_counter() - start
-    return {
-        "seconds": seconds,
-        "statements": len(queries),
-        "sql": statements(queries),
-        "counts": result.counts(),
-        "digest": digest(day),
-    }
+    return {"seconds": seconds, "statements": len(queries), "sql": statements(queries), "counts": result.counts()}
 
 
-def run_floor(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+def floor_day(day: datetime.date) -> dict[str, Any]:
     """Time the hand-written SQL: one UPDATE and one INSERT … SELECT … WHERE NOT EXISTS per table, one transaction."""
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
@@ -123,11 +126,8 @@ def run_floor(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     from attendance_push.conf import conf
 
     ops = connection.ops
+    # The floor gets its user id for free: the push looks its actor up inside its timing.
     actor = get_user_model().objects.filter(is_active=True, is_superuser=True).order_by("pk").values_list("pk")[0][0]
-    tables = (
-        ("school.StudentAttendance", "school_studentattendance", "student_id", "school_student"),
-        ("school.EmployeeAttendance", "school_employeeattendance", "employee_id", "school_employee"),
-    )
     date = ops.adapt_datefield_value(day)
     check_in = ops.adapt_timefield_value(conf.CHECK_IN)
     check_out = ops.adapt_timefield_value(conf.CHECK_OUT)
@@ -136,24 +136,28 @@ def run_floor(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     with CaptureQueriesContext(connection) as queries:
         start = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
-            for label, attendance, person, people in tables:
+            for label, attendance, person, people in FLOOR_TABLES:
                 now = ops.adapt_datetimefield_value(timezone.now())
                 names = {"attendance": attendance, "person": person, "people": people}
-                cursor.execute(FLOOR_UPDATE.format(**names), [check_out, now, date, check_out])  # noqa: S608 (fixed names)
+                cursor.execute(FLOOR_UPDATE.format(**names), [check_out, now, date, check_out])
                 filled = cursor.rowcount
                 cursor.execute(
-                    FLOOR_INSERT.format(**names),  # noqa: S608 (fixed names)
+                    FLOOR_INSERT.format(**names),
                     [date, conf.STATUS, check_in, check_out, actor, now, now, date],
                 )
                 counts[label] = {"created": cursor.rowcount, "filled": filled}
         seconds = time.perf_counter() - start
-    return {
-        "seconds": seconds,
-        "statements": len(queries),
-        "sql": statements(queries),
-        "counts": counts,
-        "digest": digest(day),
-    }
+    return {"seconds": seconds, "statements": len(queries), "sql": statements(queries), "counts": counts}
+
+
+def run_push(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Push `day` once; describe the records it leaves."""
+    return {**push_day(day), "digest": digest(day)}
+
+
+def run_floor(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Run the floor on `day` once; describe the records it leaves."""
+    return {**floor_day(day), "digest": digest(day)}
 
 
 def run_loop(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
@@ -212,36 +216,16 @@ def run_loop(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_range(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
-    """Push the `args.days` days ending on `day`, one after the other, as `push_attendance --from --to` does."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    """Push (or run the floor on) each day read from stdin, one per line; answer each with a DAY_MARK line."""
+    from school.models import EmployeeAttendance, StudentAttendance
 
-    from attendance_push.service import push
-
-    days = [day - datetime.timedelta(days=n) for n in reversed(range(args.days))]
-    connection.ensure_connection()
-    per_day = []
-    for index, current in enumerate(days, start=1):
-        with CaptureQueriesContext(connection) as queries:
-            start = time.perf_counter()
-            result = push(current)
-            seconds = time.perf_counter() - start
-        per_day.append(
-            {
-                "day": current.isoformat(),
-                "seconds": seconds,
-                "statements": len(queries),
-                "created": result.created,
-                "filled": result.filled,
-                "skipped": result.skipped,
-                "counts": result.counts(),
-            }
-        )
-        emit(
-            f"  [{index:>2}/{len(days)}] {current:%Y-%m-%d}  {seconds:7.3f} s  {result.created:>9,} created  "
-            f"{result.filled:>7,} filled  {result.skipped:>6,} skipped  {len(queries)} statements"
-        )
-    return {"days": per_day, "digest_last": digest(days[-1])}
+    one_day = floor_day if args.floor else push_day
+    last = None
+    for line in sys.stdin:
+        last = datetime.date.fromisoformat(line.strip())
+        records = StudentAttendance.objects.count() + EmployeeAttendance.objects.count()
+        emit(DAY_MARK + json.dumps({"day": last.isoformat(), "records_before": records, **one_day(last)}))
+    return {"digest_last": digest(last) if last else {}}
 
 
 def run_admin(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
@@ -259,6 +243,8 @@ def run_admin(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # WhiteNoise warns that STATIC_ROOT does not exist: nothing was collected, and nothing needs to be.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     user = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
     url = reverse("admin:attendance_push_pushrun_changelist")
     out: dict[str, Any] = {}
@@ -269,12 +255,13 @@ def run_admin(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
             PushRun.objects.bulk_create(
                 (_push_run(n, day, user, PushRun) for n in range(PushRun.objects.count(), total)), batch_size=500
             )
-            client.get(url)  # templates compiled, caches warm
+            # secure: production settings redirect plain HTTP to HTTPS.
+            client.get(url, secure=True)  # templates compiled, caches warm
             times = []
             for _ in range(ADMIN_RENDERS):
                 with CaptureQueriesContext(connection) as queries:
                     start = time.perf_counter()
-                    response = client.get(url)
+                    response = client.get(url, secure=True)
                     times.append(time.perf_counter() - start)
                 if response.status_code != 200:
                     raise SystemExit(f"the changelist answered {response.status_code}")
@@ -287,14 +274,14 @@ def run_admin(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _push_run(n: int, day: datetime.date, user, PushRun) -> Any:  # noqa: N803
+def _push_run(n: int, day: datetime.date, user, model) -> Any:
     """Return the n-th PushRun of a plausible history: mostly daily schedules, some commands and failures."""
     from django.utils import timezone
 
     trigger = ("schedule", "schedule", "schedule", "command", "admin", "catch-up")[n % 6]
     failed = n % 17 == 0
     started = timezone.now() - datetime.timedelta(days=n // 3, minutes=n % 60)
-    return PushRun(
+    return model(
         date=day - datetime.timedelta(days=n // 3),
         status="failed" if failed else "succeeded",
         trigger=trigger,
@@ -323,7 +310,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("contender", choices=sorted(CONTENDERS))
     parser.add_argument("--day", type=datetime.date.fromisoformat, required=True)
-    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--floor", action="store_true", help="range: run the floor each day instead of the push")
     parser.add_argument("--sample", type=int, nargs=2, default=[1800, 200], metavar=("STUDENTS", "EMPLOYEES"))
     parser.add_argument("--loop-mode", choices=["autocommit", "atomic"], default="autocommit")
     args = parser.parse_args()
