@@ -199,12 +199,17 @@ class PushRunAdmin(admin.ModelAdmin):
                     self._report(request, run)
             else:
                 runs = queue_pushes(days, trigger=PushRun.Trigger.ADMIN, requested_by=request.user)
-                self.message_user(
-                    request,
-                    f"Queued the push of {_days_text(days)} ({_runs_text(runs)}); it appears below and updates "
-                    "as the worker runs it.",
-                    messages.SUCCESS,
-                )
+                queued = [run for run in runs if run.status == PushRun.Status.QUEUED]
+                for run in runs:
+                    if run.status == PushRun.Status.FAILED:
+                        self._report(request, run)
+                if queued:
+                    self.message_user(
+                        request,
+                        f"Queued the push of {_days_text([run.date for run in queued])} ({_runs_text(queued)}); "
+                        "it appears below and updates as the worker runs it.",
+                        messages.SUCCESS,
+                    )
         except PushError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         return HttpResponseRedirect(self._changelist_url())

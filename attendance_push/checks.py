@@ -75,6 +75,14 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 "Write the address the admin is served at, e.g. 'https://attendance.example.org', or None.",
             )
         )
+    if not settings.USE_TZ:
+        errors.append(
+            _error(
+                21,
+                "attendance_push needs USE_TZ = True: the push time and 'today' are instants read in TIME_ZONE.",
+                "Set USE_TZ = True (Django's default since 5.0).",
+            )
+        )
     if not apps.is_installed("django_q"):
         errors.append(
             _error(10, "attendance_push needs django-q2 to schedule the push.", "Add 'django_q' to INSTALLED_APPS.")
@@ -96,7 +104,7 @@ def check_task_queue(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         )
     timeout, retry = cluster.get("timeout"), cluster.get("retry", 60)
-    if timeout is None or timeout >= retry:
+    if not (isinstance(timeout, int | float) and isinstance(retry, int | float)) or timeout >= retry:
         warnings.append(
             checks.Warning(
                 f"Q_CLUSTER['timeout'] ({timeout}) is not below Q_CLUSTER['retry'] ({retry}): the broker can hand "
@@ -109,12 +117,21 @@ def check_task_queue(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
 
 def check_databases(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Warn about database settings under which two pushes of one day are not serialised."""
+    """Check the databases of the attendance models: one transaction, and pushes of a day serialised."""
     warnings: list[checks.CheckMessage] = []
     aliases = set()
     for target in _valid_targets():
         aliases.add(router.db_for_write(target.model))
-    for alias in sorted(aliases):
+    if len(aliases) > 1:
+        warnings.append(
+            _error(
+                20,
+                f"The attendance models are on different databases ({', '.join(sorted(aliases))}): a push could "
+                "not be one transaction.",
+                "Keep every target's attendance model on one database (see your DATABASE_ROUTERS).",
+            )
+        )
+    for alias in sorted(alias for alias in aliases if alias in connections):
         db = connections[alias].settings_dict
         options = db.get("OPTIONS", {})
         if connections[alias].vendor == "sqlite" and str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
@@ -127,9 +144,9 @@ def check_databases(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 )
             )
         isolation = options.get("isolation_level")
-        if connections[alias].vendor == "postgresql" and isolation not in (None, 1, 2):
-            # psycopg's READ UNCOMMITTED (1) and READ COMMITTED (2) see rows committed while the
-            # push waited for the day's lock; REPEATABLE READ and SERIALIZABLE do not.
+        if connections[alias].vendor == "postgresql" and isolation not in _READ_COMMITTED_OR_LOWER:
+            # READ UNCOMMITTED and READ COMMITTED see rows committed while the push waited for the
+            # day's lock; REPEATABLE READ and SERIALIZABLE do not.
             warnings.append(
                 checks.Warning(
                     f"PostgreSQL database '{alias}' runs above READ COMMITTED: a push that waited for another "
@@ -140,6 +157,17 @@ def check_databases(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 )
             )
     return warnings
+
+
+def _read_committed_or_lower() -> tuple:
+    try:
+        from django.db.backends.postgresql.psycopg_any import IsolationLevel
+    except ImportError:  # pragma: no cover (no PostgreSQL driver installed)
+        return (None,)
+    return (None, IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED)
+
+
+_READ_COMMITTED_OR_LOWER = _read_committed_or_lower()
 
 
 def _valid_targets() -> list[Target]:
@@ -262,7 +290,10 @@ def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
         )
     if complete and not extra_errors:
         # After a misnamed field, "required and unfilled" would only repeat the same mistake.
-        yield from _check_unfilled(where, model, [*fields.values(), *_extra_fields(model, target.extra_values)])
+        mapped = [*fields.values(), *_extra_fields(model, target.extra_values)]
+        yield from _check_unfilled(where, model, mapped)
+        if target.write != "save":
+            yield from _check_per_row_defaults(where, model, mapped)
 
 
 def _is_fk(field: models.Field) -> str | None:
@@ -327,7 +358,7 @@ def _check_people_filter(
 def _check_status(where: str, target: Target, field: models.Field) -> Iterator[checks.CheckMessage]:
     try:
         target.status_value()
-    except ValueError as exc:
+    except (ValueError, TypeError, FieldError) as exc:
         lookup = isinstance(field, models.ForeignKey)
         source = f"{where}['status']" if target.status is not None or lookup else f"{SETTING}['STATUS']"
         hint = _status_hint(where, field)
@@ -385,6 +416,28 @@ def _check_extra_values(where: str, target: Target, model, mapped) -> Iterator[c
 
 def _extra_fields(model: type[models.Model], extra_values: dict) -> list[models.Field]:
     return [model._meta.get_field(name) for name in extra_values]
+
+
+def _check_per_row_defaults(where: str, model: type[models.Model], mapped) -> Iterator[checks.CheckMessage]:
+    """Refuse unique columns whose default is computed per row (a UUID key): one INSERT … SELECT
+    computes it once, so every pushed record would get the same value."""
+    mapped = {field.name for field in mapped}
+    constrained = {
+        name
+        for constraint in model._meta.constraints
+        if isinstance(constraint, models.UniqueConstraint)
+        for name in constraint.fields
+    }
+    for field in model._meta.concrete_fields:
+        if field.name in mapped or not field.has_default() or not callable(field.default):
+            continue
+        if field.primary_key or field.unique or field.name in constrained:
+            yield _error(
+                19,
+                f"{where}: {model._meta.label}.{field.name} is unique and its default is computed per record; "
+                "the set-based push would give every record the same value.",
+                "Give the field a database default (db_default=...), or set 'write': 'save' for this target.",
+            )
 
 
 def _check_unfilled(where: str, model: type[models.Model], mapped) -> Iterator[checks.CheckMessage]:

@@ -125,6 +125,8 @@ class Target:
                 raise ValueError(f"{where} is a BooleanField: 'status' must be True or False, not {value!r}.")
             return value
         value = conf.STATUS if self.status is None else self.status
+        if isinstance(value, dict | list | set | tuple):
+            raise ValueError(f"{where} is not a ForeignKey: 'status' must be a plain value, not {value!r}.")
         choices = list(field.flatchoices)
         if choices:
             by_value = {choice: choice for choice, _label in choices}

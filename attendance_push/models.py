@@ -21,12 +21,21 @@ class PushRunQuerySet(models.QuerySet):
         """Return the runs waiting in the queue or running."""
         return self.filter(status__in=[PushRun.Status.QUEUED, PushRun.Status.RUNNING])
 
+    def dead(self, cutoff: datetime.datetime) -> PushRunQuerySet:
+        """Return the runs that will never finish: running since before `cutoff`, or queued before it
+        without ever reaching the task queue."""
+        return self.filter(
+            models.Q(status=PushRun.Status.RUNNING, started_at__lt=cutoff)
+            | models.Q(status=PushRun.Status.QUEUED, task_id="", created_at__lt=cutoff)
+        )
+
     def interrupt_stale(self, started_before: datetime.datetime) -> int:
-        """Mark runs still `running` that started before `started_before` as interrupted; return how many."""
-        return self.filter(status=PushRun.Status.RUNNING, started_at__lt=started_before).update(
+        """Mark the dead runs (see `dead`) as interrupted; return how many."""
+        return self.dead(started_before).update(
             status=PushRun.Status.INTERRUPTED,
             finished_at=timezone.now(),
-            error="Interrupted: the process running this push stopped before it finished; nothing was written.",
+            error="Interrupted: the push stopped (or never reached the worker) before it finished; "
+            "nothing was written.",
         )
 
 

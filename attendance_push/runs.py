@@ -12,7 +12,7 @@ import logging
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import connections, models, router, transaction
-from django.db.models import Min, Q
+from django.db.models import Min
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -63,9 +63,10 @@ def run_push(
 
 
 def blocking_run(days: list[datetime.date]) -> PushRun | None:
-    """Return a live queued or running push of one of `days` (a dead `running` one does not count)."""
-    dead = Q(status=PushRun.Status.RUNNING, started_at__lt=timezone.now() - task_timeout())
-    return PushRun.objects.active().filter(date__in=days).exclude(dead).order_by("date", "created_at").first()
+    """Return a live queued or running push of one of `days` (a dead one does not count)."""
+    dead = PushRun.objects.dead(timezone.now() - task_timeout())
+    live = PushRun.objects.active().filter(date__in=days).exclude(pk__in=dead.values("pk"))
+    return live.order_by("date", "created_at").first()
 
 
 def describe_blocking(run: PushRun) -> str:
@@ -104,11 +105,20 @@ def queue_pushes(days: list[datetime.date], *, trigger: str, requested_by: model
 
     def enqueue() -> None:
         for run in runs:
-            run.task_id = async_task(
-                "attendance_push.tasks.execute_run",
-                run.pk,
-                task_name=f"attendance_push {run.date:%Y-%m-%d} run {run.pk}",
-            )
+            try:
+                # A savepoint, so that a broker failure does not poison the caller's transaction.
+                with transaction.atomic(using=router.db_for_write(PushRun)):
+                    run.task_id = async_task(
+                        "attendance_push.tasks.execute_run",
+                        run.pk,
+                        task_name=f"attendance_push {run.date:%Y-%m-%d} run {run.pk}",
+                    )
+            except Exception as exc:
+                # The broker is down: say so on the run rather than leave it queued for ever.
+                run.mark_failed(exc)
+                logger.error("Push of %s could not be queued (run %s): %s", run.date, run.pk, run.error)
+                notify_failure(run)
+                continue
             run.save(update_fields=["task_id"])
 
     # The worker must find the PushRun rows when it picks up the tasks.
@@ -172,6 +182,10 @@ def missed_days(now: datetime.datetime) -> list[datetime.date]:
         if scheduled is not None and scheduled <= instant:
             continue
         if is_pushed(day) or PushRun.objects.active().filter(date=day).exists():
+            continue
+        if PushRun.objects.filter(date=day, status=PushRun.Status.FAILED, started_at__gte=instant).exists():
+            # A push of this day already failed since its push time and told ADMINS; retrying
+            # every five minutes would only repeat the failure and the e-mail. An admin reruns it.
             continue
         days.append(day)
     return days

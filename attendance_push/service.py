@@ -203,7 +203,8 @@ def _write_by_save(target, day, actor, alias, to_fill) -> tuple[int, int]:
     filled = 0
     if to_fill is not None:
         # Read before writing: SQLite would otherwise see the rows it is changing.
-        for record in list(to_fill):
+        # Locked: a person editing the record meanwhile is not overwritten by the full-row save.
+        for record in list(to_fill.select_for_update()):
             setattr(record, target.check_out_field, conf.CHECK_OUT)
             record.save(using=alias)
             filled += 1
@@ -224,7 +225,14 @@ def _insert_missing(target: Target, day: datetime.date, actor: models.Model | No
     except IntegrityError:
         # Someone else (a device, a person in the admin) wrote a record of this day since the
         # SELECT began; keep theirs and insert the rest. Only then pay for the conflict check.
-        return _insert_select(target, day, actor, alias, ignore_conflicts=True)
+        created = _insert_select(target, day, actor, alias, ignore_conflicts=True)
+        if _missing_people(target, day, alias).exists():
+            # A conflict that is not "this person already has a record": refuse, do not half-push.
+            raise PushError(
+                f"{target.label}: some records conflict with a unique constraint other than (person, day); "
+                "nothing was written. Check the model's unique fields and constraints."
+            ) from None
+        return created
 
 
 def _insert_select(

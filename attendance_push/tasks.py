@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+from django.utils import timezone
+
 from . import runs
 from .exceptions import PushError
 from .models import PushRun
@@ -39,7 +41,11 @@ def push_today() -> int | None:
 
 def execute_run(run_id: int) -> int | None:
     """Run a queued PushRun; return its id."""
-    run = PushRun.objects.filter(pk=run_id, status=PushRun.Status.QUEUED).first()
-    if run is None:
+    # Claimed in one UPDATE: a task delivered twice runs the push once.
+    claimed = PushRun.objects.filter(pk=run_id, status=PushRun.Status.QUEUED).update(
+        status=PushRun.Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
         raise PushError(f"PushRun {run_id} does not exist or is no longer queued.")
+    run = PushRun.objects.get(pk=run_id)
     return _raise_if_failed(runs.run_push(run.date, trigger=run.trigger, run=run))

@@ -529,7 +529,9 @@ def test_w005_postgresql_above_read_committed(settings):
         pytest.skip("a PostgreSQL setting; this run uses another database")
     options = connection.settings_dict.setdefault("OPTIONS", {})
     try:
-        options["isolation_level"] = 3  # psycopg's REPEATABLE READ
+        from django.db.backends.postgresql.psycopg_any import IsolationLevel
+
+        options["isolation_level"] = IsolationLevel.REPEATABLE_READ
         (warning,) = check_databases()
     finally:
         options.pop("isolation_level")
@@ -539,3 +541,43 @@ def test_w005_postgresql_above_read_committed(settings):
 def test_database_checks_skip_targets_that_name_no_model(settings):
     settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [{"attendance": "school.Nope"}, "x"]}
     assert check_databases() == []
+
+
+def test_w005_is_quiet_at_read_committed():
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting; this run uses another database")
+    from django.db.backends.postgresql.psycopg_any import IsolationLevel
+
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    try:
+        options["isolation_level"] = IsolationLevel.READ_COMMITTED
+        assert check_databases() == []
+    finally:
+        options.pop("isolation_level")
+
+
+@pytest.mark.parametrize(
+    "cluster", [{"max_attempts": 1, "timeout": 60, "retry": None}, {"max_attempts": 1, "timeout": "x"}]
+)
+def test_w003_reports_values_that_are_not_numbers(settings, cluster):
+    settings.Q_CLUSTER = cluster
+    assert ids(check_task_queue()) == ["attendance_push.W003"]
+
+
+class ElsewhereRouter:
+    """Sends the employees' attendance to another database."""
+
+    def db_for_write(self, model, **hints):
+        return "elsewhere" if model._meta.label == "school.EmployeeAttendance" else None
+
+
+def test_e020_targets_on_different_databases(settings):
+    settings.DATABASE_ROUTERS = ["tests.test_checks.ElsewhereRouter"]
+    errors = check_databases()
+    assert ids(errors) == ["attendance_push.E020"]
+    assert "default, elsewhere" in errors[0].msg
+
+
+def test_e021_use_tz_off(settings):
+    settings.USE_TZ = False
+    assert "attendance_push.E021" in ids(check_settings())

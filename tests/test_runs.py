@@ -314,3 +314,42 @@ def test_each_run_logs_one_readable_line_per_event(caplog):
     assert "OperationalError" in lines[3] or "ProgrammingError" in lines[3]
     assert all("\n" not in line for line in lines)
     assert not any(record.exc_info for record in caplog.records if record.name == "attendance_push")
+
+
+def test_catch_up_does_not_retry_a_day_that_failed_since_its_push_time(settings):
+    settings.ADMINS = [("Head", "head@school.example")]
+    pushed(nov(19))
+    schedule_next_run(at(21, 8))
+    with time_machine.travel(at(20, 21, 1), tick=False):
+        PushRun.objects.create(date=nov(20), trigger="schedule", status="failed", started_at=at(20, 21, 1))
+    with time_machine.travel(at(21, 8), tick=False):
+        assert catch_up() == []
+        assert catch_up() == []
+    assert PushRun.objects.filter(date=nov(20)).count() == 1
+    assert mail.outbox == []
+
+
+def test_a_queued_run_that_never_reached_the_queue_does_not_block_the_day(superuser):
+    with time_machine.travel(at(20, 9), tick=False):
+        lost = PushRun.objects.create(date=nov(20), trigger="admin")  # queued, no task id
+    with time_machine.travel(at(20, 9, 5), tick=False), pytest.raises(PushError, match="already queued"):
+        queue_push(nov(20), trigger="admin")
+    with time_machine.travel(at(20, 12), tick=False):
+        queue_push(nov(20), trigger="admin")
+    lost.refresh_from_db()
+    assert lost.status == "interrupted"
+
+
+def test_a_broker_that_is_down_fails_the_run_instead_of_leaving_it_queued(
+    settings, superuser, django_capture_on_commit_callbacks
+):
+    settings.ADMINS = [("Head", "head@school.example")]
+    # The ORM broker's table is gone: async_task cannot hand the push to a worker.
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE django_q_ormq RENAME TO django_q_ormq_away")
+    with time_machine.travel(at(20, 12), tick=False), django_capture_on_commit_callbacks(execute=True):
+        run = queue_push(nov(20), trigger="admin")
+    run.refresh_from_db()
+    assert run.status == "failed" and run.task_id == ""
+    assert "django_q_ormq" in run.error
+    assert len(mail.outbox) == 1

@@ -15,6 +15,7 @@ from attendance_push.service import push
 from attendance_push.signals import target_pushed
 from tests.variants.models import (
     AttendanceState,
+    Badge,
     Checkmark,
     DayTotal,
     Group,
@@ -292,3 +293,30 @@ def test_a_day_only_reachable_through_a_parent_row_is_a_check_error(settings, me
     ((error),) = check_settings()
     assert error.id == "attendance_push.E006"
     assert "reaches through a related model" in error.msg and "itself" in error.hint
+
+
+def test_a_unique_key_computed_per_record_is_a_check_error_unless_saved_one_by_one(settings, members):
+    use(settings, "variants.Badge")
+    found = check_settings()
+    assert [error.id for error in found] == ["attendance_push.E019"]
+    assert "variants.Badge.id is unique" in found[0].msg and "'write': 'save'" in found[0].hint
+
+    use(settings, "variants.Badge", write="save")
+    assert errors() == []
+    assert push(DAY).created == 4
+    assert len(set(Badge.objects.values_list("id", flat=True))) == 4
+
+
+def test_a_dict_status_on_a_text_field_is_reported_not_a_crash(settings):
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [{"attendance": "school.StudentAttendance", "person_field": "student", "status": {"name": "x"}}],
+    }
+    ((check_id, message),) = errors()
+    assert check_id == "attendance_push.E009" and "must be a plain value" in message
+
+
+def test_a_misspelled_status_lookup_is_reported_not_a_crash(settings, members):
+    use(settings, "variants.Roll", status_field="state", status={"nmae": "Present"})
+    ((check_id, message),) = errors()
+    assert check_id == "attendance_push.E016" and "nmae" in message

@@ -1,6 +1,7 @@
 """Host models shaped unlike the demo's: each is one way a real project differs."""
 
 import datetime
+import uuid
 
 from django.db import models
 from django.db.models import F
@@ -147,3 +148,14 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} {self.session}"
+
+
+class Badge(models.Model):
+    """A UUID primary key: computed per record by Python, so not for one INSERT … SELECT."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    day = models.DateField()
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.day}"
