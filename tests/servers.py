@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -68,3 +69,25 @@ def redis_url() -> str:
     except redis.RedisError as error:
         _unavailable(f"a Redis server at {REDIS_URL} (set TEST_REDIS_URL)", error)
     return REDIS_URL
+
+
+def backend_waiting_on_a_lock(query_like: str, *, what: str, timeout: float = 10) -> int:
+    """Return the pid of the PostgreSQL backend that waits on a lock while running a query LIKE `query_like`."""
+    from django.db import connections
+
+    # Its own autocommit connection: pg_stat_activity is a snapshot within a transaction.
+    watcher = connections.create_connection("default")
+    try:
+        with watcher.cursor() as cursor:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s", [query_like]
+                )
+                row = cursor.fetchone()
+                if row:
+                    return row[0]
+                time.sleep(0.05)
+    finally:
+        watcher.close()
+    pytest.fail(f"{what} never waited on a lock")

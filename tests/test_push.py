@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import datetime
 import threading
-import time
 
 import pytest
 import time_machine
@@ -21,6 +20,7 @@ from attendance_push.service import push, today
 from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
 
 from .conftest import DAY, attendance
+from .servers import backend_waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -366,23 +366,11 @@ def test_a_record_written_by_someone_else_during_the_insert_is_kept(superuser, m
 
     thread = threading.Thread(target=push_in_thread)
     thread.start()
-    watcher = connections.create_connection("default")
     try:
-        with watcher.cursor() as cursor:
-            for _ in range(200):
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-                    ["INSERT INTO%school_studentattendance%SELECT%"],
-                )
-                if cursor.fetchone()[0]:
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail("the push's INSERT never waited for the device's record")
+        backend_waiting_on_a_lock("INSERT INTO%school_studentattendance%SELECT%", what="the push's INSERT")
         device.commit()
     finally:
         device.close()
-        watcher.close()
         thread.join(timeout=30)
 
     assert outcome["result"].counts()["school.StudentAttendance"]["created"] == 2

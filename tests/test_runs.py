@@ -20,6 +20,7 @@ from attendance_push.service import LOCK_NAMESPACE
 from school.models import EmployeeAttendance, StudentAttendance
 
 from .conftest import DAY
+from .servers import backend_waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -270,24 +271,11 @@ def test_a_dropped_connection_fails_the_run_and_writes_no_attendance():
 
     thread = threading.Thread(target=push_in_thread)
     thread.start()
-    # A separate autocommit connection: pg_stat_activity is a snapshot within a transaction.
-    watcher = connections.create_connection("default")
     try:
-        with watcher.cursor() as cursor:
-            for _ in range(200):
-                cursor.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-                    ["%pg_advisory_xact_lock%"],
-                )
-                row = cursor.fetchone()
-                if row:
-                    cursor.execute("SELECT pg_terminate_backend(%s)", [row[0]])
-                    break
-                threading.Event().wait(0.05)
-            else:
-                pytest.fail("the push never waited for the day's lock")
+        pid = backend_waiting_on_a_lock("%pg_advisory_xact_lock%", what="the push")
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     finally:
-        watcher.close()
         holder.rollback()
         holder.close()
         thread.join(timeout=30)
