@@ -26,7 +26,7 @@ install-dev: $(VENV)/.dev
 run: install-dev
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py createcachetable
-	DEBUG=1 $(BIN)/python manage.py seed_demo --superuser
+	DEBUG=1 PORT=$(PORT) $(BIN)/python manage.py seed_demo --superuser
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=1 $(BIN)/honcho start --procfile Procfile.dev --port $(PORT)
 
 ## make test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL).

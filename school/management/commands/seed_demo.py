@@ -1,6 +1,7 @@
 """Seed the demo school with people and a realistic week of attendance."""
 
 import argparse
+import os
 import random
 import zoneinfo
 from datetime import date, time, timedelta
@@ -188,4 +189,6 @@ class Command(BaseCommand):
             email="admin@example.com",
             password="admin",  # noqa: S106
         )
-        return "Demo admin: http://127.0.0.1:8000/admin/  user: admin  password: admin"
+        # `make run` says which port the web server will listen on.
+        port = os.environ.get("PORT", "8000")
+        return f"Demo admin: http://127.0.0.1:{port}/admin/  user: admin  password: admin"
