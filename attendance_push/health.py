@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from .conf import SCHEDULE_NAME, conf
+from .conf import conf
 from .models import PushRun
 from .runs import is_pushed
+from .schedule import daily_next_run
 
 logger = logging.getLogger("attendance_push")
 
@@ -30,13 +31,6 @@ def running_clusters() -> list:
         # Whatever the broker's trouble, the answer for the admin is the same: no worker seen.
         logger.warning("Could not read django-q2 cluster stats: %s", exc)
         return []
-
-
-def next_push() -> datetime.datetime | None:
-    """Return when the daily schedule fires next (UTC), or None when it is not registered."""
-    from django_q.models import Schedule
-
-    return Schedule.objects.filter(name=SCHEDULE_NAME).values_list("next_run", flat=True).first()
 
 
 @dataclass(frozen=True)
@@ -66,4 +60,4 @@ def check_health(now: datetime.datetime | None = None) -> Health:
         )
     if not yesterday_pushed:
         problems.append(f"Yesterday ({yesterday:%Y-%m-%d}) has not been pushed since its push time.")
-    return Health(running_clusters(), next_push(), last_success, yesterday, yesterday_pushed, problems)
+    return Health(running_clusters(), daily_next_run(), last_success, yesterday, yesterday_pushed, problems)

@@ -16,10 +16,10 @@ from django.db.models import Min
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from .conf import SCHEDULE_NAME, conf
+from .conf import conf
 from .exceptions import PushError
 from .models import PushRun
-from .schedule import push_instant
+from .schedule import daily_next_run, push_instant
 from .service import push, validate_day
 
 logger = logging.getLogger("attendance_push")
@@ -167,11 +167,9 @@ def missed_days(now: datetime.datetime) -> list[datetime.date]:
     if installed is None:
         # A new installation does not invent attendance for the days before it was set up.
         return []
-    from django_q.models import Schedule
-
     # A day the daily schedule has yet to fire for is its to push (when a worker returns, the
     # overdue schedule fires at once).
-    scheduled = Schedule.objects.filter(name=SCHEDULE_NAME).values_list("next_run", flat=True).first()
+    scheduled = daily_next_run()
     local_today = now.astimezone(conf.TIME_ZONE).date()
     days = []
     for back in range(conf.CATCH_UP_DAYS, -1, -1):

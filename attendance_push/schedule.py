@@ -41,6 +41,13 @@ def next_push_after(moment: datetime.datetime) -> datetime.datetime:
     raise AssertionError("unreachable: the next day's push is always after moment")  # pragma: no cover
 
 
+def daily_next_run() -> datetime.datetime | None:
+    """Return when the daily schedule fires next (UTC), or None when it is not registered."""
+    from django_q.models import Schedule
+
+    return Schedule.objects.filter(name=SCHEDULE_NAME).values_list("next_run", flat=True).first()
+
+
 def is_on_time(next_run: datetime.datetime | None) -> bool:
     """Return whether `next_run` falls on TIME in the push time zone."""
     if next_run is None:

@@ -59,6 +59,17 @@ def emit(line: str = "") -> None:
     print(line, flush=True)  # noqa: T201 (a benchmark's output is its purpose)
 
 
+
+def emit_report(store: SqliteStore | PostgresStore, pg_url: str, table_rows: list) -> None:
+    """Print the machine's description and the results table, each set off by blank lines."""
+    emit()
+    for line in machine(store, pg_url):
+        emit(line)
+    emit()
+    for line in table(table_rows):
+        emit(line)
+    emit()
+
 def run(command: list[str], env: dict[str, str]) -> None:
     # Our own interpreter and manage.py with fixed arguments; nothing comes from outside.
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603
@@ -536,13 +547,7 @@ def bench_day(bench: Bench) -> list[str]:
             admin["peak_rss_mb"], str(admin[str(ADMIN_RUNS)]["statements"]), compare=False),
     ]  # fmt: skip
     active = sum(count["active"] for count in expected(people).values())
-    emit()
-    for line in machine(store, args.pg_url):
-        emit(line)
-    emit()
-    for line in table(table_rows):
-        emit(line)
-    emit()
+    emit_report(store, args.pg_url, table_rows)
     speedup, speedup_atomic = loop_s / push_s, loops["atomic"]["seconds"] / push_s
     students, employees = (table_.size for table_ in tables(people))
     seconds_of = {name: " ".join(f"{run['seconds']:.3f}" for run in results) for name, results in runs.items()}
@@ -712,13 +717,7 @@ def bench_range(bench: Bench) -> list[str]:
         )
         for name, value in summary.items()
     ]
-    emit()
-    for line in machine(store, args.pg_url):
-        emit(line)
-    emit()
-    for line in table(table_rows):
-        emit(line)
-    emit()
+    emit_report(store, args.pg_url, table_rows)
     first_records = results["push"]["days"][0]["records_before"]
     last_records = results["push"]["days"][-1]["records_before"]
     emit(
