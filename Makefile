@@ -36,6 +36,7 @@ test: install-dev
 ## make lint: ruff, Django's system checks and a missing-migration check.
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/python manage.py check --fail-level WARNING
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 

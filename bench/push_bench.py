@@ -59,7 +59,6 @@ def emit(line: str = "") -> None:
     print(line, flush=True)  # noqa: T201 (a benchmark's output is its purpose)
 
 
-
 def emit_report(store: SqliteStore | PostgresStore, pg_url: str, table_rows: list) -> None:
     """Print the machine's description and the results table, each set off by blank lines."""
     emit()
@@ -69,6 +68,7 @@ def emit_report(store: SqliteStore | PostgresStore, pg_url: str, table_rows: lis
     for line in table(table_rows):
         emit(line)
     emit()
+
 
 def run(command: list[str], env: dict[str, str]) -> None:
     # Our own interpreter and manage.py with fixed arguments; nothing comes from outside.
