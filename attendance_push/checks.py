@@ -19,25 +19,25 @@ from .conf import DEFAULTS, TARGET_KEYS, TARGET_REQUIRED, WRITE_MODES, Target, p
 SETTING = "ATTENDANCE_PUSH"
 
 
-def _error(id_: int, msg: str, hint: str) -> checks.Error:
-    return checks.Error(msg, hint=hint, id=f"attendance_push.E{id_:03d}")
-
-
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Validate every key of `ATTENDANCE_PUSH`."""
     raw = getattr(settings, SETTING, {})
     if not isinstance(raw, dict):
         return [
-            _error(1, f"{SETTING} must be a dict, not {type(raw).__name__}.", "See the README's settings reference.")
+            checks.Error(
+                f"{SETTING} must be a dict, not {type(raw).__name__}.",
+                hint="See the README's settings reference.",
+                id="attendance_push.E001",
+            )
         ]
     errors: list[checks.CheckMessage] = []
     unknown = sorted(map(str, set(raw) - set(DEFAULTS)))
     if unknown:
         errors.append(
-            _error(
-                1,
+            checks.Error(
                 f"{SETTING} has unknown key(s): {', '.join(unknown)}.",
-                f"Valid keys are {', '.join(DEFAULTS)}.",
+                hint=f"Valid keys are {', '.join(DEFAULTS)}.",
+                id="attendance_push.E001",
             )
         )
     errors.extend(_check_times(raw))
@@ -46,46 +46,54 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         errors.append(
-            _error(
-                3,
+            checks.Error(
                 f"{SETTING}['TIME_ZONE'] {zone!r} is not a known time zone.",
-                "Use an IANA name such as 'Asia/Kathmandu'.",
+                hint="Use an IANA name such as 'Asia/Kathmandu'.",
+                id="attendance_push.E003",
             )
         )
     actor = raw.get("ACTOR")
     if actor is not None and not (isinstance(actor, str) and actor):
         errors.append(
-            _error(11, f"{SETTING}['ACTOR'] must be a username or None.", "None means the first active superuser.")
+            checks.Error(
+                f"{SETTING}['ACTOR'] must be a username or None.",
+                hint="None means the first active superuser.",
+                id="attendance_push.E011",
+            )
         )
     catch_up_days = raw.get("CATCH_UP_DAYS", DEFAULTS["CATCH_UP_DAYS"])
     if isinstance(catch_up_days, bool) or not isinstance(catch_up_days, int) or catch_up_days < 0:
         errors.append(
-            _error(
-                14,
+            checks.Error(
                 f"{SETTING}['CATCH_UP_DAYS'] must be a whole number of days, 0 or more, not {catch_up_days!r}.",
-                "It is how many missed days a returning worker pushes; 0 turns catch-up off.",
+                hint="It is how many missed days a returning worker pushes; 0 turns catch-up off.",
+                id="attendance_push.E014",
             )
         )
     site_url = raw.get("SITE_URL")
     if site_url is not None and not (isinstance(site_url, str) and site_url.startswith(("http://", "https://"))):
         errors.append(
-            _error(
-                15,
+            checks.Error(
                 f"{SETTING}['SITE_URL'] {site_url!r} is not an http(s) address.",
-                "Write the address the admin is served at, e.g. 'https://attendance.example.org', or None.",
+                hint="Write the address the admin is served at, e.g. 'https://attendance.example.org', or None.",
+                id="attendance_push.E015",
             )
         )
     if not settings.USE_TZ:
         errors.append(
-            _error(
-                21,
+            checks.Error(
                 "attendance_push needs USE_TZ = True: the push time and 'today' are instants read in TIME_ZONE.",
-                "Set USE_TZ = True (Django's default since 5.0).",
+                hint="Set USE_TZ = True (Django's default since 5.0).",
+                id="attendance_push.E021",
             )
         )
     if not apps.is_installed("django_q"):
         errors.append(
-            _error(10, "attendance_push needs django-q2 to schedule the push.", "Add 'django_q' to INSTALLED_APPS.")
+            checks.Error(
+                "attendance_push needs django-q2 to schedule the push.",
+                hint="Add 'django_q' to INSTALLED_APPS.",
+                id="attendance_push.E010",
+            )
         )
     errors.extend(_check_targets(raw.get("TARGETS", DEFAULTS["TARGETS"])))
     return errors
@@ -124,11 +132,11 @@ def check_databases(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         aliases.add(router.db_for_write(target.model))
     if len(aliases) > 1:
         warnings.append(
-            _error(
-                20,
+            checks.Error(
                 f"The attendance models are on different databases ({', '.join(sorted(aliases))}): a push could "
                 "not be one transaction.",
-                "Keep every target's attendance model on one database (see your DATABASE_ROUTERS).",
+                hint="Keep every target's attendance model on one database (see your DATABASE_ROUTERS).",
+                id="attendance_push.E020",
             )
         )
     for alias in sorted(alias for alias in aliases if alias in connections):
@@ -194,19 +202,27 @@ def _check_times(raw: dict[str, Any]) -> Iterator[checks.CheckMessage]:
         try:
             parsed[key] = parse_time(value)
         except ValueError:
-            yield _error(2, f"{SETTING}['{key}'] {value!r} is not a time.", "Write it as 'HH:MM', e.g. '21:00'.")
+            yield checks.Error(
+                f"{SETTING}['{key}'] {value!r} is not a time.",
+                hint="Write it as 'HH:MM', e.g. '21:00'.",
+                id="attendance_push.E002",
+            )
     if "CHECK_IN" in parsed and "CHECK_OUT" in parsed and parsed["CHECK_IN"] > parsed["CHECK_OUT"]:
-        yield _error(
-            12,
+        yield checks.Error(
             f"{SETTING}['CHECK_IN'] ({parsed['CHECK_IN']:%H:%M}) is later than "
             f"CHECK_OUT ({parsed['CHECK_OUT']:%H:%M}).",
-            "The default record would leave before it arrives; swap them.",
+            hint="The default record would leave before it arrives; swap them.",
+            id="attendance_push.E012",
         )
 
 
 def _check_targets(targets: Any) -> Iterator[checks.CheckMessage]:
     if not isinstance(targets, list | tuple):
-        yield _error(4, f"{SETTING}['TARGETS'] must be a list of dicts.", "See the README's settings reference.")
+        yield checks.Error(
+            f"{SETTING}['TARGETS'] must be a list of dicts.",
+            hint="See the README's settings reference.",
+            id="attendance_push.E004",
+        )
         return
     if not targets:
         yield checks.Warning(
@@ -218,7 +234,9 @@ def _check_targets(targets: Any) -> Iterator[checks.CheckMessage]:
     for index, raw in enumerate(targets):
         where = f"{SETTING}['TARGETS'][{index}]"
         if not isinstance(raw, dict):
-            yield _error(4, f"{where} must be a dict.", "See the README's settings reference.")
+            yield checks.Error(
+                f"{where} must be a dict.", hint="See the README's settings reference.", id="attendance_push.E004"
+            )
             continue
         missing = [key for key in TARGET_REQUIRED if key not in raw]
         unknown = sorted(map(str, set(raw) - TARGET_KEYS))
@@ -228,7 +246,11 @@ def _check_targets(targets: Any) -> Iterator[checks.CheckMessage]:
                 problems.append(f"missing {', '.join(missing)}")
             if unknown:
                 problems.append(f"unknown {', '.join(unknown)}")
-            yield _error(4, f"{where}: {'; '.join(problems)}.", f"Valid keys are {', '.join(sorted(TARGET_KEYS))}.")
+            yield checks.Error(
+                f"{where}: {'; '.join(problems)}.",
+                hint=f"Valid keys are {', '.join(sorted(TARGET_KEYS))}.",
+                id="attendance_push.E004",
+            )
             continue
         yield from _check_target(where, Target.from_setting(raw))
 
@@ -237,10 +259,10 @@ def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
     try:
         model = apps.get_model(target.attendance)
     except (LookupError, ValueError, AttributeError):
-        yield _error(
-            5,
+        yield checks.Error(
             f"{where}['attendance'] {target.attendance!r} is not an installed model.",
-            "Write it as 'app_label.ModelName' and make sure the app is in INSTALLED_APPS.",
+            hint="Write it as 'app_label.ModelName' and make sure the app is in INSTALLED_APPS.",
+            id="attendance_push.E005",
         )
         return
     fields = {}
@@ -253,25 +275,29 @@ def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
             field = model._meta.get_field(name)
         except (FieldDoesNotExist, TypeError):
             if isinstance(name, str) and LOOKUP_SEP in name:
-                yield _error(
-                    6,
+                yield checks.Error(
                     f"{where}['{key}'] {name!r} reaches through a related model.",
-                    f"The push needs this field on {model._meta.label} itself (one INSERT per record); a day or "
+                    hint=f"The push needs this field on {model._meta.label} itself (one INSERT per record); a day or "
                     "time kept only on a parent row is not supported.",
+                    id="attendance_push.E006",
                 )
                 complete = False
                 continue
-            yield _error(
-                6,
+            yield checks.Error(
                 f"{where}['{key}'] {name!r} is not a field of {model._meta.label}.",
-                f"Fields of {model._meta.label}: {', '.join(f.name for f in model._meta.concrete_fields)}."
+                hint=f"Fields of {model._meta.label}: {', '.join(f.name for f in model._meta.concrete_fields)}."
                 + (f" Set '{key}': None if the model has no such field." if key in OPTIONAL_FIELDS else ""),
+                id="attendance_push.E006",
             )
             complete = False
             continue
         problem = expected(field)
         if problem:
-            yield _error(7, f"{where}['{key}'] {model._meta.label}.{name} {problem}.", KIND_HINTS[key])
+            yield checks.Error(
+                f"{where}['{key}'] {model._meta.label}.{name} {problem}.",
+                hint=KIND_HINTS[key],
+                id="attendance_push.E007",
+            )
             complete = False
             continue
         fields[key] = field
@@ -282,11 +308,11 @@ def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
     extra_errors = list(_check_extra_values(where, target, model, fields.values()))
     yield from extra_errors
     if target.write not in WRITE_MODES:
-        yield _error(
-            18,
+        yield checks.Error(
             f"{where}['write'] {target.write!r} is not a write mode.",
-            "'sql' (the default: set-based) or 'save' (each new record saved through the model, for hosts "
+            hint="'sql' (the default: set-based) or 'save' (each new record saved through the model, for hosts "
             "whose save() or post_save signals must run).",
+            id="attendance_push.E018",
         )
     if complete and not extra_errors:
         # After a misnamed field, "required and unfilled" would only repeat the same mistake.
@@ -345,14 +371,18 @@ def _check_people_filter(
 ) -> Iterator[checks.CheckMessage]:
     hint = f"Use lookups on {person_model._meta.label}, e.g. {{'is_active': True}} or Q(is_active=True)."
     if not isinstance(people_filter, dict | models.Q):
-        yield _error(8, f"{where}['people_filter'] must be a dict of lookups or a Q object.", hint)
+        yield checks.Error(
+            f"{where}['people_filter'] must be a dict of lookups or a Q object.", hint=hint, id="attendance_push.E008"
+        )
         return
     try:
         # Building the query resolves every lookup without touching the database.
         people = person_model._default_manager
         (people.filter(people_filter) if isinstance(people_filter, models.Q) else people.filter(**people_filter)).query  # noqa: B018
     except (FieldError, ValidationError, ValueError, TypeError) as exc:
-        yield _error(8, f"{where}['people_filter'] {people_filter!r} is invalid: {exc}", hint)
+        yield checks.Error(
+            f"{where}['people_filter'] {people_filter!r} is invalid: {exc}", hint=hint, id="attendance_push.E008"
+        )
 
 
 def _check_status(where: str, target: Target, field: models.Field) -> Iterator[checks.CheckMessage]:
@@ -362,7 +392,10 @@ def _check_status(where: str, target: Target, field: models.Field) -> Iterator[c
         lookup = isinstance(field, models.ForeignKey)
         source = f"{where}['status']" if target.status is not None or lookup else f"{SETTING}['STATUS']"
         hint = _status_hint(where, field)
-        yield _error(16 if lookup else 9, f"{source}: {exc}", hint)
+        if lookup:
+            yield checks.Error(f"{source}: {exc}", hint=hint, id="attendance_push.E016")
+        else:
+            yield checks.Error(f"{source}: {exc}", hint=hint, id="attendance_push.E009")
     except DatabaseError:
         # The lookup table is not created yet (its migration has not run): checked after migrate.
         return
@@ -380,8 +413,10 @@ def _status_hint(where: str, field: models.Field) -> str:
 def _check_extra_values(where: str, target: Target, model, mapped) -> Iterator[checks.CheckMessage]:
     extra = target.extra_values
     if not isinstance(extra, dict):
-        yield _error(
-            17, f"{where}['extra_values'] must be a dict of field names and values.", "E.g. {'validated': True}."
+        yield checks.Error(
+            f"{where}['extra_values'] must be a dict of field names and values.",
+            hint="E.g. {'validated': True}.",
+            id="attendance_push.E017",
         )
         return
     taken = {field.name for field in mapped} | {target.person_field}
@@ -389,26 +424,26 @@ def _check_extra_values(where: str, target: Target, model, mapped) -> Iterator[c
         try:
             field = model._meta.get_field(name)
         except (FieldDoesNotExist, TypeError):
-            yield _error(
-                17,
+            yield checks.Error(
                 f"{where}['extra_values'] names {name!r}, not a field of {model._meta.label}.",
-                f"Fields of {model._meta.label}: {', '.join(f.name for f in model._meta.concrete_fields)}.",
+                hint=f"Fields of {model._meta.label}: {', '.join(f.name for f in model._meta.concrete_fields)}.",
+                id="attendance_push.E017",
             )
             continue
         if name in taken or not field.concrete or field.primary_key:
-            yield _error(
-                17,
+            yield checks.Error(
                 f"{where}['extra_values'] cannot set {model._meta.label}.{name}: the push sets it.",
-                "Set it with the target's own keys (date_field, status, …), or leave it out.",
+                hint="Set it with the target's own keys (date_field, status, …), or leave it out.",
+                id="attendance_push.E017",
             )
             continue
         try:
             field.clean(value, None)
         except ValidationError as exc:
-            yield _error(
-                17,
+            yield checks.Error(
                 f"{where}['extra_values'][{name!r}] {value!r} is not valid: {' '.join(exc.messages)}",
-                f"Give a value {model._meta.label}.{name} accepts.",
+                hint=f"Give a value {model._meta.label}.{name} accepts.",
+                id="attendance_push.E017",
             )
         except DatabaseError:
             continue  # a related table not migrated yet
@@ -432,11 +467,11 @@ def _check_per_row_defaults(where: str, model: type[models.Model], mapped) -> It
         if field.name in mapped or not field.has_default() or not callable(field.default):
             continue
         if field.primary_key or field.unique or field.name in constrained:
-            yield _error(
-                19,
+            yield checks.Error(
                 f"{where}: {model._meta.label}.{field.name} is unique and its default is computed per record; "
                 "the set-based push would give every record the same value.",
-                "Give the field a database default (db_default=...), or set 'write': 'save' for this target.",
+                hint="Give the field a database default (db_default=...), or set 'write': 'save' for this target.",
+                id="attendance_push.E019",
             )
 
 
@@ -449,8 +484,8 @@ def _check_unfilled(where: str, model: type[models.Model], mapped) -> Iterator[c
             continue
         if field.has_db_default():
             continue
-        yield _error(
-            13,
+        yield checks.Error(
             f"{where}: {model._meta.label}.{field.name} is required and the push has no value for it.",
-            "Give the field a default, or make it nullable.",
+            hint="Give the field a default, or make it nullable.",
+            id="attendance_push.E013",
         )
