@@ -21,7 +21,7 @@ class PushRunQuerySet(models.QuerySet):
         """Return the runs waiting in the queue or running."""
         return self.filter(status__in=[PushRun.Status.QUEUED, PushRun.Status.RUNNING])
 
-    def dead(self, cutoff: datetime.datetime) -> PushRunQuerySet:
+    def never_finishing(self, cutoff: datetime.datetime) -> PushRunQuerySet:
         """Return the runs that will never finish: running since before `cutoff`, or queued before it
         without ever reaching the task queue."""
         return self.filter(
@@ -29,9 +29,9 @@ class PushRunQuerySet(models.QuerySet):
             | models.Q(status=PushRun.Status.QUEUED, task_id="", created_at__lt=cutoff)
         )
 
-    def interrupt_stale(self, started_before: datetime.datetime) -> int:
-        """Mark the dead runs (see `dead`) as interrupted; return how many."""
-        return self.dead(started_before).update(
+    def mark_never_finishing_interrupted(self, cutoff: datetime.datetime) -> int:
+        """Mark the runs that will never finish (see `never_finishing`) interrupted; return how many."""
+        return self.never_finishing(cutoff).update(
             status=PushRun.Status.INTERRUPTED,
             finished_at=timezone.now(),
             error="Interrupted: the push stopped (or never reached the worker) before it finished; "

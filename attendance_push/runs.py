@@ -63,9 +63,9 @@ def run_push(
 
 
 def blocking_run(days: list[datetime.date]) -> PushRun | None:
-    """Return a live queued or running push of one of `days` (a dead one does not count)."""
-    dead = PushRun.objects.dead(timezone.now() - task_timeout())
-    live = PushRun.objects.active().filter(date__in=days).exclude(pk__in=dead.values("pk"))
+    """Return a live queued or running push of one of `days` (one that will never finish does not count)."""
+    never_finishing = PushRun.objects.never_finishing(timezone.now() - task_timeout())
+    live = PushRun.objects.active().filter(date__in=days).exclude(pk__in=never_finishing.values("pk"))
     return live.order_by("date", "created_at").first()
 
 
@@ -77,9 +77,9 @@ def describe_blocking(run: PushRun) -> str:
     )
 
 
-def refuse_active(days: list[datetime.date]) -> None:
-    """Raise PushError when one of `days` is already queued or running; mark dead runs interrupted first."""
-    PushRun.objects.interrupt_stale(started_before=timezone.now() - task_timeout())
+def refuse_days_under_way(days: list[datetime.date]) -> None:
+    """Raise PushError when one of `days` is queued or running; first mark runs that will never finish interrupted."""
+    PushRun.objects.mark_never_finishing_interrupted(timezone.now() - task_timeout())
     run = blocking_run(days)
     if run is not None:
         raise PushError(describe_blocking(run))
@@ -100,7 +100,7 @@ def queue_pushes(days: list[datetime.date], *, trigger: str, requested_by: model
     for day in days:
         validate_day(day)
     with transaction.atomic(using=router.db_for_write(PushRun)):
-        refuse_active(days)
+        refuse_days_under_way(days)
         runs = [PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by) for day in days]
 
     def enqueue() -> None:
@@ -151,9 +151,9 @@ def scheduled_push(intended: datetime.datetime, now: datetime.datetime | None = 
 
 
 def catch_up(now: datetime.datetime | None = None) -> list[PushRun]:
-    """Mark dead runs interrupted, then push each missed day of the look-back window once."""
+    """Mark runs that will never finish interrupted, then push each missed day of the look-back window once."""
     now = now or timezone.now()
-    interrupted = PushRun.objects.interrupt_stale(started_before=now - task_timeout())
+    interrupted = PushRun.objects.mark_never_finishing_interrupted(now - task_timeout())
     if interrupted:
         logger.warning("Marked %d push run(s) interrupted: their process stopped before they finished.", interrupted)
     return [run_push(day, trigger=PushRun.Trigger.CATCH_UP) for day in missed_days(now)]

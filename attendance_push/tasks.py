@@ -30,7 +30,7 @@ def scheduled_push(intended_date: str) -> int | None:
 
 
 def catch_up() -> list[int]:
-    """Mark dead runs interrupted and push missed days; return the new runs' ids."""
+    """Mark runs that will never finish interrupted and push missed days; return the new runs' ids."""
     return [run.pk for run in runs.catch_up()]
 
 
