@@ -24,7 +24,7 @@ from .exceptions import PushError
 from .forms import MAX_DAYS, PushDaysForm
 from .health import running_clusters
 from .models import PushRun
-from .runs import blocking_run, describe_blocking, queue_pushes, refuse_active, run_push
+from .runs import blocking_run, describe_blocking, queue_pushes, refuse_days_under_way, run_push
 from .service import push, today
 
 
@@ -135,6 +135,8 @@ class PushRunAdmin(admin.ModelAdmin):
         """Push now (a day given in the query), or the "Push a day…" form, then its confirmation."""
         if not self.has_push_permission(request):
             raise PermissionDenied
+        # As Django's own admin views do: the templates' {% url 'admin:…' %} resolve on this site.
+        request.current_app = self.admin_site.name
         data = request.POST if request.method == "POST" else request.GET
         form = PushDaysForm(data or None, initial={"start": today()})
         if form.is_bound and form.is_valid():
@@ -154,6 +156,7 @@ class PushRunAdmin(admin.ModelAdmin):
 
     def _confirmation(self, request: HttpRequest, days: list[datetime.date], *, hidden: dict) -> TemplateResponse:
         """Show what pushing `days` will do (a dry run) and ask to confirm; write nothing."""
+        request.current_app = self.admin_site.name
         refusal = None
         previews = []
         blocking = blocking_run(days)
@@ -184,7 +187,9 @@ class PushRunAdmin(admin.ModelAdmin):
             "zone": conf.TIME_ZONE.key,
             "now_local": timezone.localtime(timezone=conf.TIME_ZONE),
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "push_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_push"),
+            "push_url": reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_push", current_app=self.admin_site.name
+            ),
             **hidden,
         }
         return TemplateResponse(request, "admin/attendance_push/pushrun/push_confirmation.html", context)
@@ -193,7 +198,7 @@ class PushRunAdmin(admin.ModelAdmin):
         """Queue the push of `days` (or, when asked, run it in this request) and go back to the history."""
         try:
             if "run_now" in request.POST:
-                refuse_active(days)
+                refuse_days_under_way(days)
                 runs = [run_push(day, trigger=PushRun.Trigger.ADMIN, requested_by=request.user) for day in days]
                 for run in runs:
                     self._report(request, run)
@@ -228,7 +233,9 @@ class PushRunAdmin(admin.ModelAdmin):
             )
 
     def _changelist_url(self) -> str:
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist", current_app=self.admin_site.name
+        )
 
     # Columns and fields ---------------------------------------------------------------------
 
@@ -296,7 +303,11 @@ class PushRunAdmin(admin.ModelAdmin):
         if task is None:
             return format_html("{} (waiting in the queue or not saved)", run.task_id)
         try:
-            url = reverse(f"admin:django_q_{'success' if task.success else 'failure'}_change", args=[task.id])
+            url = reverse(
+                f"admin:django_q_{'success' if task.success else 'failure'}_change",
+                args=[task.id],
+                current_app=self.admin_site.name,
+            )
         except NoReverseMatch:
             return run.task_id
         return format_html('<a href="{}">{}</a>', url, run.task_id)

@@ -1,0 +1,99 @@
+"""The push history on a custom AdminSite: every link and redirect stays on that site."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+import time_machine
+
+from attendance_push.models import PushRun
+from school.models import StudentAttendance
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.custom_admin_urls")]
+
+HISTORY = "/office/attendance_push/pushrun/"
+PUSH = "/office/attendance_push/pushrun/push/"
+KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
+NOW = datetime.datetime(2026, 11, 20, 14, 5, tzinfo=KTM)
+
+
+@pytest.fixture(autouse=True)
+def frozen_time():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def pusher(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+def admin_links(content: str) -> set[str]:
+    """Return the links of a page that lead into an admin site (its own or another)."""
+    return {
+        href for href in re.findall(r'(?:href|action|src)="([^"]*)"', content) if re.match(r"/(admin|office)/", href)
+    }
+
+
+def assert_stays_on_the_office_site(content: str) -> None:
+    links = admin_links(content)
+    assert links, "the page has no admin links to check"
+    assert all(link.startswith("/office/") for link in links), sorted(
+        links - {x for x in links if x.startswith("/office/")}
+    )
+
+
+def test_the_history_links_to_the_push_pages_of_its_own_site(pusher):
+    response = pusher.get(HISTORY)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert response.context["site_header"] == "School office"
+    assert f'href="{PUSH}?start=2026-11-20"' in content
+    assert_stays_on_the_office_site(content)
+
+
+def test_the_push_form_confirms_and_pushes_on_its_own_site(pusher, make_students):
+    make_students(3)
+
+    form = pusher.get(PUSH)
+    assert form.status_code == 200 and 'name="start"' in form.content.decode()
+    assert_stays_on_the_office_site(form.content.decode())
+
+    confirmation = pusher.post(PUSH, {"start": "2026-11-19"})
+    assert confirmation.status_code == 200
+    assert f'action="{PUSH}"' in confirmation.content.decode()
+    assert_stays_on_the_office_site(confirmation.content.decode())
+    assert not PushRun.objects.exists()
+
+    response = pusher.post(PUSH, {"start": "2026-11-19", "end": "2026-11-19", "confirm": "yes", "run_now": "1"})
+    assert response.status_code == 302 and response.url == HISTORY
+    run = PushRun.objects.get()
+    assert (run.status, run.created) == ("succeeded", 3)
+    assert StudentAttendance.objects.filter(date=datetime.date(2026, 11, 19)).count() == 3
+
+
+def test_the_rerun_action_returns_to_its_own_site(pusher):
+    failed = PushRun.objects.create(date=datetime.date(2026, 11, 18), trigger="schedule", status="failed")
+    confirmation = pusher.post(HISTORY, {"action": "rerun_days", "_selected_action": [failed.pk]})
+    assert confirmation.status_code == 200
+    assert_stays_on_the_office_site(confirmation.content.decode())
+
+    response = pusher.post(HISTORY, {"action": "rerun_days", "_selected_action": [failed.pk], "post": "yes"})
+    assert response.status_code == 302 and response.url == HISTORY
+    assert PushRun.objects.filter(status="queued", date=datetime.date(2026, 11, 18)).count() == 1
+
+
+def test_the_run_page_links_to_a_rerun_on_its_own_site_and_deleting_returns_there(pusher):
+    run = PushRun.objects.create(date=datetime.date(2026, 11, 18), trigger="schedule", status="failed")
+    page = pusher.get(f"{HISTORY}{run.pk}/change/")
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert f'href="{PUSH}?start=2026-11-18"' in content
+    assert_stays_on_the_office_site(content)
+
+    response = pusher.post(f"{HISTORY}{run.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and response.url == HISTORY
+    assert not PushRun.objects.exists()
