@@ -13,6 +13,7 @@ Every database and file it creates is removed at the end. docs/performance.md ex
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -480,8 +481,63 @@ def command_line() -> str:
 # --- the two modes --------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class DayRuns:
+    """What the contenders measured on one day."""
+
+    runs: dict[str, list[dict[str, Any]]]  # "push" and "floor", in the order they ran
+    loop_runs: dict[str, list[dict[str, float]]]  # "autocommit" and "atomic", scaled to every person
+    sizes: list[int]  # the students and employees the ORM loop was timed on
+    small_push: dict[str, Any]
+    admin: dict[str, Any]
+
+    @property
+    def pushes(self) -> list[dict[str, Any]]:
+        return self.runs["push"]
+
+    @property
+    def floors(self) -> list[dict[str, Any]]:
+        return self.runs["floor"]
+
+    @property
+    def loops(self) -> dict[str, dict[str, float]]:
+        """Return the run of median time of each ORM loop, which stands for it."""
+        return {
+            mode: sorted(results, key=lambda run: run["seconds"])[len(results) // 2]
+            for mode, results in self.loop_runs.items()
+        }
+
+    @property
+    def push_s(self) -> float:
+        return statistics.median(run["seconds"] for run in self.pushes)
+
+    @property
+    def floor_s(self) -> float:
+        return statistics.median(run["seconds"] for run in self.floors)
+
+    @property
+    def push_statements(self) -> list[int]:
+        return sorted({run["statements"] for run in self.pushes})
+
+
 def bench_day(bench: Bench) -> list[str]:
     """Run the contenders on one day; print the table; return the missed targets and failed checks."""
+    measured = run_day(bench)
+    emit_report(bench.store, bench.args.pg_url, day_table_rows(measured, bench.args.people))
+    explain_day(bench, measured)
+    problems = correctness(bench.args.people, measured.pushes, measured.floors, measured.small_push, measured.admin)
+    emit()
+    emit("correctness: " + ("OK: " + CORRECT if not problems else "FAILED"))
+    for problem in problems:
+        emit(f"  - {problem}")
+    targets = day_targets(measured, bench.args.people)
+    report_targets(targets)
+    show_day_statements(measured, show_sql=bench.args.show_sql)
+    return problems + [text for met, text in targets if not met]
+
+
+def run_day(bench: Bench) -> DayRuns:
+    """Build the day's data and run every contender on it, printing progress."""
     args, store, people = bench.args, bench.store, bench.args.people
     emit(f"· building {people:,} people into a migrated template ({store.vendor}) …")
     big = bench.template("people", people, [bench.day])
@@ -495,7 +551,6 @@ def bench_day(bench: Bench) -> list[str]:
             emit(f"· {name} {len(runs[name]) + 1}/{args.repeat} …")
             runs[name].append(bench.worker(name, big))
             emit(f"  {runs[name][-1]['seconds']:.3f} s")
-    pushes, floors = runs["push"], runs["floor"]
     sizes = sample_sizes(people, args.sample)
     loop_runs: dict[str, list[dict[str, float]]] = {"autocommit": [], "atomic": []}
     for index in range(args.loop_repeat):
@@ -504,21 +559,19 @@ def bench_day(bench: Bench) -> list[str]:
             result = bench.worker("loop", big, "--sample", *map(str, sizes), "--loop-mode", mode)
             loop_runs[mode].append({**scale_loop(result, people), "peak_rss_mb": result["peak_rss_mb"]})
             emit(f"  {loop_runs[mode][-1]['seconds']:,.1f} s scaled")
-    # The run of median time stands for each loop.
-    loops = {
-        mode: sorted(results, key=lambda run: run["seconds"])[len(results) // 2] for mode, results in loop_runs.items()
-    }
     emit(f"· push at {SMALL_PEOPLE:,} people …")
     small_push = bench.worker("push", small)
     emit(f"· admin changelist with {10_000:,} runs …")
     admin = bench.worker("admin", small)
+    return DayRuns(runs=runs, loop_runs=loop_runs, sizes=sizes, small_push=small_push, admin=admin)
 
-    push_s = statistics.median(run["seconds"] for run in pushes)
-    floor_s = statistics.median(run["seconds"] for run in floors)
+
+def day_table_rows(measured: DayRuns, people: int) -> list[tuple[str, ...]]:
+    """Return the results table's rows of the one-day benchmark."""
+    floor_s, loops = measured.floor_s, measured.loops
     loop_s = loops["autocommit"]["seconds"]
     rows = rows_written(people)
-    push_rss = max(run["peak_rss_mb"] for run in pushes)
-    push_statements = sorted({run["statements"] for run in pushes})
+    small_push, admin = measured.small_push, measured.admin
 
     def row(name, n, seconds, rss, statements, written=None, compare=True) -> tuple[str, ...]:
         return (
@@ -532,11 +585,11 @@ def bench_day(bench: Bench) -> list[str]:
             ratio(seconds, loop_s) if compare else "—",
         )
 
-    table_rows = [
-        row("push: attendance_push.service.push(day)", people, push_s, push_rss, "/".join(map(str, push_statements)),
-            rows),
-        row("floor: hand-written SQL, 1 transaction", people, floor_s, max(run["peak_rss_mb"] for run in floors),
-            str(floors[0]["statements"]), rows),
+    return [
+        row("push: attendance_push.service.push(day)", people, measured.push_s,
+            max(run["peak_rss_mb"] for run in measured.pushes), "/".join(map(str, measured.push_statements)), rows),
+        row("floor: hand-written SQL, 1 transaction", people, floor_s,
+            max(run["peak_rss_mb"] for run in measured.floors), str(measured.floors[0]["statements"]), rows),
         row("ORM loop, autocommit (scaled)", people, loop_s, loops["autocommit"]["peak_rss_mb"],
             f"≈{loops['autocommit']['statements']:,.0f}", rows),
         row("ORM loop, 1 transaction (scaled)", people, loops["atomic"]["seconds"], loops["atomic"]["peak_rss_mb"],
@@ -546,20 +599,25 @@ def bench_day(bench: Bench) -> list[str]:
         row(f"admin: PushRun changelist, {ADMIN_RUNS:,} runs", None, admin[str(ADMIN_RUNS)]["seconds"],
             admin["peak_rss_mb"], str(admin[str(ADMIN_RUNS)]["statements"]), compare=False),
     ]  # fmt: skip
+
+
+def explain_day(bench: Bench, measured: DayRuns) -> None:
+    """Print how the one-day figures were obtained: the data, the runs, the scaling of the loop."""
+    args, people, loops = bench.args, bench.args.people, measured.loops
     active = sum(count["active"] for count in expected(people).values())
-    emit_report(store, args.pg_url, table_rows)
-    speedup, speedup_atomic = loop_s / push_s, loops["atomic"]["seconds"] / push_s
+    speedup_atomic = loops["atomic"]["seconds"] / measured.push_s
     students, employees = (table_.size for table_ in tables(people))
-    seconds_of = {name: " ".join(f"{run['seconds']:.3f}" for run in results) for name, results in runs.items()}
+    seconds_of = {name: " ".join(f"{run['seconds']:.3f}" for run in results) for name, results in measured.runs.items()}
     seconds_of.update(
-        {mode: " ".join(f"{run['seconds']:,.0f}" for run in results) for mode, results in loop_runs.items()}
+        {mode: " ".join(f"{run['seconds']:,.0f}" for run in results) for mode, results in measured.loop_runs.items()}
     )
     sampled = int(loops["autocommit"]["sampled"])
-    small_admin = admin[str(ADMIN_RUNS_SMALL)]
+    sizes = measured.sizes
+    small_admin = measured.admin[str(ADMIN_RUNS_SMALL)]
     for line in (
         f"people: {students:,} students + {employees:,} employees, 5% inactive ({active:,} active); 20% have a record "
         f"on {bench.day}, half of them without check-out (1% of people checked in at 18:30: skipped).",
-        f"rows: {rows:,} per push (records created + check-outs filled); rows/s = rows / seconds.",
+        f"rows: {rows_written(people):,} per push (records created + check-outs filled); rows/s = rows / seconds.",
         f"push, floor: median of {args.repeat} runs each, every run in a fresh process on a fresh copy of the data, "
         f"interleaved (push {seconds_of['push']} s; floor {seconds_of['floor']} s).",
         f"ORM loop: get_or_create + save() per person, timed on the first {sizes[0]:,} active students and "
@@ -573,14 +631,14 @@ def bench_day(bench: Bench) -> list[str]:
     ):
         emit(line)
 
-    problems = correctness(people, pushes, floors, small_push, admin)
-    emit()
-    emit("correctness: " + ("OK: " + CORRECT if not problems else "FAILED"))
-    for problem in problems:
-        emit(f"  - {problem}")
-    statements_small = small_push["statements"]
-    same_statements = push_statements == [statements_small]
-    targets = [
+
+def day_targets(measured: DayRuns, people: int) -> list[tuple[bool, str]]:
+    """Return each target of the one-day benchmark with whether it was met."""
+    push_s, floor_s = measured.push_s, measured.floor_s
+    speedup = measured.loops["autocommit"]["seconds"] / push_s
+    push_rss = max(run["peak_rss_mb"] for run in measured.pushes)
+    statements_small = measured.small_push["statements"]
+    return [
         (
             push_s / floor_s <= TARGET_FLOOR_RATIO,
             f"push within {TARGET_FLOOR_RATIO}x of the floor: {push_s / floor_s:.2f}x",
@@ -591,32 +649,37 @@ def bench_day(bench: Bench) -> list[str]:
         ),
         (push_rss < TARGET_RSS_MB, f"push peak RSS under {TARGET_RSS_MB} MB: {push_rss:.1f} MB"),
         (
-            same_statements,
+            measured.push_statements == [statements_small],
             f"statements of a push the same at {SMALL_PEOPLE:,} and {people:,} people: {statements_small} and "
-            f"{'/'.join(map(str, push_statements))}",
+            f"{'/'.join(map(str, measured.push_statements))}",
         ),
     ]
-    report_targets(targets)
+
+
+def show_day_statements(measured: DayRuns, *, show_sql: bool) -> None:
+    """Print the statements of the median runs when asked, and those of any push whose count differs."""
     shown = []
-    if args.show_sql:
-        for name, results in runs.items():
+    if show_sql:
+        for name, results in measured.runs.items():
             # The run of median time, so the statements add up to the time in the table.
             index, median_run = sorted(enumerate(results, start=1), key=lambda item: item[1]["seconds"])[
                 len(results) // 2
             ]
             shown.append((f"{name}, run {index} (the median)", median_run))
-    if not same_statements:
+    statements_small = measured.small_push["statements"]
+    if measured.push_statements != [statements_small]:
         # Say which statements differ, not just that they do.
-        shown = [(f"push at {SMALL_PEOPLE:,}", small_push)]
+        shown = [(f"push at {SMALL_PEOPLE:,}", measured.small_push)]
         shown += [
-            (f"push run {n}", run) for n, run in enumerate(pushes, start=1) if run["statements"] != statements_small
+            (f"push run {n}", run)
+            for n, run in enumerate(measured.pushes, start=1)
+            if run["statements"] != statements_small
         ]
     for name, result in shown:
         emit()
         emit(f"statements of the {name}: seconds, SQL")
         for statement in result["sql"]:
             emit(f"  {statement}")
-    return problems + [text for met, text in targets if not met]
 
 
 CORRECT = "after the push and after the floor, each table holds one record of the day per active person and none "
@@ -659,8 +722,61 @@ def report_targets(targets: list[tuple[bool, str]]) -> None:
 
 def bench_range(bench: Bench) -> list[str]:
     """Push `--range-days` days one by one, the floor alongside; print whether the time per day stays flat."""
-    args, store, people = bench.args, bench.store, bench.args.people
+    args, people = bench.args, bench.args.people
     days = [bench.day - datetime.timedelta(days=n) for n in reversed(range(args.range_days))]
+    results = run_range(bench, days)
+    summary = summarise_range(results, days)
+    rows = rows_written(people) * len(days)
+    table_rows = [
+        (
+            f"{name}: {len(days)} days, one {name} per day",
+            f"{people:,}",
+            seconds_text(value["total"]),
+            f"{rows / value['total']:,.0f}",
+            f"{results[name]['peak_rss_mb']:.1f}",
+            "/".join(map(str, value["statements"])) + " per day",
+            ratio(value["total"], summary["floor"]["total"]),
+            "—",
+        )
+        for name, value in summary.items()
+    ]
+    emit_report(bench.store, args.pg_url, table_rows)
+    first_records = results["push"]["days"][0]["records_before"]
+    last_records = results["push"]["days"][-1]["records_before"]
+    emit(
+        f"data: {people:,} people, records seeded on each day as in the one-day benchmark; the tables hold "
+        f"{first_records:,} records before the first day and {last_records:,} before the last. "
+        f"rows = {rows:,} (created + filled over all days)."
+    )
+    for name, value in summary.items():
+        emit(
+            f"{name} per day: mean of the first {value['window']} days {value['first']:.3f} s, of the last "
+            f"{value['window']} {value['last']:.3f} s; fitted line {value['slope'] * 1000:+,.0f} ms per million "
+            f"records already in the tables, so the last day costs x{value['growth']:.2f} the first."
+        )
+
+    problems = range_problems(results, days, people)
+    emit()
+    emit(
+        "correctness: "
+        + ("OK: every day got the expected counts, from the push and from the floor" if not problems else "FAILED")
+    )
+    for problem in problems:
+        emit(f"  - {problem}")
+    targets = range_targets(results, summary)
+    report_targets(targets)
+    if args.show_sql:
+        for name, result in results.items():
+            emit()
+            emit(f"{name}: seconds per statement, day by day:")
+            for day in result["days"]:
+                emit(f"  {day['day']}  " + " ".join(statement.split(" s ")[0].strip() for statement in day["sql"]))
+    return problems + [text for met, text in targets if not met]
+
+
+def run_range(bench: Bench, days: list[datetime.date]) -> dict[str, dict[str, Any]]:
+    """Build records on each of `days`, then push them and run the floor day by day, printing each day."""
+    people, store = bench.args.people, bench.store
     emit(f"· building {people:,} people with records on each of {len(days)} days ({store.vendor}) …")
     template = bench.template("range", people, days)
     emit(f"  template: {store.size_mb(template):,.0f} MB")
@@ -686,7 +802,11 @@ def bench_range(bench: Bench) -> list[str]:
             )
         for name, worker in workers.items():
             results[name].update(worker.finish())
-    rows = rows_written(people) * len(days)
+    return results
+
+
+def summarise_range(results: dict[str, dict[str, Any]], days: list[datetime.date]) -> dict[str, dict[str, Any]]:
+    """Return, for push and floor, the total time, the first and last days' means and the fitted growth."""
     window = min(FLAT_WINDOW, max(1, len(days) // 2))
     summary = {}
     for name, result in results.items():
@@ -696,42 +816,18 @@ def bench_range(bench: Bench) -> list[str]:
         slope, intercept = statistics.linear_regression(millions, seconds) if len(days) > 1 else (0.0, seconds[0])
         summary[name] = {
             "total": sum(seconds),
+            "window": window,
             "first": statistics.mean(seconds[:window]),
             "last": statistics.mean(seconds[-window:]),
             "slope": slope,
             "growth": (intercept + slope * millions[-1]) / (intercept + slope * millions[0]),
             "statements": sorted({day["statements"] for day in result["days"]}),
         }
-    push, floor = summary["push"], summary["floor"]
-    growth = {name: value["growth"] for name, value in summary.items()}
-    table_rows = [
-        (
-            f"{name}: {len(days)} days, one {name} per day",
-            f"{people:,}",
-            seconds_text(value["total"]),
-            f"{rows / value['total']:,.0f}",
-            f"{results[name]['peak_rss_mb']:.1f}",
-            "/".join(map(str, value["statements"])) + " per day",
-            ratio(value["total"], floor["total"]),
-            "—",
-        )
-        for name, value in summary.items()
-    ]
-    emit_report(store, args.pg_url, table_rows)
-    first_records = results["push"]["days"][0]["records_before"]
-    last_records = results["push"]["days"][-1]["records_before"]
-    emit(
-        f"data: {people:,} people, records seeded on each day as in the one-day benchmark; the tables hold "
-        f"{first_records:,} records before the first day and {last_records:,} before the last. "
-        f"rows = {rows:,} (created + filled over all days)."
-    )
-    for name, value in summary.items():
-        emit(
-            f"{name} per day: mean of the first {window} days {value['first']:.3f} s, of the last {window} "
-            f"{value['last']:.3f} s; fitted line {value['slope'] * 1000:+,.0f} ms per million records already in "
-            f"the tables, so the last day costs x{value['growth']:.2f} the first."
-        )
+    return summary
 
+
+def range_problems(results: dict[str, dict[str, Any]], days: list[datetime.date], people: int) -> list[str]:
+    """Return what went wrong over the range: unexpected counts, missing records, push and floor disagreeing."""
     problems = []
     want = expected(people)
     for name, result in results.items():
@@ -746,37 +842,28 @@ def bench_range(bench: Bench) -> list[str]:
                 )
     if results["push"]["digest_last"] != results["floor"]["digest_last"]:
         problems.append("push and floor leave different records on the last day")
-    emit()
-    emit(
-        "correctness: "
-        + ("OK: every day got the expected counts, from the push and from the floor" if not problems else "FAILED")
-    )
-    for problem in problems:
-        emit(f"  - {problem}")
+    return problems
+
+
+def range_targets(results: dict[str, dict[str, Any]], summary: dict[str, dict[str, Any]]) -> list[tuple[bool, str]]:
+    """Return each target of the range benchmark with whether it was met."""
+    growth = {name: value["growth"] for name, value in summary.items()}
     relative = growth["push"] / growth["floor"]
-    targets = [
+    return [
         (
             relative <= TARGET_FLAT_RATIO,
             f"time per day flat: over the range, the push's time per day grows no more than the floor's "
             f"(fitted x{growth['push']:.2f} vs x{growth['floor']:.2f}: {relative:.2f}, at most {TARGET_FLAT_RATIO})",
         ),
         (
-            len(push["statements"]) == 1,
-            f"statements per day the same every day: {'/'.join(map(str, push['statements']))}",
+            len(summary["push"]["statements"]) == 1,
+            f"statements per day the same every day: {'/'.join(map(str, summary['push']['statements']))}",
         ),
         (
             results["push"]["peak_rss_mb"] < TARGET_RSS_MB,
             f"push process peak RSS under {TARGET_RSS_MB} MB: {results['push']['peak_rss_mb']:.1f} MB",
         ),
     ]
-    report_targets(targets)
-    if args.show_sql:
-        for name, result in results.items():
-            emit()
-            emit(f"{name}: seconds per statement, day by day:")
-            for day in result["days"]:
-                emit(f"  {day['day']}  " + " ".join(statement.split(" s ")[0].strip() for statement in day["sql"]))
-    return problems + [text for met, text in targets if not met]
 
 
 def main(argv: list[str] | None = None) -> int:
