@@ -3,7 +3,10 @@ the worker with a clear message, instead of failing at push time."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -165,6 +168,41 @@ def check_databases(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 )
             )
     return warnings
+
+
+def check_static_root(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Refuse a STATIC_ROOT that would publish the project's folder or the app's source."""
+    static_root = getattr(settings, "STATIC_ROOT", None)
+    if not static_root:
+        return []  # collectstatic refuses to run, and whitenoise serves nothing from it
+    root = Path(static_root).resolve()
+    app_source = Path(apps.get_app_config("attendance_push").path).resolve()
+    exposed = [("the app's source", app_source)]
+    project = _project_folder()
+    if project is not None:
+        exposed.insert(0, ("the project folder", project))
+    for name, folder in exposed:
+        if root == folder or root in folder.parents:
+            return [
+                checks.Error(
+                    f"STATIC_ROOT {str(root)!r} is {name} or holds it ({folder}): collectstatic writes into it "
+                    "and whitenoise serves every file in it, the database, .env and .git included.",
+                    hint="Point STATIC_ROOT at a folder of its own, e.g. BASE_DIR / 'staticfiles' "
+                    "(an empty STATIC_ROOT= in a .env file must mean that default, not the working folder).",
+                    id="attendance_push.E022",
+                )
+            ]
+    return []
+
+
+def _project_folder() -> Path | None:
+    """Return BASE_DIR, or the folder holding the settings module's package."""
+    base_dir = getattr(settings, "BASE_DIR", None)
+    if base_dir:
+        return Path(base_dir).resolve()
+    module = sys.modules.get(os.environ.get("DJANGO_SETTINGS_MODULE", "").partition(".")[0])
+    module_file = getattr(module, "__file__", None)
+    return Path(module_file).resolve().parent.parent if module_file else None
 
 
 def _read_committed_or_lower() -> tuple:

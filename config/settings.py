@@ -100,7 +100,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# An empty STATIC_ROOT= (as in a copied .env) must not mean the working folder: django-environ's
+# env.path("") is ".", and whitenoise would then serve the database, .env and .git. A relative
+# value is read from the project folder, not from wherever the process was started.
+STATIC_ROOT = (BASE_DIR / (env.str("STATIC_ROOT", default="").strip() or "staticfiles")).resolve()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
