@@ -10,28 +10,34 @@ import datetime
 from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from .calendar import LEGEND, history_calendar
+from .bikram import bs_date, in_nepali
+from .calendar import LEGEND, calendar_weeks, day_outcomes, history_calendar
 from .conf import conf
-from .exceptions import PushError
+from .exceptions import NoActorError, PushError
 from .forms import MAX_DAYS, PushDaysForm
-from .health import running_clusters
+from .health import next_push_text, running_clusters, worker_contacts
 from .models import PushRun
 from .runs import blocking_run, describe_blocking, queue_pushes, refuse_days_under_way, run_push
-from .service import push, today
+from .service import push, resolve_actor, today
 
 
 @admin.register(PushRun)
 class PushRunAdmin(admin.ModelAdmin):
     list_display = (
-        "date",
+        "day_display",
         "status_badge",
         "trigger",
         "requested_by",
@@ -39,21 +45,23 @@ class PushRunAdmin(admin.ModelAdmin):
         "duration_display",
         "error_line",
     )
-    list_display_links = ("date",)
+    list_display_links = ("day_display",)
+    # The newest day first, and a day's latest attempt above its earlier ones.
+    ordering = ("-date", "-created_at", "-pk")
     list_filter = ("status", "trigger")
     date_hierarchy = "date"
     list_select_related = ("requested_by",)
     search_fields = ("error", "task_id")
     actions = ["rerun_days"]
     fieldsets = (
-        (None, {"fields": ("date", "status_badge", "trigger", "requested_by")}),
-        ("Timing", {"fields": ("created_at", "started_at", "finished_at", "duration_display")}),
-        ("Counts", {"fields": ("created", "filled", "skipped", "counts_table")}),
-        ("Error", {"fields": ("error", "traceback_block")}),
-        ("Task queue", {"fields": ("task_link",)}),
+        (None, {"fields": ("day_display", "status_badge", "trigger", "requested_by")}),
+        (gettext_lazy("Timing"), {"fields": ("created_at", "started_at", "finished_at", "duration_display")}),
+        (gettext_lazy("Counts"), {"fields": ("created", "filled", "skipped", "counts_table")}),
+        (gettext_lazy("Error"), {"fields": ("error", "fixed_by_link", "traceback_block")}),
+        (gettext_lazy("Task queue"), {"fields": ("task_link",)}),
     )
     readonly_fields = (
-        "date",
+        "day_display",
         "status_badge",
         "trigger",
         "requested_by",
@@ -66,12 +74,14 @@ class PushRunAdmin(admin.ModelAdmin):
         "skipped",
         "counts_table",
         "error",
+        "fixed_by_link",
         "traceback_block",
         "task_link",
     )
 
     class Media:
         css = {"all": ["attendance_push/admin.css"]}
+        js = ["attendance_push/admin.js"]
 
     # The history is an audit trail: written by pushes only.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -90,17 +100,30 @@ class PushRunAdmin(admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path("push/", self.admin_site.admin_view(self.push_view), name="{}_{}_push".format(*info)),
+            path("status/", self.admin_site.admin_view(self.status_view), name="{}_{}_status".format(*info)),
             *super().get_urls(),
         ]
 
+    def get_queryset(self, request: HttpRequest):
+        # The run that later pushed a failed run's day, for the "fixed by" link: one subquery, not one per row.
+        fixed_by = PushRun.objects.filter(
+            date=OuterRef("date"), status=PushRun.Status.SUCCEEDED, created_at__gt=OuterRef("created_at")
+        ).order_by("created_at", "pk")
+        return super().get_queryset(request).annotate(fixed_by_pk=Subquery(fixed_by.values("pk")[:1]))
+
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         current = today()
+        now = timezone.now()
+        calendar = history_calendar(current, now)
         context = {
             "can_push": self.has_push_permission(request),
             "push_today": current,
-            "calendar": history_calendar(current, timezone.now()),
+            "calendar": calendar,
+            "calendar_weeks": calendar_weeks(calendar),
+            # Sunday first: Nepal's week.
+            "weekday_names": [WEEKDAYS_ABBR[6], *(WEEKDAYS_ABBR[n] for n in range(6))],
             "legend": LEGEND,
-            "workers": running_clusters(),
+            **self._clock_context(now),
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)
@@ -111,6 +134,48 @@ class PushRunAdmin(admin.ModelAdmin):
         context = {"can_push": self.has_push_permission(request), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, context)
 
+    def status_view(self, request: HttpRequest) -> JsonResponse:
+        """Return the live state of the runs `?ids=1,2,3` as JSON, for the pages' polling script."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            ids = sorted({int(part) for part in request.GET.get("ids", "").split(",") if part.strip()})[:200]
+        except ValueError:
+            return JsonResponse({"error": _("ids must be run numbers separated by commas.")}, status=400)
+        runs = list(self.get_queryset(request).filter(pk__in=ids).select_related("requested_by"))
+        outcomes = day_outcomes({run.date for run in runs}, timezone.now())
+        return JsonResponse(
+            {
+                "runs": {
+                    str(run.pk): {
+                        "status": run.status,
+                        "active": run.status in (PushRun.Status.QUEUED, PushRun.Status.RUNNING),
+                        "cells": {name: str(getattr(self, name)(run, live=False)) for name in LIVE_FIELDS},
+                    }
+                    for run in runs
+                },
+                "days": {f"{day:%Y-%m-%d}": outcome for day, outcome in outcomes.items()},
+            }
+        )
+
+    def _clock_context(self, now: datetime.datetime) -> dict:
+        """Return what the pages say about the next push and the worker."""
+        from django.contrib.auth import get_user_model
+
+        user_opts = get_user_model()._meta
+        try:
+            add_user_url = reverse(
+                f"admin:{user_opts.app_label}_{user_opts.model_name}_add", current_app=self.admin_site.name
+            )
+        except NoReverseMatch:
+            add_user_url = ""
+        return {
+            "workers": running_clusters(),
+            "next_push": next_push_text(now),
+            "worker_contacts": worker_contacts(),
+            "add_user_url": add_user_url,
+        }
+
     def response_delete(self, request: HttpRequest, obj_display: str, obj_id) -> HttpResponse:
         # Django returns to the admin index when the model cannot be changed; back to the history.
         super().response_delete(request, obj_display, obj_id)
@@ -118,12 +183,15 @@ class PushRunAdmin(admin.ModelAdmin):
 
     # Pushing ---------------------------------------------------------------------------------
 
-    @admin.action(description="Rerun the selected days", permissions=["push"])
+    @admin.action(description=gettext_lazy("Rerun the selected days"), permissions=["push"])
     def rerun_days(self, request: HttpRequest, queryset) -> HttpResponse | None:
         days = sorted(set(queryset.values_list("date", flat=True)))
         if len(days) > MAX_DAYS:
             self.message_user(
-                request, f"At most {MAX_DAYS} days at a time; the selection has {len(days)}.", messages.ERROR
+                request,
+                _("At most %(max)d days at a time; the selection has %(count)d.")
+                % {"max": MAX_DAYS, "count": len(days)},
+                messages.ERROR,
             )
             return None
         if request.POST.get("post"):
@@ -145,9 +213,10 @@ class PushRunAdmin(admin.ModelAdmin):
             return self._confirmation(request, form.days(), hidden={"form": form})
         context = {
             **self.admin_site.each_context(request),
-            "title": "Push a day",
+            "title": _("Push a day"),
             "opts": self.opts,
             "form": form,
+            "max_days": MAX_DAYS,
             "media": self.media + form.media,
             "zone": conf.TIME_ZONE.key,
             "now_local": timezone.localtime(timezone=conf.TIME_ZONE),
@@ -158,6 +227,7 @@ class PushRunAdmin(admin.ModelAdmin):
         """Show what pushing `days` will do (a dry run) and ask to confirm; write nothing."""
         request.current_app = self.admin_site.name
         refusal = None
+        no_actor = False
         previews = []
         blocking = blocking_run(days)
         if blocking is not None:
@@ -165,6 +235,8 @@ class PushRunAdmin(admin.ModelAdmin):
         else:
             try:
                 previews = [push(day, dry_run=True) for day in days]
+            except NoActorError as exc:
+                refusal, no_actor = str(exc), True
             except PushError as exc:
                 refusal = str(exc)
         totals: dict[str, dict[str, int]] = {}
@@ -175,7 +247,7 @@ class PushRunAdmin(admin.ModelAdmin):
                     row[key] += value
         context = {
             **self.admin_site.each_context(request),
-            "title": "Push attendance?",
+            "title": _("Push attendance?"),
             "opts": self.opts,
             "media": self.media,
             "days": days,
@@ -183,7 +255,10 @@ class PushRunAdmin(admin.ModelAdmin):
             "target_rows": [(target_name(label), counts) for label, counts in totals.items()],
             "previews": previews if len(days) > 1 else [],
             "refusal": refusal,
-            "workers": running_clusters(),
+            "no_actor": no_actor,
+            "day_groups": day_groups(days),
+            "written": written_values() if refusal is None else [],
+            **self._clock_context(timezone.now()),
             "zone": conf.TIME_ZONE.key,
             "now_local": timezone.localtime(timezone=conf.TIME_ZONE),
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
@@ -209,10 +284,16 @@ class PushRunAdmin(admin.ModelAdmin):
                     if run.status == PushRun.Status.FAILED:
                         self._report(request, run)
                 if queued:
+                    text = _(
+                        "Queued the push of %(days)s (%(runs)s); it appears below and updates as the worker runs it."
+                    ) % {"days": _days_text([run.date for run in queued]), "runs": _runs_text(queued)}
                     self.message_user(
                         request,
-                        f"Queued the push of {_days_text([run.date for run in queued])} ({_runs_text(queued)}); "
-                        "it appears below and updates as the worker runs it.",
+                        format_html(
+                            '{} <span class="attendance-push-progress" data-runs="{}"></span>',
+                            text,
+                            ",".join(str(run.pk) for run in queued),
+                        ),
                         messages.SUCCESS,
                     )
         except PushError as exc:
@@ -223,13 +304,19 @@ class PushRunAdmin(admin.ModelAdmin):
         if run.status == PushRun.Status.SUCCEEDED:
             self.message_user(
                 request,
-                f"Pushed {run.date:%Y-%m-%d} (run {run.pk}): {run.created} created, {run.filled} check-outs filled, "
-                f"{run.skipped} skipped.",
+                _(
+                    "Pushed %(day)s (run %(run)s): %(created)d created, %(filled)d check-outs filled, "
+                    "%(skipped)d skipped."
+                )
+                % {"day": f"{run.date:%Y-%m-%d}", "run": run.pk, **_counts(run)},
                 messages.SUCCESS,
             )
         else:
             self.message_user(
-                request, f"The push of {run.date:%Y-%m-%d} failed (run {run.pk}): {run.error}", messages.ERROR
+                request,
+                _("The push of %(day)s failed (run %(run)s): %(error)s")
+                % {"day": f"{run.date:%Y-%m-%d}", "run": run.pk, "error": run.error},
+                messages.ERROR,
             )
 
     def _changelist_url(self) -> str:
@@ -238,38 +325,63 @@ class PushRunAdmin(admin.ModelAdmin):
         )
 
     # Columns and fields ---------------------------------------------------------------------
+    # The fields in LIVE_FIELDS take `live`: wrapped in a span that the polling script refreshes.
 
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, run: PushRun) -> str:
-        return format_html(
+    @admin.display(description=gettext_lazy("day"), ordering="date")
+    def day_display(self, run: PushRun) -> str:
+        text = date_format(run.date, "D j M Y")
+        if in_nepali():
+            return format_html('{}<br><span class="attendance-push-bs">{}</span>', text, bs_date(run.date))
+        return text
+
+    @admin.display(description=gettext_lazy("status"), ordering="status")
+    def status_badge(self, run: PushRun, live: bool = True) -> str:
+        badge = format_html(
             '<span class="attendance-push-badge attendance-push-badge--{}">{}</span>',
             run.status,
             run.get_status_display(),
         )
+        return _live(run, "status_badge", badge) if live else badge
 
-    @admin.display(description="duration")
-    def duration_display(self, run: PushRun) -> str:
+    @admin.display(description=gettext_lazy("duration"))
+    def duration_display(self, run: PushRun, live: bool = True) -> str:
         duration = run.duration
-        return f"{duration.total_seconds():.2f} s" if duration is not None else "—"
+        text = _("%(seconds).2f s") % {"seconds": duration.total_seconds()} if duration is not None else "—"
+        return _live(run, "duration_display", text) if live else text
 
-    @admin.display(description="error")
-    def error_line(self, run: PushRun) -> str:
-        return run.error.splitlines()[0][:120] if run.error else ""
+    @admin.display(description=gettext_lazy("error"))
+    def error_line(self, run: PushRun, live: bool = True) -> str:
+        html = mark_safe("")  # noqa: S308 (empty)
+        if run.error:
+            first = run.error.splitlines()[0]
+            # The whole first line, wrapped and cut by CSS (with an ellipsis); the title holds it all.
+            html = format_html('<span class="attendance-push-error" title="{}">{}</span>', first, first)
+        fixed_by = getattr(run, "fixed_by_pk", None)
+        if fixed_by and run.status in (PushRun.Status.FAILED, PushRun.Status.INTERRUPTED):
+            html = format_html(
+                '{}<a class="attendance-push-fixed-by" href="{}">{}</a>',
+                html,
+                self._change_url(fixed_by),
+                _("Fixed by run %(run)s") % {"run": fixed_by},
+            )
+        return _live(run, "error_line", html) if live else html
 
-    @admin.display(description="created / filled / skipped")
-    def counts_per_target(self, run: PushRun) -> str:
+    @admin.display(description=gettext_lazy("created / filled / skipped"))
+    def counts_per_target(self, run: PushRun, live: bool = True) -> str:
         if not run.counts:
-            return "—"
-        return format_html_join(
-            mark_safe("<br>"),  # noqa: S308 (a constant)
-            "{}: {} / {} / {}",
-            (
-                (target_name(label), c.get("created", 0), c.get("filled", 0), c.get("skipped", 0))
-                for label, c in run.counts.items()
-            ),
-        )
+            html = "—"
+        else:
+            html = format_html_join(
+                mark_safe("<br>"),  # noqa: S308 (a constant)
+                "{}: {} / {} / {}",
+                (
+                    (target_name(label), c.get("created", 0), c.get("filled", 0), c.get("skipped", 0))
+                    for label, c in run.counts.items()
+                ),
+            )
+        return _live(run, "counts_per_target", html) if live else html
 
-    @admin.display(description="counts per target")
+    @admin.display(description=gettext_lazy("counts per target"))
     def counts_table(self, run: PushRun) -> str:
         if not run.counts:
             return "—"
@@ -282,26 +394,53 @@ class PushRunAdmin(admin.ModelAdmin):
             ),
         )
         return format_html(
-            "<table><thead><tr><th>target</th><th>created</th><th>check-outs filled</th><th>skipped</th></tr>"
-            "</thead><tbody>{}</tbody></table>",
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("target"),
+            _("created"),
+            _("check-outs filled"),
+            _("skipped"),
             rows,
         )
 
-    @admin.display(description="traceback")
+    @admin.display(description=gettext_lazy("fixed by"))
+    def fixed_by_link(self, run: PushRun) -> str:
+        if run.status not in (PushRun.Status.FAILED, PushRun.Status.INTERRUPTED):
+            return "—"
+        fixed_by = getattr(run, "fixed_by_pk", None)
+        if not fixed_by:
+            return _("Not fixed yet: no later push of this day has succeeded.")
+        return format_html(
+            '<a class="attendance-push-fixed-by" href="{}">{}</a>',
+            self._change_url(fixed_by),
+            _("Run %(run)s pushed this day later.") % {"run": fixed_by},
+        )
+
+    @admin.display(description=gettext_lazy("traceback"))
     def traceback_block(self, run: PushRun) -> str:
         if not run.traceback:
             return "—"
-        return format_html('<pre class="attendance-push-traceback">{}</pre>', run.traceback)
+        # Collapsed: the error line above says what happened; the traceback is for whoever fixes it.
+        return format_html(
+            '<details class="attendance-push-traceback-box"><summary>{}</summary>'
+            '<pre class="attendance-push-traceback">{}</pre></details>',
+            _("Show the technical details (for whoever maintains the server)"),
+            run.traceback,
+        )
 
-    @admin.display(description="django-q2 task")
+    def _change_url(self, pk: int) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[pk], current_app=self.admin_site.name
+        )
+
+    @admin.display(description=gettext_lazy("django-q2 task"))
     def task_link(self, run: PushRun) -> str:
         if not run.task_id:
-            return "— (run in the foreground, not through the queue)"
+            return _("— (run in the foreground, not through the queue)")
         from django_q.models import Task
 
         task = Task.objects.filter(id=run.task_id).only("id", "success").first()
         if task is None:
-            return format_html("{} (waiting in the queue or not saved)", run.task_id)
+            return format_html("{} ({})", run.task_id, _("waiting in the queue or not saved"))
         try:
             url = reverse(
                 f"admin:django_q_{'success' if task.success else 'failure'}_change",
@@ -321,13 +460,78 @@ def target_name(label: str) -> str:
         return label  # a target removed from the settings since the run
 
 
+LIVE_FIELDS = ("status_badge", "duration_display", "counts_per_target", "error_line")
+
+
+def _live(run: PushRun, field: str, html: str) -> str:
+    return format_html(
+        '<span class="attendance-push-live" data-attendance-push-run="{}" data-field="{}" data-status="{}">{}</span>',
+        run.pk,
+        field,
+        run.status,
+        html,
+    )
+
+
+def _counts(run: PushRun) -> dict[str, int]:
+    return {"created": run.created, "filled": run.filled, "skipped": run.skipped}
+
+
+def day_groups(days: list[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
+    """Split sorted `days` into runs of consecutive days: [(first, last), …]."""
+    groups: list[list[datetime.date]] = []
+    for day in days:
+        if groups and day - groups[-1][1] == datetime.timedelta(days=1):
+            groups[-1][1] = day
+        else:
+            groups.append([day, day])
+    return [(first, last) for first, last in groups]
+
+
+def written_values() -> list[str]:
+    """Return, per target, what a record the push creates holds: "Student attendance: Present, 09:00–17:00, …"."""
+    actor = resolve_actor() if any(target.created_by_field for target in conf.TARGETS) else None
+    lines = []
+    for target in conf.TARGETS:
+        parts = []
+        if target.status_field:
+            try:
+                parts.append(str(target.status_value()))
+            except ValueError:
+                parts.append(str(target.status))
+        if target.check_in_field and target.check_out_field:
+            parts.append(f"{conf.CHECK_IN:%H:%M}–{conf.CHECK_OUT:%H:%M}")
+        elif target.check_in_field:
+            parts.append(_("check-in %(time)s") % {"time": f"{conf.CHECK_IN:%H:%M}"})
+        if target.created_by_field and actor is not None:
+            parts.append(_("created by %(user)s") % {"user": actor.get_username()})
+        lines.append(f"{target_name(target.label)}: {', '.join(parts)}")
+    return lines
+
+
 def _days_text(days: list[datetime.date]) -> str:
     if len(days) == 1:
         return f"{days[0]:%Y-%m-%d}"
-    return f"{len(days)} days, {days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}"
+    groups = day_groups(days)
+    if len(groups) == 1:
+        return _("%(count)d days, %(first)s to %(last)s") % {
+            "count": len(days),
+            "first": f"{days[0]:%Y-%m-%d}",
+            "last": f"{days[-1]:%Y-%m-%d}",
+        }
+    # Days that are not consecutive are listed one by one: a range would claim the days between.
+    return _("%(count)d days: %(days)s") % {
+        "count": len(days),
+        "days": ", ".join(
+            f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} – {last:%Y-%m-%d}" for first, last in groups
+        ),
+    }
 
 
 def _runs_text(runs: list[PushRun]) -> str:
     if len(runs) == 1:
-        return f"run {runs[0].pk}"
-    return f"runs {runs[0].pk}–{runs[-1].pk}"
+        return _("run %(run)s") % {"run": runs[0].pk}
+    pks = [run.pk for run in runs]
+    if pks == list(range(pks[0], pks[0] + len(pks))):
+        return _("runs %(first)s–%(last)s") % {"first": pks[0], "last": pks[-1]}
+    return _("runs %(runs)s") % {"runs": ", ".join(map(str, pks))}

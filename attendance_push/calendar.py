@@ -7,6 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Max
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
 
 from .models import PushRun
 from .runs import installed_on
@@ -15,12 +17,12 @@ from .schedule import push_instant
 # Outcome of a day, worst news first where several apply.
 PUSHED, FAILED, RUNNING, MISSED, UPCOMING, BEFORE = "pushed", "failed", "running", "missed", "upcoming", "before"
 LEGEND = {
-    PUSHED: "Pushed",
-    RUNNING: "Queued or running",
-    FAILED: "Failed (no successful push yet)",
-    MISSED: "Missed: no push since its push time",
-    UPCOMING: "Push time not reached yet",
-    BEFORE: "Before the first push",
+    PUSHED: _("Pushed"),
+    RUNNING: _("Queued or running"),
+    FAILED: _("Failed (no successful push yet)"),
+    MISSED: _("Missed: no push since its push time"),
+    UPCOMING: _("Push time not reached yet"),
+    BEFORE: _("Before the first push"),
 }
 
 
@@ -31,7 +33,40 @@ class CalendarDay:
 
     @property
     def label(self) -> str:
-        return f"{self.day:%a %d %b %Y}: {LEGEND[self.outcome]}"
+        from .bikram import bs_date, in_nepali
+
+        text = date_format(self.day, "D j M Y")
+        if in_nepali():
+            text = f"{text} ({bs_date(self.day)})"
+        return f"{text}: {LEGEND[self.outcome]}"
+
+
+@dataclass(frozen=True)
+class CalendarWeek:
+    """Seven squares, Sunday first (Nepal's week); None where the calendar has no day."""
+
+    days: tuple[CalendarDay | None, ...]
+    month: datetime.date | None  # the first of a month within the week (or the calendar's first day)
+
+
+def calendar_weeks(calendar: list[CalendarDay]) -> list[CalendarWeek]:
+    """Group the calendar's days into Sunday-to-Saturday weeks, oldest first."""
+    weeks: list[CalendarWeek] = []
+    row: list[CalendarDay | None] = [None] * (calendar[0].day.isoweekday() % 7) if calendar else []
+    for cell in calendar:
+        row.append(cell)
+        if len(row) == 7:
+            weeks.append(_week(row, first=not weeks))
+            row = []
+    if row:
+        weeks.append(_week(row + [None] * (7 - len(row)), first=not weeks))
+    return weeks
+
+
+def _week(row: list[CalendarDay | None], *, first: bool) -> CalendarWeek:
+    days = [cell.day for cell in row if cell is not None]
+    month = next((day for day in days if day.day == 1), days[0] if first else None)
+    return CalendarWeek(tuple(row), month)
 
 
 def history_calendar(today: datetime.date, now: datetime.datetime, days: int = 90) -> list[CalendarDay]:
@@ -53,6 +88,18 @@ def history_calendar(today: datetime.date, now: datetime.datetime, days: int = 9
         day = start + datetime.timedelta(days=offset)
         calendar.append(CalendarDay(day, _outcome(day, latest.get(day, {}), now, installed)))
     return calendar
+
+
+def day_outcomes(days: set[datetime.date], now: datetime.datetime) -> dict[datetime.date, str]:
+    """Return the calendar outcome of each of `days` (for the live updates of the history)."""
+    latest: dict[datetime.date, dict[str, datetime.datetime | None]] = defaultdict(dict)
+    rows = (
+        PushRun.objects.filter(date__in=days).order_by().values_list("date", "status").annotate(last=Max("started_at"))
+    )
+    for day, status, last_start in rows:
+        latest[day][status] = last_start
+    installed = installed_on()
+    return {day: _outcome(day, latest.get(day, {}), now, installed) for day in days}
 
 
 def _outcome(day, statuses, now, installed) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 
 from django import forms
-from django.contrib.admin.widgets import AdminDateWidget
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .conf import conf
 from .service import today
@@ -13,13 +14,28 @@ from .service import today
 MAX_DAYS = 31
 
 
+class IsoDateInput(forms.DateInput):
+    """The browser's own date picker, whose value is always YYYY-MM-DD: 01/12/2026 cannot be misread."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
 class PushDaysForm(forms.Form):
-    start = forms.DateField(label="Day", widget=AdminDateWidget, help_text="The day to push, or the first of a range.")
+    start = forms.DateField(
+        label=_("Day"),
+        widget=IsoDateInput,
+        input_formats=["%Y-%m-%d"],
+        help_text=_("The day to push, or the first of a range."),
+    )
     end = forms.DateField(
-        label="Until",
+        label=_("Until"),
         required=False,
-        widget=AdminDateWidget,
-        help_text=f"Optional: the last day of a range of at most {MAX_DAYS} days.",
+        widget=IsoDateInput,
+        input_formats=["%Y-%m-%d"],
+        help_text=format_lazy(_("Optional: the last day of a range of at most {max} days."), max=MAX_DAYS),
     )
 
     def clean(self) -> dict:
@@ -31,20 +47,20 @@ class PushDaysForm(forms.Form):
         current = today()
         if end > current:
             raise forms.ValidationError(
-                "%(day)s is in the future (today is %(today)s in %(zone)s): only today and past days can be pushed.",
+                _("%(day)s is in the future (today is %(today)s in %(zone)s): only today and past days can be pushed."),
                 code="future",
                 params={"day": f"{end:%Y-%m-%d}", "today": f"{current:%Y-%m-%d}", "zone": conf.TIME_ZONE.key},
             )
         if start > end:
             raise forms.ValidationError(
-                "The range is reversed: %(start)s is after %(end)s.",
+                _("The range is reversed: %(start)s is after %(end)s."),
                 code="reversed",
                 params={"start": f"{start:%Y-%m-%d}", "end": f"{end:%Y-%m-%d}"},
             )
         length = (end - start).days + 1
         if length > MAX_DAYS:
             raise forms.ValidationError(
-                "At most %(max)d days at a time; this range has %(length)d.",
+                _("At most %(max)d days at a time; this range has %(length)d."),
                 code="too_long",
                 params={"max": MAX_DAYS, "length": length},
             )

@@ -19,9 +19,10 @@ from django.db.models import Exists, OuterRef
 from django.db.models.constants import OnConflict
 from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .conf import Target, conf
-from .exceptions import PushError
+from .exceptions import NoActorError, PushError
 from .signals import target_pushed
 
 logger = logging.getLogger("attendance_push")
@@ -74,8 +75,8 @@ def validate_day(day: datetime.date) -> datetime.date:
     current = today()
     if day > current:
         raise PushError(
-            f"{day:%Y-%m-%d} is in the future (today is {current:%Y-%m-%d} in {conf.TIME_ZONE.key}); "
-            "only today and past days can be pushed."
+            _("%(day)s is in the future (today is %(today)s in %(zone)s); only today and past days can be pushed.")
+            % {"day": f"{day:%Y-%m-%d}", "today": f"{current:%Y-%m-%d}", "zone": conf.TIME_ZONE.key}
         )
     return day
 
@@ -87,16 +88,22 @@ def resolve_actor() -> models.Model:
     if conf.ACTOR:
         actor = users.filter(**{User.USERNAME_FIELD: conf.ACTOR}).first()
         if actor is None:
-            raise PushError(
-                f"ATTENDANCE_PUSH['ACTOR'] is {conf.ACTOR!r}, but no active user has that username. "
-                "Create it (python manage.py createsuperuser) or correct the setting."
+            raise NoActorError(
+                _(
+                    "ATTENDANCE_PUSH['ACTOR'] is %(actor)r, but no active user has that username. In the admin, "
+                    "add that user under Users › Add user (on the server: python manage.py createsuperuser), "
+                    "or correct the setting."
+                )
+                % {"actor": conf.ACTOR}
             )
         return actor
     actor = users.filter(is_superuser=True).order_by("pk").first()
     if actor is None:
-        raise PushError(
-            "No active superuser to record as the creator of pushed records. "
-            "Create one with: python manage.py createsuperuser (or set ATTENDANCE_PUSH['ACTOR'])."
+        raise NoActorError(
+            _(
+                "No active superuser to record as the creator of pushed records. In the admin, add one under "
+                "Users › Add user and tick “Superuser status” (on the server: python manage.py createsuperuser)."
+            )
         )
     return actor
 

@@ -47,6 +47,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin in the browser's language: English or Nepali (attendance_push ships a `ne` translation).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -95,6 +97,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# LocaleMiddleware picks one from the browser's languages.
+LANGUAGES = [("en", "English"), ("ne", "नेपाली")]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Kathmandu")
 USE_I18N = True
 USE_TZ = True

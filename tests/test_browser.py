@@ -128,7 +128,7 @@ def open_history(page: Page) -> None:
 def row_of(page: Page, run: PushRun) -> Locator:
     """The history's row of `run`."""
     return page.locator("#result_list tbody tr").filter(
-        has=page.locator(f'a[href*="/attendance_push/pushrun/{run.pk}/change/"]')
+        has=page.locator(f'.field-day_display a[href*="/attendance_push/pushrun/{run.pk}/change/"]')
     )
 
 

@@ -72,8 +72,8 @@ def test_push_attendance_exits_non_zero_with_one_clear_line(make_students):
     result = manage("push_attendance")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "CommandError: No active superuser to record as the creator of pushed records. "
-        "Create one with: python manage.py createsuperuser (or set ATTENDANCE_PUSH['ACTOR'])."
+        "CommandError: No active superuser to record as the creator of pushed records. In the admin, add one "
+        "under Users › Add user and tick “Superuser status” (on the server: python manage.py createsuperuser)."
     ]
     assert not PushRun.objects.exists()
 

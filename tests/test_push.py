@@ -321,7 +321,7 @@ def test_run_push_records_a_failure_with_a_readable_error_and_the_traceback(make
     assert run.status == PushRun.Status.FAILED
     assert run.error.startswith("No active superuser")
     assert "\n" not in run.error
-    assert "Traceback" in run.traceback and "PushError" in run.traceback
+    assert "Traceback" in run.traceback and "NoActorError" in run.traceback
     assert run.finished_at is not None
     assert not StudentAttendance.objects.exists()
 
