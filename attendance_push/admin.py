@@ -242,9 +242,10 @@ class PushRunAdmin(admin.ModelAdmin):
         totals: dict[str, dict[str, int]] = {}
         for preview in previews:
             for label, counts in preview.counts().items():
-                row = totals.setdefault(label, {"created": 0, "filled": 0, "skipped": 0})
-                for key, value in counts.items():
-                    row[key] += value
+                row = totals.setdefault(label, {"created": 0, "filled": 0, "skipped": 0, "rules": []})
+                for key in ("created", "filled", "skipped"):
+                    row[key] += counts[key]
+                row["rules"].extend(counts["rules"])
         context = {
             **self.admin_site.each_context(request),
             "title": _("Push attendance?"),

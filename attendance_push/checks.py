@@ -16,8 +16,13 @@ from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
 from django.db import DatabaseError, connections, models, router
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.signals import post_save
+from django.dispatch.dispatcher import _make_id
+from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, TARGET_KEYS, TARGET_REQUIRED, WRITE_MODES, Target, parse_time
+from .conf import DEFAULTS, RULE_KEYS, TARGET_KEYS, TARGET_REQUIRED, WRITE_MODES, Target, parse_time
+from .service import status_value
 
 SETTING = "ATTENDANCE_PUSH"
 
@@ -345,6 +350,13 @@ def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
         yield from _check_status(where, target, fields["status_field"])
     extra_errors = list(_check_extra_values(where, target, model, fields.values()))
     yield from extra_errors
+    yield from _check_fill_values(where, target, model, fields)
+    if "person_field" in fields:
+        person_model = fields["person_field"].related_model
+        yield from _check_day_people(where, target, person_model, "status_field" in fields)
+        for key in ("check_in", "check_out"):
+            yield from _check_time_choice(where, key, getattr(target, key), person_model)
+    yield from _check_host_logic(where, target, model)
     if target.write not in WRITE_MODES:
         yield checks.Error(
             f"{where}['write'] {target.write!r} is not a write mode.",
@@ -425,7 +437,7 @@ def _check_people_filter(
 
 def _check_status(where: str, target: Target, field: models.Field) -> Iterator[checks.CheckMessage]:
     try:
-        target.status_value()
+        status_value(target)
     except (ValueError, TypeError, FieldError) as exc:
         lookup = isinstance(field, models.ForeignKey)
         source = f"{where}['status']" if target.status is not None or lookup else f"{SETTING}['STATUS']"
@@ -448,47 +460,231 @@ def _status_hint(where: str, field: models.Field) -> str:
     return f"Set {where}['status'] to a value the field accepts."
 
 
+def _values_for_check(where: str, key: str, values: Any) -> tuple[dict[str, Any] | None, list[checks.CheckMessage]]:
+    """Return a values setting as a dict (a dotted path is called with today's date), or the errors saying why not."""
+    check_id = "attendance_push.E017" if key == "extra_values" else "attendance_push.E043"
+    if isinstance(values, dict):
+        return values, []
+    if not isinstance(values, str):
+        return None, [
+            checks.Error(
+                f"{where}['{key}'] must be a dict of field names and values, or the dotted path of a function "
+                "f(day) returning one.",
+                hint="E.g. {'validated': True} or 'myapp.attendance.values_for_day'.",
+                id=check_id,
+            )
+        ]
+    function, errors = _import_function(where, key, values, check_id)
+    if function is None:
+        return None, errors
+    try:
+        result = function(timezone.localdate())
+    except Exception as exc:  # noqa: BLE001 (the host's function: any failure is reported, not raised)
+        return None, [
+            checks.Error(
+                f"{where}['{key}'] {values}(day) raised {type(exc).__name__}: {exc}",
+                hint="The function gets a datetime.date and returns a dict of field names and values.",
+                id=check_id,
+            )
+        ]
+    if not isinstance(result, dict):
+        return None, [
+            checks.Error(
+                f"{where}['{key}'] {values}(day) returned {type(result).__name__}, not a dict.",
+                hint="The function gets a datetime.date and returns a dict of field names and values.",
+                id=check_id,
+            )
+        ]
+    return result, []
+
+
+def _import_function(where: str, key: str, path: Any, check_id: str) -> tuple[Any, list[checks.CheckMessage]]:
+    if not isinstance(path, str):
+        return None, [
+            checks.Error(
+                f"{where}['{key}'] {path!r} is not the dotted path of a function.",
+                hint="Write it as 'myapp.module.function'; the function takes the day (a datetime.date).",
+                id=check_id,
+            )
+        ]
+    try:
+        function = import_string(path)
+    except ImportError as exc:
+        return None, [
+            checks.Error(
+                f"{where}['{key}'] cannot import {path!r}: {exc}",
+                hint="Write it as 'myapp.module.function'; the function takes the day (a datetime.date).",
+                id=check_id,
+            )
+        ]
+    if not callable(function):
+        return None, [
+            checks.Error(
+                f"{where}['{key}'] {path!r} is not callable.",
+                hint="Name a function f(day).",
+                id=check_id,
+            )
+        ]
+    return function, []
+
+
 def _check_extra_values(where: str, target: Target, model, mapped) -> Iterator[checks.CheckMessage]:
-    extra = target.extra_values
-    if not isinstance(extra, dict):
-        yield checks.Error(
-            f"{where}['extra_values'] must be a dict of field names and values.",
-            hint="E.g. {'validated': True}.",
-            id="attendance_push.E017",
-        )
+    extra, errors = _values_for_check(where, "extra_values", target.extra_values)
+    yield from errors
+    if extra is None:
         return
     taken = {field.name for field in mapped} | {target.person_field}
-    for name, value in extra.items():
+    yield from _check_value_fields(where, "extra_values", "attendance_push.E017", model, extra, taken)
+
+
+def _check_value_fields(
+    where: str, key: str, check_id: str, model, values: dict[str, Any], taken: set[str]
+) -> Iterator[checks.CheckMessage]:
+    """Check that every name of `values` is a writable field the push does not set itself, with a valid value."""
+    for name, value in values.items():
         try:
             field = model._meta.get_field(name)
         except (FieldDoesNotExist, TypeError):
             yield checks.Error(
-                f"{where}['extra_values'] names {name!r}, not a field of {model._meta.label}.",
+                f"{where}['{key}'] names {name!r}, not a field of {model._meta.label}.",
                 hint=f"Fields of {model._meta.label}: {', '.join(f.name for f in model._meta.concrete_fields)}.",
-                id="attendance_push.E017",
+                id=check_id,
             )
             continue
-        if name in taken or not field.concrete or field.primary_key:
+        if name in taken or not field.concrete or field.primary_key or field.generated:
             yield checks.Error(
-                f"{where}['extra_values'] cannot set {model._meta.label}.{name}: the push sets it.",
+                f"{where}['{key}'] cannot set {model._meta.label}.{name}: the push sets it, or it is not writable.",
                 hint="Set it with the target's own keys (date_field, status, …), or leave it out.",
-                id="attendance_push.E017",
+                id=check_id,
             )
             continue
+        if hasattr(value, "resolve_expression"):
+            continue  # evaluated per row by the database
         try:
             field.clean(value, None)
         except ValidationError as exc:
             yield checks.Error(
-                f"{where}['extra_values'][{name!r}] {value!r} is not valid: {' '.join(exc.messages)}",
+                f"{where}['{key}'][{name!r}] {value!r} is not valid: {' '.join(exc.messages)}",
                 hint=f"Give a value {model._meta.label}.{name} accepts.",
-                id="attendance_push.E017",
+                id=check_id,
             )
         except DatabaseError:
             continue  # a related table not migrated yet
 
 
-def _extra_fields(model: type[models.Model], extra_values: dict) -> list[models.Field]:
-    return [model._meta.get_field(name) for name in extra_values]
+def _check_fill_values(where: str, target: Target, model, fields: dict) -> Iterator[checks.CheckMessage]:
+    values, errors = _values_for_check(where, "fill_values", target.fill_values)
+    yield from errors
+    if not values:
+        return
+    if "check_out_field" not in fields or "check_in_field" not in fields:
+        yield checks.Error(
+            f"{where}['fill_values'] is set, but the target has no check-in and check-out to fill.",
+            hint="Name check_in_field and check_out_field, or leave fill_values out.",
+            id="attendance_push.E043",
+        )
+        return
+    taken = {target.person_field, target.date_field, target.check_out_field}
+    yield from _check_value_fields(where, "fill_values", "attendance_push.E043", model, values, taken)
+
+
+def _check_day_people(where: str, target: Target, person_model, status_ok: bool) -> Iterator[checks.CheckMessage]:
+    """Check people_on_day and the rules: importable functions, known keys, valid statuses and times."""
+    if target.people_on_day is not None:
+        yield from _import_function(where, "people_on_day", target.people_on_day, "attendance_push.E040")[1]
+    if not isinstance(target.rules, list | tuple):
+        yield checks.Error(
+            f"{where}['rules'] must be a list of rules.",
+            hint="E.g. [{'name': 'On leave', 'people': 'myapp.people.on_leave', 'status': 'Leave'}].",
+            id="attendance_push.E041",
+        )
+        return
+    for index, rule in enumerate(target.rules):
+        rule_where = f"{where}['rules'][{index}]"
+        if not isinstance(rule, dict) or "people" not in rule or set(rule) - RULE_KEYS:
+            yield checks.Error(
+                f"{rule_where} must be a dict with 'people' and only the keys {', '.join(sorted(RULE_KEYS))}.",
+                hint="E.g. {'name': 'On leave', 'people': 'myapp.people.on_leave', 'status': 'Leave', "
+                "'check_in': None, 'check_out': None}, or {'people': …, 'skip': True} for no record.",
+                id="attendance_push.E041",
+            )
+            continue
+        yield from _import_function(rule_where, "people", rule["people"], "attendance_push.E041")[1]
+        if not isinstance(rule.get("skip", False), bool):
+            yield checks.Error(
+                f"{rule_where}['skip'] must be True or False.", hint="True gives no record.", id="attendance_push.E041"
+            )
+        if "status" in rule and target.status_field and status_ok:
+            try:
+                status_value(target, rule["status"])
+            except (ValueError, TypeError, FieldError) as exc:
+                yield checks.Error(
+                    f"{rule_where}['status']: {exc}",
+                    hint=_status_hint(rule_where, target.model._meta.get_field(target.status_field)),
+                    id="attendance_push.E041",
+                )
+            except DatabaseError:
+                pass  # the lookup table is not created yet
+        for key in ("check_in", "check_out"):
+            if key in rule:
+                yield from _check_time_choice(rule_where, key, rule[key], person_model)
+
+
+def _check_time_choice(where: str, key: str, spec: Any, person_model) -> Iterator[checks.CheckMessage]:
+    """Check a check_in/check_out: None, "HH:MM", or {"field": "path__on__the_person"} to a TimeField."""
+    if spec is None:
+        return
+    hint = "Write 'HH:MM', None (no time), or {'field': 'shift__starts_at'} (a TimeField reached from the person)."
+    if isinstance(spec, dict):
+        path = spec.get("field")
+        if set(spec) != {"field"} or not isinstance(path, str):
+            yield checks.Error(f"{where}['{key}'] {spec!r} is not a time.", hint=hint, id="attendance_push.E042")
+            return
+        try:
+            output = person_model._default_manager.values(path).query.values_select
+            field = person_model._default_manager.values(path).query.resolve_ref(output[0]).output_field
+        except (FieldError, FieldDoesNotExist, IndexError) as exc:
+            yield checks.Error(
+                f"{where}['{key}'] {path!r} is not a field reached from {person_model._meta.label}: {exc}",
+                hint=hint,
+                id="attendance_push.E042",
+            )
+            return
+        if not isinstance(field, models.TimeField):
+            yield checks.Error(f"{where}['{key}'] {path!r} is not a TimeField.", hint=hint, id="attendance_push.E042")
+        return
+    try:
+        parse_time(spec)
+    except ValueError:
+        yield checks.Error(f"{where}['{key}'] {spec!r} is not a time.", hint=hint, id="attendance_push.E042")
+
+
+def _check_host_logic(where: str, target: Target, model) -> Iterator[checks.CheckMessage]:
+    """Warn when set-based writes would bypass the model's save() or its own post_save receivers."""
+    if target.write != "sql":
+        return
+    overrides_save = any(
+        "save" in vars(cls) for cls in model.__mro__ if cls is not models.Model and issubclass(cls, models.Model)
+    )
+    own_receivers = any(key[1] == _make_id(model) for key, *_rest in post_save.receivers)
+    if not (overrides_save or own_receivers):
+        return
+    logic = " and ".join(
+        part
+        for part, present in (("overrides save()", overrides_save), ("has post_save receivers", own_receivers))
+        if present
+    )
+    yield checks.Warning(
+        f"{where}: {model._meta.label} {logic}, which the set-based push ('write': 'sql') does not run.",
+        hint="Set 'write': 'save' for this target to save each record through the model, or connect "
+        "attendance_push.signals.target_pushed to do the same work in bulk.",
+        id="attendance_push.W040",
+    )
+
+
+def _extra_fields(model: type[models.Model], extra_values: Any) -> list[models.Field]:
+    values, _errors = _values_for_check("", "extra_values", extra_values)
+    return [model._meta.get_field(name) for name in values or {}]
 
 
 def _check_per_row_defaults(where: str, model: type[models.Model], mapped) -> Iterator[checks.CheckMessage]:

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
 DEFAULTS: dict[str, Any] = {
@@ -38,8 +37,14 @@ TARGET_DEFAULTS: dict[str, Any] = {
     "status": None,
     "extra_values": {},
     "write": "sql",
+    "people_on_day": None,
+    "rules": [],
+    "fill_values": {},
+    "check_in": None,
+    "check_out": None,
 }
 TARGET_REQUIRED = ("attendance", "person_field")
+RULE_KEYS = frozenset({"name", "people", "status", "check_in", "check_out", "skip"})
 TARGET_KEYS = frozenset(TARGET_REQUIRED) | frozenset(TARGET_DEFAULTS)
 WRITE_MODES = ("sql", "save")
 
@@ -70,8 +75,13 @@ class Target:
     check_out_field: str | None
     created_by_field: str | None
     status: Any
-    extra_values: dict[str, Any]
+    extra_values: dict[str, Any] | str
     write: str
+    people_on_day: str | None
+    rules: list[dict[str, Any]]
+    fill_values: dict[str, Any] | str
+    check_in: str | datetime.time | dict[str, str] | None
+    check_out: str | datetime.time | dict[str, str] | None
 
     @classmethod
     def from_setting(cls, raw: dict[str, Any]) -> Target:
@@ -95,55 +105,6 @@ class Target:
         if isinstance(self.people_filter, models.Q):
             return people.filter(self.people_filter)
         return people.filter(**self.people_filter)
-
-    def status_value(self) -> Any:
-        """Return the status of a created record, by the kind of the status field; raise ValueError saying why not.
-
-        A CharField or an integer field with choices takes `status` (default: ATTENDANCE_PUSH['STATUS'],
-        a choice's value or label); a BooleanField takes True unless told; a ForeignKey takes the
-        row that the `status` lookup names, e.g. {"name": "Present"}.
-        """
-        field = self.model._meta.get_field(self.status_field)
-        where = f"{self.label}.{field.name}"
-        if isinstance(field, models.ForeignKey):
-            lookup_model = field.related_model
-            if not isinstance(self.status, dict) or not self.status:
-                raise ValueError(
-                    f"{where} is a ForeignKey to {lookup_model._meta.label}: name the status row with a lookup, "
-                    "e.g. 'status': {'name': 'Present'}."
-                )
-            rows = list(lookup_model._default_manager.filter(**self.status).values_list("pk", flat=True)[:2])
-            if len(rows) != 1:
-                found = "no" if not rows else "more than one"
-                raise ValueError(
-                    f"{found} {lookup_model._meta.label} matches {self.status!r}: create it or correct 'status'."
-                )
-            return rows[0]
-        if isinstance(field, models.BooleanField):
-            value = True if self.status is None else self.status
-            if not isinstance(value, bool):
-                raise ValueError(f"{where} is a BooleanField: 'status' must be True or False, not {value!r}.")
-            return value
-        value = conf.STATUS if self.status is None else self.status
-        if isinstance(value, dict | list | set | tuple):
-            raise ValueError(f"{where} is not a ForeignKey: 'status' must be a plain value, not {value!r}.")
-        choices = list(field.flatchoices)
-        if choices:
-            by_value = {choice: choice for choice, _label in choices}
-            by_label = {str(label).casefold(): choice for choice, label in choices}
-            if value in by_value:
-                return value
-            if str(value).casefold() in by_label:
-                return by_label[str(value).casefold()]
-            raise ValueError(
-                f"{value!r} is not a choice of {where}; choices: "
-                + ", ".join(f"{choice!r} ({label})" for choice, label in choices)
-                + "."
-            )
-        try:
-            return field.to_python(value)
-        except ValidationError as exc:
-            raise ValueError(f"{value!r} is not a valid value of {where}: {' '.join(exc.messages)}") from None
 
 
 class Settings:

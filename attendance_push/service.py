@@ -9,19 +9,23 @@ from __future__ import annotations
 import datetime
 import logging
 import zlib
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models import Exists, OuterRef
-from django.db.models.constants import OnConflict
+from django.db.models import Exists, F, OuterRef, Subquery, Value
+from django.db.models.constants import LOOKUP_SEP, OnConflict
 from django.db.models.fields import AutoFieldMixin
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from .conf import Target, conf
+from .conf import RULE_KEYS, Target, conf, parse_time
 from .exceptions import NoActorError, PushError
 from .signals import target_pushed
 
@@ -32,6 +36,20 @@ LOCK_NAMESPACE = zlib.crc32(b"attendance_push") - 2**31
 
 
 @dataclass(frozen=True)
+class RuleResult:
+    """What one rule (or the default record, `rule` "") did, or would do, to one target."""
+
+    rule: str
+    status: str
+    created: int = 0
+    skipped: int = 0
+    skip: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "status": self.status, "created": self.created, "skipped": self.skipped}
+
+
+@dataclass(frozen=True)
 class TargetResult:
     """What a push did (or, in a dry run, would do) to one attendance model."""
 
@@ -39,6 +57,19 @@ class TargetResult:
     created: int
     filled: int
     skipped: int
+    rules: tuple[RuleResult, ...] = ()
+
+    @property
+    def skipped_by_rule(self) -> int:
+        return sum(rule.skipped for rule in self.rules)
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "filled": self.filled,
+            "skipped": self.skipped,
+            "rules": [rule.as_dict() for rule in self.rules],
+        }
 
 
 @dataclass(frozen=True)
@@ -61,8 +92,25 @@ class PushResult:
     def skipped(self) -> int:
         return sum(target.skipped for target in self.targets)
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        return {t.label: {"created": t.created, "filled": t.filled, "skipped": t.skipped} for t in self.targets}
+    def counts(self) -> dict[str, dict[str, Any]]:
+        return {target.label: target.counts() for target in self.targets}
+
+
+def describe_rules(rules: list[dict[str, Any]]) -> str:
+    """Return what the rules of one target did in words: "120 Present, 4 Leave, 2 skipped by rule"."""
+    created: dict[str, int] = {}
+    skipped = 0
+    # The default record first: it is what most people get.
+    for rule in sorted(rules, key=lambda rule: rule.get("rule") != ""):
+        if rule.get("skipped"):
+            skipped += rule["skipped"]
+        if rule.get("created"):
+            status = rule.get("status") or _("records")
+            created[status] = created.get(status, 0) + rule["created"]
+    parts = [f"{count} {status}" for status, count in created.items()]
+    if skipped:
+        parts.append(_("%(count)d skipped by rule") % {"count": skipped})
+    return ", ".join(parts) or _("no records")
 
 
 def today() -> datetime.date:
@@ -138,8 +186,291 @@ def _lock_day(alias: str, day: datetime.date) -> None:
     # already holds the write lock.
 
 
-def _people(target: Target, alias: str) -> models.QuerySet:
-    people = target.people(alias).order_by()
+# --- Settings that depend on the day ------------------------------------------------------------
+
+
+def call_day_function(path: str, day: datetime.date, where: str) -> Any:
+    """Import the function at dotted `path` and return what it gives for `day`; raise PushError if it cannot."""
+    try:
+        function = import_string(path)
+    except ImportError as exc:
+        raise PushError(
+            _("%(where)s: cannot import %(path)r: %(error)s") % {"where": where, "path": path, "error": exc}
+        ) from None
+    return function(day)
+
+
+def day_q(path: str, day: datetime.date, where: str) -> models.Q:
+    """Return the people lookups the function at `path` gives for `day` (a Q, or a dict of lookups)."""
+    result = call_day_function(path, day, where)
+    if isinstance(result, models.Q):
+        return result
+    if isinstance(result, dict):
+        return models.Q(**result)
+    raise PushError(
+        _("%(where)s: %(path)s(day) returned %(type)s, not a Q or a dict of lookups.")
+        % {"where": where, "path": path, "type": type(result).__name__}
+    )
+
+
+def day_values(values: dict[str, Any] | str, day: datetime.date, where: str) -> dict[str, Any]:
+    """Return a values setting for `day`: the dict itself, or what the function at its dotted path returns."""
+    if not isinstance(values, str):
+        return dict(values)
+    result = call_day_function(values, day, where)
+    if not isinstance(result, dict):
+        raise PushError(
+            _("%(where)s: %(path)s(day) returned %(type)s, not a dict of field names and values.")
+            % {"where": where, "path": values, "type": type(result).__name__}
+        )
+    return result
+
+
+_INHERIT = object()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who gets which record: the people a function selects for the day, and what their record says."""
+
+    name: str
+    people: str | None  # None: the default record, for the people no rule matches
+    status: Any = _INHERIT
+    check_in: Any = _INHERIT
+    check_out: Any = _INHERIT
+    skip: bool = False
+
+
+DEFAULT_RULE = Rule(name="", people=None)
+
+
+def target_rules(target: Target) -> list[Rule]:
+    """Return the target's rules in order, then the default record; raise PushError on a malformed rule."""
+    rules = []
+    for index, raw in enumerate(target.rules):
+        where = f"{target.label} rules[{index}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("people"), str) or set(raw) - RULE_KEYS:
+            raise PushError(
+                _("%(where)s must be a dict with 'people' (a dotted path) and only the keys %(keys)s.")
+                % {"where": where, "keys": ", ".join(sorted(RULE_KEYS))}
+            )
+        rules.append(
+            Rule(
+                name=str(raw.get("name") or raw["people"]),
+                people=raw["people"],
+                status=raw.get("status", _INHERIT),
+                check_in=raw.get("check_in", _INHERIT),
+                check_out=raw.get("check_out", _INHERIT),
+                skip=bool(raw.get("skip", False)),
+            )
+        )
+    return [*rules, DEFAULT_RULE]
+
+
+def status_value(target: Target, status: Any = None) -> Any:
+    """Return the status value of a created record, by the kind of the status field; raise ValueError saying why not.
+
+    A CharField or an integer field with choices takes `status` (default: the target's status, then
+    ATTENDANCE_PUSH['STATUS'], a choice's value or label); a BooleanField takes True unless told; a
+    ForeignKey takes the row that the `status` lookup names, e.g. {"name": "Present"}.
+    """
+    status = target.status if status is None else status
+    field = target.model._meta.get_field(target.status_field)
+    where = f"{target.label}.{field.name}"
+    if isinstance(field, models.ForeignKey):
+        lookup_model = field.related_model
+        if not isinstance(status, dict) or not status:
+            raise ValueError(
+                f"{where} is a ForeignKey to {lookup_model._meta.label}: name the status row with a lookup, "
+                "e.g. 'status': {'name': 'Present'}."
+            )
+        rows = list(lookup_model._default_manager.filter(**status).values_list("pk", flat=True)[:2])
+        if len(rows) != 1:
+            found = "no" if not rows else "more than one"
+            raise ValueError(f"{found} {lookup_model._meta.label} matches {status!r}: create it or correct 'status'.")
+        return rows[0]
+    if isinstance(field, models.BooleanField):
+        value = True if status is None else status
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} is a BooleanField: 'status' must be True or False, not {value!r}.")
+        return value
+    value = conf.STATUS if status is None else status
+    if isinstance(value, dict | list | set | tuple):
+        raise ValueError(f"{where} is not a ForeignKey: 'status' must be a plain value, not {value!r}.")
+    choices = list(field.flatchoices)
+    if choices:
+        by_value = {choice: choice for choice, _label in choices}
+        by_label = {str(label).casefold(): choice for choice, label in choices}
+        if value in by_value:
+            return value
+        if str(value).casefold() in by_label:
+            return by_label[str(value).casefold()]
+        raise ValueError(
+            f"{value!r} is not a choice of {where}; choices: "
+            + ", ".join(f"{choice!r} ({label})" for choice, label in choices)
+            + "."
+        )
+    try:
+        return field.to_python(value)
+    except ValidationError as exc:
+        raise ValueError(f"{value!r} is not a valid value of {where}: {' '.join(exc.messages)}") from None
+
+
+def _rule_status(target: Target, rule: Rule) -> tuple[Any, str]:
+    """Return the status value of the rule's records and its label for the counts."""
+    if not target.status_field:
+        return None, ""
+    status = None if rule.status is _INHERIT else rule.status
+    try:
+        value = status_value(target, status)
+    except ValueError as exc:
+        raise PushError(f"{target.label}: {exc}") from None
+    field = target.model._meta.get_field(target.status_field)
+    chosen = target.status if status is None else status
+    if field.flatchoices:
+        label = dict(field.flatchoices).get(value, value)
+    elif isinstance(chosen, dict):
+        label = ", ".join(str(part) for part in chosen.values())
+    else:
+        label = value
+    return value, str(label)
+
+
+@dataclass(frozen=True)
+class PersonTime:
+    """A time read from the person (`{"field": "shift__starts_at"}`), or `fallback` when the person has none."""
+
+    path: str
+    fallback: datetime.time | None
+
+
+def time_choice(spec: Any, default: datetime.time | None) -> datetime.time | PersonTime | None:
+    """Return a target's or rule's `check_in`/`check_out` as a time, a PersonTime, or None (no time)."""
+    if isinstance(spec, dict):
+        return PersonTime(spec["field"], default)
+    if spec is None:
+        return None
+    return parse_time(spec)
+
+
+def _target_times(target: Target) -> tuple[Any, Any]:
+    check_in = conf.CHECK_IN if target.check_in is None else time_choice(target.check_in, conf.CHECK_IN)
+    check_out = conf.CHECK_OUT if target.check_out is None else time_choice(target.check_out, conf.CHECK_OUT)
+    return check_in, check_out
+
+
+# --- Expressions: one value per row ----------------------------------------------------------------
+
+
+def _rebase(expression: Any, replace: Callable[[str], Any]) -> Any:
+    """Return `expression` with every F() replaced by `replace(name)`."""
+    if isinstance(expression, F) and not isinstance(expression, OuterRef):
+        return replace(expression.name)
+    if not hasattr(expression, "get_source_expressions"):
+        return expression
+    copy = expression.copy()
+    copy.set_source_expressions([_rebase(source, replace) for source in copy.get_source_expressions()])
+    return copy
+
+
+def _person_ref_in_update(target: Target) -> Callable[[str], Any]:
+    """Return how an UPDATE of attendance rows reads a path on the row's person (a correlated subquery)."""
+    person_fk = target.model._meta.get_field(target.person_field)
+    people = target.person_model._default_manager.order_by()
+
+    def ref(path: str) -> Any:
+        return Subquery(people.filter(**{person_fk.target_field.name: OuterRef(target.person_field)}).values(path)[:1])
+
+    return ref
+
+
+def _to_expression(
+    value: Any,
+    field: models.Field,
+    target: Target,
+    own: dict[str, Any],
+    person_ref: Callable[[str], Any],
+    *,
+    keep_unknown: bool,
+) -> Any:
+    """Return `value` as an expression for the column of `field`.
+
+    In an expression, F("<person_field>__path") reads the person, F("<field>") reads the value the
+    record gets for that field (`own`), or, when `keep_unknown`, the row's current column.
+    """
+    if isinstance(value, PersonTime):
+        fallback = Value(value.fallback, output_field=models.TimeField())
+        return Coalesce(person_ref(value.path), fallback, output_field=models.TimeField())
+    if hasattr(value, "resolve_expression"):
+        prefix = target.person_field + LOOKUP_SEP
+
+        def replace(name: str) -> Any:
+            if name.startswith(prefix):
+                return person_ref(name[len(prefix) :])
+            if name in own:
+                return own[name]
+            if keep_unknown:
+                return F(name)
+            raise PushError(
+                _("%(target)s: F(%(name)r) names neither a field the push sets nor '%(prefix)s…' on the person.")
+                % {"target": target.label, "name": name, "prefix": prefix}
+            )
+
+        return _rebase(value, replace)
+    if value is None and field is not None:
+        # A bare NULL has no type: PostgreSQL could not compute with it (NULL - NULL).
+        return Cast(Value(None), output_field=field)
+    return Value(value, output_field=field)
+
+
+def _insert_values(
+    target: Target, day: datetime.date, actor: models.Model | None, rule: Rule, status: Any
+) -> dict[models.Field, Any]:
+    """Return the expression of every column of a pushed record but the person, relative to the person row."""
+    model = target.model
+    meta = model._meta
+    check_in, check_out = _target_times(target)
+    chosen: dict[str, Any] = {target.date_field: day}
+    if target.status_field:
+        chosen[target.status_field] = status
+    if target.check_in_field:
+        chosen[target.check_in_field] = check_in if rule.check_in is _INHERIT else time_choice(rule.check_in, None)
+    if target.check_out_field:
+        chosen[target.check_out_field] = check_out if rule.check_out is _INHERIT else time_choice(rule.check_out, None)
+    if target.created_by_field:
+        chosen[target.created_by_field] = actor.pk
+    extra = day_values(target.extra_values, day, f"{target.label} extra_values")
+
+    def person_ref(path: str) -> Any:
+        return F(path)
+
+    own: dict[str, Any] = {}
+    values: dict[models.Field, Any] = {}
+    for name, value in [*chosen.items(), *extra.items()]:
+        field = meta.get_field(name)
+        values[field] = own[name] = _to_expression(value, field, target, own, person_ref, keep_unknown=False)
+    if target.write == "save":
+        return values  # each Model() computes its own defaults
+    # The rest of the columns get what Model.save() would give them: defaults and auto_now(_add).
+    blank = model()
+    for field in meta.concrete_fields:
+        if field in values or field.name == target.person_field:
+            continue
+        if isinstance(field, AutoFieldMixin) or field.generated or field.has_db_default():
+            continue
+        values[field] = Value(field.pre_save(blank, add=True), output_field=field)
+    return values
+
+
+# --- Who is pushed, and into which rule ------------------------------------------------------------
+
+
+def _people(target: Target, day: datetime.date, alias: str) -> models.QuerySet:
+    """Return the people this target pushes on `day`: people_filter AND people_on_day(day)."""
+    people = target.people(alias)
+    if target.people_on_day:
+        people = people.filter(day_q(target.people_on_day, day, f"{target.label} people_on_day"))
+    people = people.order_by()
     if len(people.query.alias_map) > 1:
         # A lookup across a multi-valued relation can repeat a person; keep each one once.
         people = target.person_model._default_manager.using(alias).filter(pk__in=people.values("pk")).order_by()
@@ -153,87 +484,200 @@ def _records(target: Target, day: datetime.date, alias: str) -> models.QuerySet:
 def _missing_people(target: Target, day: datetime.date, alias: str) -> models.QuerySet:
     person_key = target.model._meta.get_field(target.person_field).target_field.name
     has_record = _records(target, day, alias).filter(**{target.person_field: OuterRef(person_key)})
-    return _people(target, alias).filter(~Exists(has_record))
+    return _people(target, day, alias).filter(~Exists(has_record))
 
 
-def _open_records(target: Target, day: datetime.date, alias: str) -> models.QuerySet | None:
+def _rule_buckets(target: Target, day: datetime.date, alias: str) -> list[tuple[Rule, models.QuerySet]]:
+    """Return each rule with the missing people it decides: those it matches and no earlier rule does.
+
+    The default record's people are those no rule matches. Every person is in exactly one bucket:
+    the same EXISTS decides "matches" for a rule and "matched earlier" for the ones after it.
+    """
+    missing = _missing_people(target, day, alias)
+    people = target.person_model._default_manager.using(alias).order_by()
+    earlier: list[Exists] = []
+    buckets = []
+    for rule in target_rules(target):
+        bucket = missing
+        for match in earlier:
+            bucket = bucket.filter(~match)
+        if rule.people is not None:
+            q = day_q(rule.people, day, f"{target.label} rule {rule.name!r}")
+            matches = Exists(people.filter(q).filter(pk=OuterRef("pk")))
+            bucket = bucket.filter(matches)
+            earlier.append(matches)
+        buckets.append((rule, bucket))
+    return buckets
+
+
+# --- Check-outs: the one fill/skip rule ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FillPlan:
+    """The day's open records split by the fill/skip rule, and the check-out they get."""
+
+    to_fill: models.QuerySet
+    to_skip: models.QuerySet
+    check_out: Any
+
+
+def _open_records(target: Target, day: datetime.date, alias: str) -> models.QuerySet:
     """Return the day's records of targeted people with a check-in and no check-out."""
-    if not (target.check_in_field and target.check_out_field):
-        return None
     person_key = target.model._meta.get_field(target.person_field).target_field.name
     # Correlated EXISTS, not person IN (all targeted people): the day's few open records are
     # found by the date, and each is matched to its person by key.
-    targeted = _people(target, alias).filter(**{person_key: OuterRef(target.person_field)})
+    targeted = _people(target, day, alias).filter(**{person_key: OuterRef(target.person_field)})
     return _records(target, day, alias).filter(
         Exists(targeted),
         **{f"{target.check_in_field}__isnull": False, f"{target.check_out_field}__isnull": True},
     )
 
 
+def fill_plan(target: Target, day: datetime.date, alias: str) -> FillPlan | None:
+    """Split the day's open records: filled with the check-out, or skipped (the push and its preview share this).
+
+    A check-in after the check-out would give a negative day: that record is skipped, left for a human.
+    """
+    if not (target.check_in_field and target.check_out_field):
+        return None
+    open_records = _open_records(target, day, alias)
+    check_out = _target_times(target)[1]
+    if isinstance(check_out, PersonTime):
+        check_out = _to_expression(check_out, None, target, {}, _person_ref_in_update(target), keep_unknown=True)
+    return FillPlan(
+        to_fill=open_records.filter(**{f"{target.check_in_field}__lte": check_out}),
+        to_skip=open_records.filter(**{f"{target.check_in_field}__gt": check_out}),
+        check_out=check_out,
+    )
+
+
+def _fill_values(target: Target, day: datetime.date, plan: FillPlan) -> dict[str, Any]:
+    """Return the columns a filled record gets: the check-out, fill_values, and auto_now fields."""
+    model = target.model
+    check_out = plan.check_out
+    if not hasattr(check_out, "resolve_expression"):
+        check_out = Value(check_out, output_field=model._meta.get_field(target.check_out_field))
+    own = {target.check_out_field: check_out}
+    person_ref = _person_ref_in_update(target)
+    values = {target.check_out_field: plan.check_out}
+    for name, value in day_values(target.fill_values, day, f"{target.label} fill_values").items():
+        field = model._meta.get_field(name)
+        values[name] = _to_expression(value, field, target, own, person_ref, keep_unknown=True)
+    blank = model()
+    for field in model._meta.concrete_fields:
+        # QuerySet.update() leaves auto_now fields alone; Model.save() would set them.
+        if getattr(field, "auto_now", False) and field.name not in values:
+            values[field.name] = field.pre_save(blank, add=False)
+    return values
+
+
+# --- Preview and push ------------------------------------------------------------------------------
+
+
 def _preview_target(target: Target, day: datetime.date) -> TargetResult:
     alias = router.db_for_read(target.model)
-    open_records = _open_records(target, day, alias)
+    plan = fill_plan(target, day, alias)
     filled = skipped = 0
-    if open_records is not None:
-        filled = open_records.filter(**{f"{target.check_in_field}__lte": conf.CHECK_OUT}).count()
-        skipped = open_records.filter(**{f"{target.check_in_field}__gt": conf.CHECK_OUT}).count()
-    return TargetResult(target.label, _missing_people(target, day, alias).count(), filled, skipped)
+    if plan is not None:
+        filled, skipped = plan.to_fill.count(), plan.to_skip.count()
+    rules = []
+    for rule, people in _rule_buckets(target, day, alias):
+        count = people.count()
+        if rule.skip:
+            rules.append(RuleResult(rule.name, "", skipped=count, skip=True))
+        else:
+            rules.append(RuleResult(rule.name, _rule_status(target, rule)[1], created=count))
+    return TargetResult(target.label, sum(rule.created for rule in rules), filled, skipped, tuple(rules))
 
 
 def _push_target(target: Target, day: datetime.date, actor: models.Model | None) -> TargetResult:
     alias = router.db_for_write(target.model)
+    by_save = target.write == "save"
     filled = skipped = 0
-    open_records = _open_records(target, day, alias)
-    write = _write_by_save if target.write == "save" else _write_by_sql
-    if open_records is not None:
-        # A check-in after the default check-out would give a negative day: leave it for a human.
-        to_fill = open_records.filter(**{f"{target.check_in_field}__lte": conf.CHECK_OUT})
-        skipped = open_records.filter(**{f"{target.check_in_field}__gt": conf.CHECK_OUT}).count()
-    else:
-        to_fill = None
-    created, filled = write(target, day, actor, alias, to_fill)
-    target_pushed.send(sender=target.model, day=day, created=created, filled=filled, skipped=skipped, using=alias)
-    return TargetResult(target.label, created, filled, skipped)
+    plan = fill_plan(target, day, alias)
+    if plan is not None:
+        skipped = plan.to_skip.count()
+        values = _fill_values(target, day, plan)
+        filled = _fill_by_save(plan, values, alias) if by_save else plan.to_fill.update(**values)
+    rules = []
+    for rule, people in _rule_buckets(target, day, alias):
+        if rule.skip:
+            rules.append(RuleResult(rule.name, "", skipped=people.count(), skip=True))
+            continue
+        status, label = _rule_status(target, rule)
+        values = _insert_values(target, day, actor, rule, status)
+        if by_save:
+            created = _insert_by_save(target, people, values, alias)
+        else:
+            created = _insert_missing(target, people, values, alias)
+        rules.append(RuleResult(rule.name, label, created=created))
+    created = sum(rule.created for rule in rules)
+    target_pushed.send(
+        sender=target.model,
+        day=day,
+        created=created,
+        filled=filled,
+        skipped=skipped,
+        rules=tuple(rules),
+        using=alias,
+    )
+    return TargetResult(target.label, created, filled, skipped, tuple(rules))
 
 
-def _write_by_sql(target, day, actor, alias, to_fill) -> tuple[int, int]:
-    """Fill the check-outs with one UPDATE and insert the missing records with one INSERT … SELECT."""
-    filled = 0
-    if to_fill is not None:
-        filled = to_fill.update(**{target.check_out_field: conf.CHECK_OUT}, **_auto_now_values(target.model))
-    return _insert_missing(target, day, actor, alias), filled
+def _fill_by_save(plan: FillPlan, values: dict[str, Any], alias: str) -> int:
+    """Save every record to fill through the model; return how many the database then shows filled."""
+    names = {f"attendance_push_{index}": name for index, name in enumerate(values)}
+    annotations = {
+        key: value if hasattr(value, "resolve_expression") else Value(value)
+        for key, value in zip(names, values.values(), strict=True)
+    }
+    # Read before writing: SQLite would otherwise see the rows it is changing.
+    # Locked: a person editing the record meanwhile is not overwritten by the full-row save.
+    records = list(plan.to_fill.select_for_update().annotate(**annotations))
+    for record in records:
+        for key, name in names.items():
+            setattr(record, name, getattr(record, key))
+        record.save(using=alias)
+    # What the database holds counts: a save() that declined left its record open.
+    return len(records) - plan.to_fill.count() if records else 0
 
 
-def _write_by_save(target, day, actor, alias, to_fill) -> tuple[int, int]:
-    """Save every filled and every new record through the model, so its save() and signals run."""
+def _insert_by_save(target: Target, people: models.QuerySet, values: dict[models.Field, Any], alias: str) -> int:
+    """Save a new record through the model for every person of `people`; return how many the database then holds."""
     model = target.model
-    filled = 0
-    if to_fill is not None:
-        # Read before writing: SQLite would otherwise see the rows it is changing.
-        # Locked: a person editing the record meanwhile is not overwritten by the full-row save.
-        for record in list(to_fill.select_for_update()):
-            setattr(record, target.check_out_field, conf.CHECK_OUT)
-            record.save(using=alias)
-            filled += 1
     person_fk = model._meta.get_field(target.person_field)
-    missing = list(_missing_people(target, day, alias).values_list(person_fk.target_field.name, flat=True))
-    values = {field.attname: value for field, value in _chosen_values(target, day, actor).items()}
-    for person in missing:
-        model(**values, **{person_fk.attname: person}).save(using=alias, force_insert=True)
-    return len(missing), filled
+    select, _columns = _annotated_select(target, people, values)
+    attnames = [person_fk.attname, *(field.attname for field in values)]
+    rows = list(select)
+    for row in rows:
+        model(**dict(zip(attnames, row, strict=True))).save(using=alias, force_insert=True)
+    # What the database holds counts: a save() that declined created nothing, and the person is
+    # still missing (the next push offers the record again and counts it only if it is kept).
+    return len(rows) - people.count() if rows else 0
 
 
-def _insert_missing(target: Target, day: datetime.date, actor: models.Model | None, alias: str) -> int:
-    """Insert a default record for every targeted person without one, in one INSERT … SELECT."""
+def _annotated_select(
+    target: Target, people: models.QuerySet, values: dict[models.Field, Any]
+) -> tuple[models.QuerySet, list[str]]:
+    """Return `people` selecting the person's key and each value, and the names of those columns."""
+    person_fk = target.model._meta.get_field(target.person_field)
+    expressions = [F(person_fk.target_field.name), *values.values()]
+    names = [f"attendance_push_{index}" for index in range(len(expressions))]
+    return people.annotate(**dict(zip(names, expressions, strict=True))).values_list(*names), names
+
+
+def _insert_missing(target: Target, people: models.QuerySet, values: dict[models.Field, Any], alias: str) -> int:
+    """Insert a record for every person of `people`, in one INSERT … SELECT."""
     try:
         # A savepoint: when the INSERT fails, the push's transaction can go on.
         with transaction.atomic(using=alias):
-            return _insert_select(target, day, actor, alias, ignore_conflicts=False)
+            return _insert_select(target, people, values, alias, ignore_conflicts=False)
     except IntegrityError:
         # Someone else (a device, a person in the admin) wrote a record of this day since the
         # SELECT began; keep theirs and insert the rest. Only then pay for the conflict check.
-        created = _insert_select(target, day, actor, alias, ignore_conflicts=True)
-        if _missing_people(target, day, alias).exists():
+        created = _insert_select(target, people, values, alias, ignore_conflicts=True)
+        if people.exists():
             # A conflict that is not "this person already has a record": refuse, do not half-push.
             raise PushError(
                 f"{target.label}: some records conflict with a unique constraint other than (person, day); "
@@ -243,17 +687,22 @@ def _insert_missing(target: Target, day: datetime.date, actor: models.Model | No
 
 
 def _insert_select(
-    target: Target, day: datetime.date, actor: models.Model | None, alias: str, *, ignore_conflicts: bool
+    target: Target, people: models.QuerySet, values: dict[models.Field, Any], alias: str, *, ignore_conflicts: bool
 ) -> int:
     model = target.model
     connection = connections[alias]
-    values = _new_record_values(target, day, actor)
     person_fk = model._meta.get_field(target.person_field)
-    select = _missing_people(target, day, alias).values_list(person_fk.target_field.name)
+    select, names = _annotated_select(target, people, values)
     select_sql, select_params = select.query.get_compiler(alias).as_sql()
     fields = [person_fk, *values]
-    params = [field.get_db_prep_save(value, connection) for field, value in values.items()]
     quote = connection.ops.quote_name
+    columns = [f"missing.{quote(name)}" for name in names]
+    if connection.vendor == "postgresql":
+        # A constant of the inner SELECT has no type of its own there (a NULL time would arrive as
+        # text): give each column its field's type. Text columns take text as it is (no truncation).
+        for index, field in enumerate(fields[1:], start=1):
+            if not isinstance(field, models.CharField | models.TextField):
+                columns[index] = f"CAST({columns[index]} AS {field.cast_db_type(connection)})"
     insert, suffix = "INSERT INTO", ""
     if ignore_conflicts:
         if connection.vendor == "sqlite":
@@ -263,60 +712,15 @@ def _insert_select(
         else:
             insert = connection.ops.insert_statement(on_conflict=OnConflict.IGNORE)
             suffix = connection.ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
-    # The person comes from the SELECT; every other column is the same constant for all rows.
     # Identifiers come quoted from the backend and values travel as parameters.
-    sql = "{insert} {table} ({columns}) SELECT {person}, {constants} FROM ({select}) missing {suffix}".format(  # noqa: S608
+    sql = "{insert} {table} ({columns}) SELECT {values} FROM ({select}) missing {suffix}".format(  # noqa: S608
         insert=insert,
         table=quote(model._meta.db_table),
         columns=", ".join(quote(field.column) for field in fields),
-        person="missing." + quote(person_fk.target_field.column),
-        constants=", ".join(["%s"] * len(values)),
+        values=", ".join(columns),
         select=select_sql,
         suffix=suffix,
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *select_params])
+        cursor.execute(sql, select_params)
         return max(cursor.rowcount, 0)
-
-
-def _chosen_values(target: Target, day: datetime.date, actor: models.Model | None) -> dict[models.Field, Any]:
-    """Return the values the settings choose for a pushed record: day, status, times, creator, extras."""
-    wanted: dict[str, Any] = {target.date_field: day, **target.extra_values}
-    if target.status_field:
-        try:
-            wanted[target.status_field] = target.status_value()
-        except ValueError as exc:
-            raise PushError(f"{target.label}: {exc}") from None
-    if target.check_in_field:
-        wanted[target.check_in_field] = conf.CHECK_IN
-    if target.check_out_field:
-        wanted[target.check_out_field] = conf.CHECK_OUT
-    if target.created_by_field:
-        wanted[target.created_by_field] = actor.pk
-    return {target.model._meta.get_field(name): value for name, value in wanted.items()}
-
-
-def _new_record_values(target: Target, day: datetime.date, actor: models.Model | None) -> dict[models.Field, Any]:
-    """Return the constant value of every column of a pushed record but the person."""
-    model = target.model
-    meta = model._meta
-    values = _chosen_values(target, day, actor)
-    # The rest of the columns get what Model.save() would give them: defaults and auto_now(_add).
-    blank = model()
-    for field in meta.concrete_fields:
-        if field in values or field.name == target.person_field:
-            continue
-        if isinstance(field, AutoFieldMixin) or field.generated or field.has_db_default():
-            continue
-        values[field] = field.pre_save(blank, add=True)
-    return values
-
-
-def _auto_now_values(model: type[models.Model]) -> dict[str, Any]:
-    """Return the `auto_now` fields of `model` set to now, as `QuerySet.update()` leaves them alone."""
-    blank = model()
-    return {
-        field.name: field.pre_save(blank, add=False)
-        for field in model._meta.concrete_fields
-        if getattr(field, "auto_now", False)
-    }

@@ -200,12 +200,24 @@ ATTENDANCE_PUSH = {
         {
             "attendance": "school.StudentAttendance",
             "person_field": "student",
-            "people_filter": {"is_active": True},
+            # Who was enrolled on the day pushed: a backfill sees who was there then, including
+            # someone who has left since.
+            "people_on_day": "school.people.students_on_day",
         },
         {
             "attendance": "school.EmployeeAttendance",
             "person_field": "employee",
-            "people_filter": {"is_active": True},
+            "people_on_day": "school.people.employees_on_day",
+            "rules": [
+                # Approved leave gives a Leave record with no times, never a Present.
+                {
+                    "name": "On leave",
+                    "people": "school.people.employees_on_leave",
+                    "status": "Leave",
+                    "check_in": None,
+                    "check_out": None,
+                },
+            ],
         },
     ],
 }

@@ -3,21 +3,30 @@ from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from .models import Employee, EmployeeAttendance, Student, StudentAttendance
+from .models import Employee, EmployeeAttendance, Leave, Student, StudentAttendance
 
 
 @admin.register(Student)
 class StudentAdmin(admin.ModelAdmin):
-    list_display = ("name", "is_active")
+    list_display = ("name", "is_active", "enrolled_on", "left_on")
     list_filter = ("is_active",)
     search_fields = ("name",)
 
 
 @admin.register(Employee)
 class EmployeeAdmin(admin.ModelAdmin):
-    list_display = ("name", "is_active")
+    list_display = ("name", "is_active", "joined_on", "left_on")
     list_filter = ("is_active",)
     search_fields = ("name",)
+
+
+@admin.register(Leave)
+class LeaveAdmin(admin.ModelAdmin):
+    list_display = ("employee", "first_day", "last_day", "approved")
+    list_filter = ("approved", "first_day")
+    date_hierarchy = "first_day"
+    search_fields = ("employee__name",)
+    autocomplete_fields = ("employee",)
 
 
 class AttendanceAdmin(admin.ModelAdmin):

@@ -7,6 +7,10 @@ from django.db import models
 class Student(models.Model):
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
+    enrolled_on = models.DateField(null=True, blank=True, help_text="The first school day; empty if not known.")
+    left_on = models.DateField(
+        null=True, blank=True, help_text="The first day no longer at the school; empty while enrolled."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -18,12 +22,36 @@ class Student(models.Model):
 class Employee(models.Model):
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
+    joined_on = models.DateField(null=True, blank=True, help_text="The first working day; empty if not known.")
+    left_on = models.DateField(
+        null=True, blank=True, help_text="The first day no longer employed; empty while employed."
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class Leave(models.Model):
+    """An employee's leave from `first_day` to `last_day`, both included; only approved leave counts."""
+
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="leaves")
+    first_day = models.DateField()
+    last_day = models.DateField()
+    approved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-first_day"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(first_day__lte=models.F("last_day")), name="leave_ends_after_it_starts"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee}: {self.first_day} to {self.last_day}"
 
 
 class AttendanceRecord(models.Model):

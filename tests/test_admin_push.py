@@ -116,8 +116,21 @@ def test_the_confirmation_previews_each_target_and_the_local_time_and_writes_not
     assert "It is 14:05 in Asia/Kathmandu." in content
     assert "Friday 20 November 2026" in content
     assert response.context["totals"] == {
-        "school.StudentAttendance": {"created": 2, "filled": 1, "skipped": 1},
-        "school.EmployeeAttendance": {"created": 0, "filled": 0, "skipped": 0},
+        "school.StudentAttendance": {
+            "created": 2,
+            "filled": 1,
+            "skipped": 1,
+            "rules": [{"rule": "", "status": "Present", "created": 2, "skipped": 0}],
+        },
+        "school.EmployeeAttendance": {
+            "created": 0,
+            "filled": 0,
+            "skipped": 0,
+            "rules": [
+                {"rule": "On leave", "status": "Leave", "created": 0, "skipped": 0},
+                {"rule": "", "status": "Present", "created": 0, "skipped": 0},
+            ],
+        },
     }
     assert 'name="csrfmiddlewaretoken"' in content and 'method="post"' in content
     assert StudentAttendance.objects.count() == 2 and not PushRun.objects.exists()

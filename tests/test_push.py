@@ -39,8 +39,21 @@ def test_missing_people_get_the_default_record(superuser, make_students, make_em
 
     assert (result.created, result.filled, result.skipped) == (5, 0, 0)
     assert result.counts() == {
-        "school.StudentAttendance": {"created": 3, "filled": 0, "skipped": 0},
-        "school.EmployeeAttendance": {"created": 2, "filled": 0, "skipped": 0},
+        "school.StudentAttendance": {
+            "created": 3,
+            "filled": 0,
+            "skipped": 0,
+            "rules": [{"rule": "", "status": "Present", "created": 3, "skipped": 0}],
+        },
+        "school.EmployeeAttendance": {
+            "created": 2,
+            "filled": 0,
+            "skipped": 0,
+            "rules": [
+                {"rule": "On leave", "status": "Leave", "created": 0, "skipped": 0},
+                {"rule": "", "status": "Present", "created": 2, "skipped": 0},
+            ],
+        },
     }
     record = StudentAttendance.objects.get(student=students[0], date=DAY)
     assert record.status == "Present"
@@ -296,9 +309,9 @@ def test_the_number_of_statements_does_not_grow_with_the_people(superuser, make_
             result = push(day)
         assert result.created == people + people // 10
         counts[people] = _statements(captured.captured_queries)
-    # The actor, then per target: UPDATE check-outs, COUNT skipped, INSERT … SELECT;
-    # plus one advisory lock on PostgreSQL.
-    expected = 1 + 3 * 2 + (1 if connection.vendor == "postgresql" else 0)
+    # The actor, then per target: UPDATE check-outs, COUNT skipped, INSERT … SELECT; one more
+    # INSERT … SELECT for the employees' rule (approved leave); plus one advisory lock on PostgreSQL.
+    expected = 1 + 3 * 2 + 1 + (1 if connection.vendor == "postgresql" else 0)
     assert counts == {10: expected, 1000: expected}
 
 
@@ -308,7 +321,12 @@ def test_run_push_records_a_succeeded_run(superuser, make_students):
     run.refresh_from_db()
     assert run.status == PushRun.Status.SUCCEEDED
     assert (run.created, run.filled, run.skipped) == (3, 0, 0)
-    assert run.counts["school.StudentAttendance"] == {"created": 3, "filled": 0, "skipped": 0}
+    assert run.counts["school.StudentAttendance"] == {
+        "created": 3,
+        "filled": 0,
+        "skipped": 0,
+        "rules": [{"rule": "", "status": "Present", "created": 3, "skipped": 0}],
+    }
     assert run.requested_by == superuser
     assert run.started_at <= run.finished_at
     assert run.duration is not None and run.error == "" and run.traceback == ""

@@ -168,7 +168,8 @@ def test_extra_values_fill_the_hosts_own_columns(settings, members):
         ({"hours": "10:00:00"}, "is not valid: Ensure this value has at most 5 characters"),
         ({"hours": "8:00", "day": "2026-01-01"}, "cannot set variants.Checkmark.day: the push sets it"),
         ({"hours": "8:00", "validated": "maybe"}, "'maybe' is not valid"),
-        ("validated", "must be a dict"),
+        ("validated", "cannot import 'validated'"),
+        (["validated"], "must be a dict"),
     ],
 )
 def test_extra_values_are_validated_against_the_model(settings, members, extra, fragment):

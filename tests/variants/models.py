@@ -11,17 +11,22 @@ from django.dispatch import receiver
 
 class Group(models.Model):
     name = models.CharField(max_length=50)
+    # A shift the group works: per-person times read through the member's group.
+    starts_at = models.TimeField(null=True, blank=True)
+    ends_at = models.TimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name
 
 
 class Member(models.Model):
-    """People with a negated flag ("inactive") and a related group."""
+    """People with a negated flag ("inactive"), a related group and the dates they were with the host."""
 
     full_name = models.CharField(max_length=100)
     inactive = models.BooleanField(default=False)
     group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL)
+    joined_on = models.DateField(null=True, blank=True)
+    left_on = models.DateField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.full_name
@@ -159,3 +164,46 @@ class Badge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} {self.day}"
+
+
+class Register(models.Model):
+    """An HR row that keeps the check-in and check-out dates and the weekday next to the times.
+
+    Its own edit form needs the check-in date: a row without it is broken for the host.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    day = models.DateField()
+    status = models.CharField(max_length=10)
+    time_in = models.TimeField(null=True, blank=True)
+    time_out = models.TimeField(null=True, blank=True)
+    check_in_date = models.DateField()
+    check_out_date = models.DateField(null=True, blank=True)
+    weekday = models.CharField(max_length=9)
+    worked = models.DurationField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "day"], name="register_one_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.day}"
+
+
+class Guarded(models.Model):
+    """A host whose save() silently refuses a "Present" row for a member in the "Temps" group."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    day = models.DateField()
+    status = models.CharField(max_length=10)
+    time_in = models.TimeField(null=True, blank=True)
+    time_out = models.TimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.day}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.status == "Present" and self.member.group is not None and self.member.group.name == "Temps":
+            return
+        if self.time_out is not None and self.member.full_name == "Locked":
+            return  # a closed record is not edited here
+        super().save(*args, **kwargs)
