@@ -6,6 +6,7 @@ Pushing needs the `attendance_push.push_attendance` permission; reading needs `v
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.apps import apps
 from django.contrib import admin, messages
@@ -31,7 +32,7 @@ from .forms import MAX_DAYS, PushDaysForm
 from .health import next_push_text, running_clusters, worker_contacts
 from .models import PushRun
 from .runs import blocking_run, describe_blocking, queue_pushes, refuse_days_under_way, run_push
-from .service import push, resolve_actor, today
+from .service import describe_rules, planned_records, push, resolve_actor, today
 
 
 @admin.register(PushRun)
@@ -246,6 +247,7 @@ class PushRunAdmin(admin.ModelAdmin):
                 for key in ("created", "filled", "skipped"):
                     row[key] += counts[key]
                 row["rules"].extend(counts["rules"])
+        records = {label: describe_rules(counts["rules"]) for label, counts in totals.items()}
         context = {
             **self.admin_site.each_context(request),
             "title": _("Push attendance?"),
@@ -253,7 +255,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "media": self.media,
             "days": days,
             "totals": totals,
-            "target_rows": [(target_name(label), counts) for label, counts in totals.items()],
+            "target_rows": [(target_name(label), counts, records[label]) for label, counts in totals.items()],
             "previews": previews if len(days) > 1 else [],
             "refusal": refusal,
             "no_actor": no_actor,
@@ -388,16 +390,25 @@ class PushRunAdmin(admin.ModelAdmin):
             return "—"
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            '<tr><td>{}</td><td>{}</td><td class="attendance-push-records">{}</td><td>{}</td><td>{}</td></tr>',
             (
-                (target_name(label), counts.get("created", 0), counts.get("filled", 0), counts.get("skipped", 0))
+                (
+                    target_name(label),
+                    counts.get("created", 0),
+                    # Runs from before rules were counted have no "rules": their created records say it all.
+                    describe_rules(counts["rules"]) if "rules" in counts else "—",
+                    counts.get("filled", 0),
+                    counts.get("skipped", 0),
+                )
                 for label, counts in run.counts.items()
             ),
         )
         return format_html(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
             _("target"),
             _("created"),
+            _("records by rule"),
             _("check-outs filled"),
             _("skipped"),
             rows,
@@ -490,24 +501,38 @@ def day_groups(days: list[datetime.date]) -> list[tuple[datetime.date, datetime.
 
 
 def written_values() -> list[str]:
-    """Return, per target, what a record the push creates holds: "Student attendance: Present, 09:00–17:00, …"."""
+    """Return, per target and rule, what a record the push creates holds: "Student attendance: Present, 09:00–17:00"."""
     actor = resolve_actor() if any(target.created_by_field for target in conf.TARGETS) else None
     lines = []
     for target in conf.TARGETS:
-        parts = []
-        if target.status_field:
-            try:
-                parts.append(str(target.status_value()))
-            except ValueError:
-                parts.append(str(target.status))
-        if target.check_in_field and target.check_out_field:
-            parts.append(f"{conf.CHECK_IN:%H:%M}–{conf.CHECK_OUT:%H:%M}")
-        elif target.check_in_field:
-            parts.append(_("check-in %(time)s") % {"time": f"{conf.CHECK_IN:%H:%M}"})
-        if target.created_by_field and actor is not None:
-            parts.append(_("created by %(user)s") % {"user": actor.get_username()})
-        lines.append(f"{target_name(target.label)}: {', '.join(parts)}")
+        try:
+            planned = planned_records(target)
+        except PushError as exc:
+            lines.append(f"{target_name(target.label)}: {exc}")
+            continue
+        for rule, status, check_in, check_out in reversed(planned):
+            name = target_name(target.label) if not rule.name else f"{target_name(target.label)}, {rule.name}"
+            if rule.skip:
+                lines.append(_("%(name)s: no record") % {"name": name})
+                continue
+            parts = [status] if status else []
+            if target.check_in_field and target.check_out_field:
+                parts.append(f"{_time_text(check_in)}–{_time_text(check_out)}")
+            elif target.check_in_field:
+                parts.append(_("check-in %(time)s") % {"time": _time_text(check_in)})
+            if target.created_by_field and actor is not None:
+                parts.append(_("created by %(user)s") % {"user": actor.get_username()})
+            lines.append(f"{name}: {', '.join(parts)}")
     return lines
+
+
+def _time_text(time: Any) -> str:
+    """Return a planned time as words: "09:00", "no time", or the person's field it is read from."""
+    if time is None:
+        return _("no time")
+    if isinstance(time, datetime.time):
+        return f"{time:%H:%M}"
+    return _("%(field)s of the person") % {"field": time.path}
 
 
 def _days_text(days: list[datetime.date]) -> str:

@@ -359,6 +359,18 @@ def _target_times(target: Target) -> tuple[Any, Any]:
     return check_in, check_out
 
 
+def planned_records(target: Target) -> list[tuple[Rule, str, Any, Any]]:
+    """Return each rule of `target` (the default record last) with its status label, check-in and check-out."""
+    check_in, check_out = _target_times(target)
+    planned = []
+    for rule in target_rules(target):
+        label = "" if rule.skip else _rule_status(target, rule)[1]
+        rule_in = check_in if rule.check_in is _INHERIT else time_choice(rule.check_in, None)
+        rule_out = check_out if rule.check_out is _INHERIT else time_choice(rule.check_out, None)
+        planned.append((rule, label, rule_in, rule_out))
+    return planned
+
+
 # --- Expressions: one value per row ----------------------------------------------------------------
 
 

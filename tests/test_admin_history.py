@@ -196,11 +196,40 @@ def test_detail_of_a_succeeded_run_shows_the_counts_per_target(admin_client, sup
 
     assert response.status_code == 200
     content = response.content.decode()
-    assert "<th>target</th><th>created</th><th>check-outs filled</th><th>skipped</th>" in content
-    assert "<tr><td>Student attendance</td><td>3</td><td>0</td><td>0</td></tr>" in content
-    assert "<tr><td>Employee attendance</td><td>2</td><td>0</td><td>0</td></tr>" in content
+    assert (
+        "<th>target</th><th>created</th><th>records by rule</th><th>check-outs filled</th><th>skipped</th>" in content
+    )
+    cell = '<td class="attendance-push-records">'
+    assert f"<tr><td>Student attendance</td><td>3</td>{cell}3 Present</td><td>0</td><td>0</td></tr>" in content
+    assert f"<tr><td>Employee attendance</td><td>2</td>{cell}2 Present</td><td>0</td><td>0</td></tr>" in content
     assert "<pre" not in content  # No traceback to show.
     assert 'name="_save"' not in content
+
+
+def test_detail_of_a_run_counts_the_records_of_each_rule(admin_client, settings, superuser, make_employees):
+    from school.models import Leave
+
+    on_leave, *_others = make_employees(4)
+    Leave.objects.create(employee=on_leave, first_day=DAY, last_day=DAY, approved=True)
+    targets = settings.ATTENDANCE_PUSH["TARGETS"]
+    suspended = {"name": "Suspended", "people": "tests.test_admin_history.last_two", "skip": True}
+    employees = {**targets[1], "rules": [*targets[1]["rules"], suspended]}
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [targets[0], employees]}
+
+    run = run_push(DAY, trigger=PushRun.Trigger.ADMIN, requested_by=superuser)
+    content = admin_client.get(change_url(run)).content.decode()
+
+    cell = '<td class="attendance-push-records">'
+    assert f"<tr><td>Employee attendance</td><td>2</td>{cell}1 Present, 1 Leave, 2 skipped by rule</td>" in content
+
+
+def last_two(day):
+    """Return the two employees created last (a skip rule of the test above)."""
+    from django.db.models import Q
+
+    from school.models import Employee
+
+    return Q(pk__in=Employee.objects.order_by("-pk").values("pk")[:2])
 
 
 # Permissions

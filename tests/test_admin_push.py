@@ -56,6 +56,18 @@ def messages_of(response) -> list[str]:
 # Permission ---------------------------------------------------------------------------------
 
 
+def test_the_confirmation_says_what_each_rule_will_create(pusher, make_employees):
+    from school.models import Leave
+
+    on_leave, _working = make_employees(2)
+    Leave.objects.create(employee=on_leave, first_day=TODAY, last_day=TODAY, approved=True)
+
+    content = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
+
+    assert '<td class="attendance-push-records">1 Present, 1 Leave</td>' in content
+    assert not Leave.objects.filter(employee__attendance__isnull=False).exists()
+
+
 def test_a_viewer_without_the_permission_sees_the_history_but_no_push_button(client):
     client.force_login(staff_with("view_pushrun"))
     response = client.get(CHANGELIST)

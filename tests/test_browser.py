@@ -239,8 +239,12 @@ def test_a_superuser_pushes_today_through_a_real_worker(page, superuser, make_st
         preview = page.locator("table.attendance-push-preview")
         expect(preview.locator("caption")).to_contain_text("a dry run: nothing written yet")
         expect(preview.locator("tbody tr")).to_have_count(2)
-        expect(preview.locator("tbody tr", has_text="Student attendance").locator("td")).to_have_text(["3", "0", "0"])
-        expect(preview.locator("tbody tr", has_text="Employee attendance").locator("td")).to_have_text(["1", "0", "0"])
+        expect(preview.locator("tbody tr", has_text="Student attendance").locator("td")).to_have_text(
+            ["3", "3 Present", "0", "0"]
+        )
+        expect(preview.locator("tbody tr", has_text="Employee attendance").locator("td")).to_have_text(
+            ["1", "1 Present", "0", "0"]
+        )
         # A worker is running: the push is queued, and running it in the request is not offered.
         expect(page.get_by_text("No worker is running")).to_have_count(0)
         expect(page.get_by_role("button", name="Run it now in this request")).to_have_count(0)
@@ -304,7 +308,7 @@ def test_a_failed_day_is_rerun_from_its_page_in_the_request(page, superuser, mak
 
     expect(page.locator("#content-main")).to_contain_text(f"Push {long_date(yesterday)}?")
     expect(page.locator(".attendance-push-preview tbody tr", has_text="Student attendance").locator("td")).to_have_text(
-        ["3", "0", "0"]
+        ["3", "3 Present", "0", "0"]
     )
     expect(page.locator(".attendance-push-confirmation .attendance-push-no-worker")).to_contain_text(
         "No worker is running: this push will wait in the queue"
@@ -340,7 +344,7 @@ def test_the_rerun_action_queues_the_selected_days(page, superuser, make_student
     expect(page.locator("h1")).to_have_text("Push attendance?")
     expect(page.locator("#content-main")).to_contain_text(f"Push {long_date(day)}?")
     expect(page.locator(".attendance-push-preview tbody tr", has_text="Student attendance").locator("td")).to_have_text(
-        ["2", "0", "0"]
+        ["2", "2 Present", "0", "0"]
     )
     assert PushRun.objects.count() == 2, "the confirmation writes nothing"
     page.get_by_role("button", name="Yes, push this day").click()

@@ -11,7 +11,7 @@ from attendance_push.conf import conf
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
 from attendance_push.runs import run_push
-from attendance_push.service import push, resolve_actor, today, validate_day
+from attendance_push.service import describe_rules, push, resolve_actor, today, validate_day
 
 
 def iso_date(value: str) -> datetime.date:
@@ -84,5 +84,5 @@ class Command(BaseCommand):
         for label, count in counts.items():
             self.stdout.write(
                 f"  {label}: {count['created']} created, {count['filled']} check-outs filled, "
-                f"{count['skipped']} skipped"
+                f"{count['skipped']} skipped" + (f" ({describe_rules(count['rules'])})" if count.get("rules") else "")
             )
