@@ -28,21 +28,27 @@ ADMIN_RUNS = 10_000
 ADMIN_RUNS_SMALL = 100
 ADMIN_RENDERS = 5
 
-# The floor: what a person who knows SQL writes by hand for the demo tables, one UPDATE and one
-# INSERT … SELECT … WHERE NOT EXISTS per table. Identifiers are the demo's own fixed names; values are parameters.
+# The floor: what a person who knows SQL writes by hand for the demo tables: one UPDATE and one
+# INSERT … SELECT … WHERE NOT EXISTS per table, plus one INSERT … SELECT for the employees on approved leave; people
+# are expected on the day when their dates cover it. Identifiers are the demo's own fixed names; values are
+# parameters.
+FLOOR_EXPECTED = "({first_day} IS NULL OR {first_day} <= %s) AND ((left_on IS NULL AND is_active) OR left_on > %s)"
+FLOOR_ON_LEAVE = """EXISTS (
+    SELECT 1 FROM school_leave l WHERE l.employee_id = p.id AND l.approved AND l.first_day <= %s AND l.last_day >= %s
+)"""
 FLOOR_UPDATE = """
 UPDATE {attendance} SET time_out = %s, updated_at = %s
 WHERE date = %s AND time_in IS NOT NULL AND time_out IS NULL AND time_in <= %s
-  AND {person} IN (SELECT id FROM {people} WHERE is_active)
+  AND {person} IN (SELECT id FROM {people} p WHERE {expected})
 """
 FLOOR_INSERT = """
 INSERT INTO {attendance} ({person}, date, status, time_in, time_out, created_by_id, created_at, updated_at)
 SELECT p.id, %s, %s, %s, %s, %s, %s, %s FROM {people} p
-WHERE p.is_active AND NOT EXISTS (SELECT 1 FROM {attendance} a WHERE a.{person} = p.id AND a.date = %s)
+WHERE {expected} AND {rule} AND NOT EXISTS (SELECT 1 FROM {attendance} a WHERE a.{person} = p.id AND a.date = %s)
 """
 FLOOR_TABLES = (
-    ("school.StudentAttendance", "school_studentattendance", "student_id", "school_student"),
-    ("school.EmployeeAttendance", "school_employeeattendance", "employee_id", "school_employee"),
+    ("school.StudentAttendance", "school_studentattendance", "student_id", "school_student", "enrolled_on", False),
+    ("school.EmployeeAttendance", "school_employeeattendance", "employee_id", "school_employee", "joined_on", True),
 )
 
 
@@ -76,6 +82,7 @@ def setup_django() -> None:
 def digest(day: datetime.date) -> dict[str, dict[str, int]]:
     """Return, per attendance model, counts describing the records of `day` (for comparing contenders)."""
     from django.db.models import Count, Q
+    from django.utils.module_loading import import_string
 
     from attendance_push.conf import conf
 
@@ -87,9 +94,11 @@ def digest(day: datetime.date) -> dict[str, dict[str, int]]:
             open=Count("pk", filter=Q(time_out__isnull=True)),
             default_check_out=Count("pk", filter=Q(time_out=conf.CHECK_OUT)),
             by_user=Count("pk", filter=Q(created_by__isnull=False)),
+            leave=Count("pk", filter=Q(status="Leave", time_in__isnull=True, time_out__isnull=True)),
         )
-        counts["of_inactive"] = records.filter(**{f"{target.person_field}__is_active": False}).count()
-        counts["active_people"] = target.person_model._default_manager.filter(**target.people_filter).count()
+        expected_people = target.person_model._default_manager.filter(import_string(target.people_on_day)(day))
+        counts["of_unexpected"] = records.exclude(**{f"{target.person_field}__in": expected_people}).count()
+        counts["active_people"] = expected_people.count()
         out[target.label] = counts
     return out
 
@@ -136,16 +145,23 @@ def floor_day(day: datetime.date) -> dict[str, Any]:
     with CaptureQueriesContext(connection) as queries:
         start = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
-            for label, attendance, person, people in FLOOR_TABLES:
+            for label, attendance, person, people, first_day, leave in FLOOR_TABLES:
                 now = ops.adapt_datetimefield_value(timezone.now())
-                names = {"attendance": attendance, "person": person, "people": people}
-                cursor.execute(FLOOR_UPDATE.format(**names), [check_out, now, date, check_out])
+                expected_sql = FLOOR_EXPECTED.format(first_day=first_day)
+                names = {"attendance": attendance, "person": person, "people": people, "expected": expected_sql}
+                cursor.execute(FLOOR_UPDATE.format(**names), [check_out, now, date, check_out, date, date])
                 filled = cursor.rowcount
-                cursor.execute(
-                    FLOOR_INSERT.format(**names),
-                    [date, conf.STATUS, check_in, check_out, actor, now, now, date],
-                )
-                counts[label] = {"created": cursor.rowcount, "filled": filled}
+                created = {}
+                rules = [("Leave", FLOOR_ON_LEAVE, None), (conf.STATUS, f"NOT {FLOOR_ON_LEAVE}", check_in)]
+                for status, rule, time_in in rules if leave else [(conf.STATUS, "true", check_in)]:
+                    time_out = check_out if time_in else None
+                    rule_params = [date, date] if rule != "true" else []
+                    cursor.execute(
+                        FLOOR_INSERT.format(**names, rule=rule),
+                        [date, status, time_in, time_out, actor, now, now, date, date, *rule_params, date],
+                    )
+                    created[status] = cursor.rowcount
+                counts[label] = {"created": sum(created.values()), "filled": filled, "by_status": created}
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "statements": len(queries), "sql": statements(queries), "counts": counts}
 
@@ -164,6 +180,7 @@ def run_loop(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     """Time the per-person ORM loop (get_or_create, then save() of the check-out) on the first active people."""
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
+    from django.utils.module_loading import import_string
 
     from attendance_push.conf import conf
 
@@ -187,7 +204,9 @@ def run_loop(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
         with connection.execute_wrapper(count):
             start = time.perf_counter()
             with block:
-                people = target.person_model._default_manager.filter(**target.people_filter).order_by("pk")[:size]
+                # The people expected on the day; the loop ignores the rules (a correct one would be slower).
+                expected_people = import_string(target.people_on_day)(day)
+                people = target.person_model._default_manager.filter(expected_people).order_by("pk")[:size]
                 for person in people:
                     record, was_created = model._default_manager.get_or_create(
                         **{person_field: person, target.date_field: day},

@@ -615,13 +615,15 @@ def explain_day(bench: Bench, measured: DayRuns) -> None:
     sizes = measured.sizes
     small_admin = measured.admin[str(ADMIN_RUNS_SMALL)]
     for line in (
-        f"people: {students:,} students + {employees:,} employees, 5% inactive ({active:,} active); 20% have a record "
-        f"on {bench.day}, half of them without check-out (1% of people checked in at 18:30: skipped).",
+        f"people: {students:,} students + {employees:,} employees; {active:,} expected on {bench.day} by their dates "
+        "(not yet joined, gone, inactive without a leaving day: not expected); 20% have a record that day, half of "
+        "them without check-out (1% of people checked in at 18:30: skipped); 2% of all people (20% of the "
+        "employees) are on approved leave, matched by the employees' 'On leave' rule.",
         f"rows: {rows_written(people):,} per push (records created + check-outs filled); rows/s = rows / seconds.",
         f"push, floor: median of {args.repeat} runs each, every run in a fresh process on a fresh copy of the data, "
         f"interleaved (push {seconds_of['push']} s; floor {seconds_of['floor']} s).",
-        f"ORM loop: get_or_create + save() per person, timed on the first {sizes[0]:,} active students and "
-        f"{sizes[1]:,} active employees ({sampled:,} people) and scaled linearly to {active:,} active people "
+        f"ORM loop: get_or_create + save() per person (rules ignored), timed on the first {sizes[0]:,} expected "
+        f"students and {sizes[1]:,} expected employees ({sampled:,} people) and scaled linearly to {active:,} people "
         f"(x{active / sampled:,.0f}); its statements (through the cursor) scaled alike; median of {args.loop_repeat} "
         f"runs (autocommit {seconds_of['autocommit']} s, 1 transaction {seconds_of['atomic']} s). The 1-transaction "
         f"variant runs the same loop inside one atomic(): the push is {speedup_atomic:,.0f}x faster than that one.",
@@ -682,8 +684,20 @@ def show_day_statements(measured: DayRuns, *, show_sql: bool) -> None:
             emit(f"  {statement}")
 
 
-CORRECT = "after the push and after the floor, each table holds one record of the day per active person and none "
-CORRECT += "of an inactive one; push and floor leave the same records; the counts are the expected ones."
+CORRECT = "after the push and after the floor, each table holds one record of the day per person expected on it "
+CORRECT += "(by their dates) and none of anyone else; employees on approved leave hold Leave with no times; push and "
+CORRECT += "floor leave the same records; the counts, per rule too, are the expected ones."
+COUNT_KEYS = ("created", "filled", "skipped")
+
+
+def by_status(counts: dict[str, Any]) -> dict[str, int]:
+    """Return the records a push or the floor created per status ("Present", "Leave")."""
+    if "by_status" in counts:
+        return dict(counts["by_status"])
+    out: dict[str, int] = {}
+    for rule in counts.get("rules", []):
+        out[rule["status"]] = out.get(rule["status"], 0) + rule["created"]
+    return out
 
 
 def correctness(people: int, pushes, floors, small_push, admin) -> list[str]:
@@ -692,21 +706,34 @@ def correctness(people: int, pushes, floors, small_push, admin) -> list[str]:
     for name, runs in (("push", pushes), ("floor", floors)):
         for index, result in enumerate(runs, start=1):
             for label, digest in result["digest"].items():
-                if digest["records"] != digest["active_people"] or digest["of_inactive"]:
+                if digest["records"] != digest["active_people"] or digest["of_unexpected"]:
                     problems.append(
                         f"{name} run {index}, {label}: {digest['records']:,} records of the day for "
-                        f"{digest['active_people']:,} active people ({digest['of_inactive']} inactive)"
+                        f"{digest['active_people']:,} expected people ({digest['of_unexpected']} of others)"
+                    )
+                if digest["leave"] != want[label]["leave"]:
+                    problems.append(
+                        f"{name} run {index}, {label}: {digest['leave']:,} Leave records, "
+                        f"expected {want[label]['leave']:,}"
                     )
             for label, counts in result["counts"].items():
                 got = {key: counts[key] for key in want[label] if key in counts}
                 if got != {key: want[label][key] for key in got}:
                     problems.append(f"{name} run {index}, {label}: counts {got}, expected {want[label]}")
+                statuses = {status: n for status, n in by_status(counts).items() if n}
+                wanted = {
+                    status: n
+                    for status, n in (("Present", want[label]["present"]), ("Leave", want[label]["leave"]))
+                    if n
+                }
+                if statuses != wanted:
+                    problems.append(f"{name} run {index}, {label}: created per status {statuses}, expected {wanted}")
     digests = [json.dumps(result["digest"], sort_keys=True) for result in (*pushes, *floors)]
     if len(set(digests)) != 1:
         problems.append("push and floor leave different records: " + " / ".join(sorted(set(digests))))
     small_want = expected(SMALL_PEOPLE)
     for label, counts in small_push["counts"].items():
-        if any(counts[key] != small_want[label][key] for key in counts):
+        if any(counts[key] != small_want[label][key] for key in COUNT_KEYS):
             problems.append(f"push at {SMALL_PEOPLE:,}, {label}: counts {counts}, expected {small_want[label]}")
     for total, render in admin.items():
         if isinstance(render, dict) and not render["shows_total"]:
@@ -833,10 +860,10 @@ def range_problems(results: dict[str, dict[str, Any]], days: list[datetime.date]
     for name, result in results.items():
         for day in result["days"]:
             for label, counts in day["counts"].items():
-                if any(counts[key] != want[label][key] for key in counts):
+                if any(counts[key] != want[label][key] for key in COUNT_KEYS if key in counts):
                     problems.append(f"{name} {day['day']}, {label}: counts {counts}, expected {want[label]}")
         for label, digest in result["digest_last"].items():
-            if digest["records"] != digest["active_people"] or digest["of_inactive"]:
+            if digest["records"] != digest["active_people"] or digest["of_unexpected"]:
                 problems.append(
                     f"{name} {days[-1]}, {label}: {digest['records']:,} records for {digest['active_people']:,}"
                 )
