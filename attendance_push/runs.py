@@ -73,7 +73,8 @@ def describe_blocking(run: PushRun) -> str:
     """Say why a push of `run`'s day is refused while `run` is under way."""
     return (
         f"The push of {run.date:%Y-%m-%d} is already {run.get_status_display().lower()} "
-        f"(run {run.pk}, requested {timezone.localtime(run.created_at):%Y-%m-%d %H:%M}); wait for it to finish."
+        f"(run {run.pk}, requested {timezone.localtime(run.created_at, conf.TIME_ZONE):%Y-%m-%d %H:%M} "
+        f"{conf.TIME_ZONE.key}); wait for it to finish."
     )
 
 

@@ -216,6 +216,15 @@ def test_the_push_a_day_form_starts_at_today(pusher):
     assert "It is 14:05" in response.content.decode()
 
 
+def test_a_server_in_another_zone_still_shows_the_push_zones_clock_and_times(pusher, settings, superuser):
+    settings.TIME_ZONE = "America/New_York"  # 03:20 there
+    assert "It is 14:05 on Friday 20 November 2026 in Asia/Kathmandu." in pusher.get(PUSH).content.decode()
+    PushRun.objects.create(date=TODAY, trigger="admin", requested_by=superuser)
+    content = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
+    assert "It is 14:05 in Asia/Kathmandu." in content
+    assert "already queued (run" in content and "requested 2026-11-20 14:05 Asia/Kathmandu)" in content
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -257,7 +266,7 @@ def test_a_second_push_of_a_day_under_way_is_refused_naming_the_first(pusher, su
     first = PushRun.objects.create(date=TODAY, trigger="schedule", status="running", started_at=NOW)
 
     preview = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
-    assert f"already running (run {first.pk}, requested 2026-11-20 14:05)" in preview
+    assert f"already running (run {first.pk}, requested 2026-11-20 14:05 Asia/Kathmandu)" in preview
     assert "Yes, push" not in preview
 
     response = pusher.post(PUSH, {"start": "2026-11-20", "confirm": "yes"}, follow=True)
