@@ -5,11 +5,45 @@ from __future__ import annotations
 import datetime
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
+from django_q.models import Schedule
 
+from attendance_push.schedule import ensure_schedule
 from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
 
 DAY = datetime.date(2026, 11, 20)
+# The instant every in-process test starts at: noon in Kathmandu the day after DAY, so DAY's push
+# time has passed and today's has not. A test that needs another instant travels there itself.
+PINNED_NOW = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=45)))
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(request):
+    """Start each in-process test at PINNED_NOW, whatever the wall clock and TZ say.
+
+    The clock keeps ticking from there. Tests marked `process` start real processes, whose clocks
+    cannot be moved: they pin what they depend on instead (see `processes.noon_zone`).
+    """
+    if request.node.get_closest_marker("process"):
+        yield
+        return
+    with time_machine.travel(PINNED_NOW, tick=True):
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Register the plugin's schedules as at PINNED_NOW; migrate registered them at the wall-clock time."""
+    with django_db_blocker.unblock(), time_machine.travel(PINNED_NOW, tick=False):
+        schedule_next_run(PINNED_NOW)
+
+
+def schedule_next_run(moment: datetime.datetime) -> None:
+    """Register the daily schedule as the scheduler would have left it at `moment`."""
+    Schedule.objects.all().delete()
+    with time_machine.travel(moment, tick=False):
+        ensure_schedule()
 
 
 @pytest.fixture

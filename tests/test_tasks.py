@@ -15,7 +15,7 @@ from attendance_push.runs import queue_push
 from attendance_push.tasks import PushFailed, catch_up, execute_run, push_today, scheduled_push
 from school.models import StudentAttendance
 
-from .conftest import DAY
+from .conftest import DAY, schedule_next_run
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +63,7 @@ def test_the_catch_up_task_returns_the_runs_it_made(superuser, make_students):
     make_students(1)
     with time_machine.travel(LATE - datetime.timedelta(days=1), tick=False):
         scheduled_push(intended_date="2026-11-19T15:15:00+00:00")
+    schedule_next_run(LATE)  # the daily schedule has moved on past the 20th
     with time_machine.travel(LATE, tick=False):
         made = catch_up()
     assert [PushRun.objects.get(pk=pk).date for pk in made] == [DAY]
