@@ -12,6 +12,8 @@ from django_q.models import Schedule
 from attendance_push.schedule import ensure_schedule
 from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
 
+from .processes import zone_at_noon
+
 DAY = datetime.date(2026, 11, 20)
 # The instant every in-process test starts at: noon in Kathmandu the day after DAY, so DAY's push
 # time has passed and today's has not. A test that needs another instant travels there itself.
@@ -37,6 +39,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """Register the plugin's schedules as at PINNED_NOW; migrate registered them at the wall-clock time."""
     with django_db_blocker.unblock(), time_machine.travel(PINNED_NOW, tick=False):
         schedule_next_run(PINNED_NOW)
+
+
+@pytest.fixture
+def noon_zone(settings, transactional_db) -> str:
+    """Push in a zone where it is about noon now, schedules included; return the zone's name.
+
+    For tests that start workers: `processes.process_env` hands the zone to their processes.
+    """
+    zone = zone_at_noon()
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TIME_ZONE": zone}
+    schedule_next_run(datetime.datetime.now(datetime.UTC))
+    return zone
 
 
 def schedule_next_run(moment: datetime.datetime) -> None:

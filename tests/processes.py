@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.db import connection
+
+from attendance_push.conf import conf
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,12 +28,26 @@ def database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def zone_at_noon(now: datetime.datetime | None = None) -> str:
+    """Return a time zone in which it is between 12:00 and 13:00 at `now` (the wall clock by default).
+
+    A worker's clock cannot be moved from the test, so a test that starts one moves the push zone
+    instead: there, midnight and the 21:00 push are eight hours away or more, whatever the hour.
+    """
+    now = now or datetime.datetime.now(datetime.UTC)
+    offset = (12 - now.astimezone(datetime.UTC).hour + 12) % 24 - 12  # -12 … +11 hours from UTC
+    # The signs of the Etc/GMT zones are POSIX's, the opposite of ISO's: Etc/GMT-5 is UTC+5.
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
+
+
 def process_env(**extra: str) -> dict[str, str]:
+    """Return the environment of a project process on the test database, in the tests' push zone."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url(),
         "PYTHONUNBUFFERED": "1",
+        "ATTENDANCE_PUSH_TIME_ZONE": conf.TIME_ZONE.key,
         **extra,
     }
 

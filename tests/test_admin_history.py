@@ -17,7 +17,7 @@ from school.models import EmployeeAttendance, StudentAttendance
 
 from .conftest import DAY, attendance
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 CHANGELIST = "/admin/attendance_push/pushrun/"
 

@@ -21,7 +21,7 @@ from school.models import StudentAttendance
 
 from .conftest import attendance
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 CHANGELIST = "/admin/attendance_push/pushrun/"
 PUSH = "/admin/attendance_push/pushrun/push/"

@@ -16,7 +16,7 @@ from school.models import EmployeeAttendance, StudentAttendance
 
 from .conftest import DAY, attendance
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 NOON_KATHMANDU = datetime.datetime(2026, 11, 20, 6, 15, tzinfo=datetime.UTC)
 

@@ -15,7 +15,14 @@ from school.models import StudentAttendance
 
 from .processes import manage, process_env, start, stop, wait_for
 
-pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
+# The workers run on the wall clock: the tests push in a zone where it is about noon, so neither
+# midnight nor the push time falls inside a test, whatever the hour (conftest.noon_zone).
+pytestmark = [
+    pytest.mark.process,
+    pytest.mark.clock,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("noon_zone"),
+]
 
 
 def test_a_queued_push_reaches_succeeded_on_a_real_qcluster(superuser, make_students, tmp_path):

@@ -22,7 +22,7 @@ from school.models import Employee, EmployeeAttendance, Student, StudentAttendan
 from .conftest import DAY, attendance
 from .servers import backend_waiting_on_a_lock
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 NOON_KATHMANDU = datetime.datetime(2026, 11, 20, 6, 15, tzinfo=datetime.UTC)  # 12:00 in Asia/Kathmandu
 

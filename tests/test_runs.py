@@ -22,7 +22,7 @@ from school.models import EmployeeAttendance, StudentAttendance
 from .conftest import DAY, schedule_next_run
 from .servers import backend_waiting_on_a_lock
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 UTC = datetime.UTC
 KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
@@ -157,7 +157,8 @@ def test_the_schedule_leaves_a_day_older_than_the_look_back_to_an_admin():
 def test_a_second_queued_push_of_a_day_is_refused_naming_the_first(superuser):
     with time_machine.travel(at(20, 12), tick=False):
         first = queue_push(nov(20), trigger="admin", requested_by=superuser)
-        with pytest.raises(PushError, match=rf"already queued \(run {first.pk}, requested 2026-11-20 12:00 Asia/Kathmandu\)"):
+        refusal = rf"already queued \(run {first.pk}, requested 2026-11-20 12:00 Asia/Kathmandu\)"
+        with pytest.raises(PushError, match=refusal):
             queue_push(nov(20), trigger="admin")
         # Another day is fine.
         queue_push(nov(19), trigger="admin")

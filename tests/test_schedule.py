@@ -28,7 +28,7 @@ from attendance_push.schedule import (
     remove_test_schedule,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 UTC = datetime.UTC
 MORNING = datetime.datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 08:45 in Kathmandu

@@ -17,7 +17,7 @@ from school.models import Employee, EmployeeAttendance, Student, StudentAttendan
 
 from .conftest import DAY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 NOON_KATHMANDU = datetime.datetime(2026, 11, 20, 6, 15, tzinfo=datetime.UTC)  # 12:00 on DAY in Asia/Kathmandu
 SMALL = {"students": 30, "employees": 5, "days": 3}

@@ -13,7 +13,7 @@ from django_q.models import Schedule
 from attendance_push.models import PushRun
 from attendance_push.schedule import ensure_schedule, push_instant
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
 NOON_21ST = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=KTM)

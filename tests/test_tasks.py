@@ -17,7 +17,7 @@ from school.models import StudentAttendance
 
 from .conftest import DAY, schedule_next_run
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 # 21:05 on the 20th in Kathmandu: the 21:00 push of the 20th, five minutes late.
 ON_TIME = datetime.datetime(2026, 11, 20, 15, 20, tzinfo=datetime.UTC)

@@ -26,9 +26,14 @@ from school.models import StudentAttendance
 from .processes import ROOT, process_env, start, stop, wait_for
 from .servers import postgres_database, query, redis_url
 
-pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
-
-KTM = ZoneInfo("Asia/Kathmandu")
+# The workers run on the wall clock: every test here pushes in a zone where it is about noon, so
+# neither midnight nor the push time falls inside a test, whatever the hour (conftest.noon_zone).
+pytestmark = [
+    pytest.mark.process,
+    pytest.mark.clock,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("noon_zone"),
+]
 
 
 def add_students(count: int) -> None:
@@ -96,7 +101,8 @@ def test_a_worker_stopped_mid_push_writes_nothing_and_catch_up_completes_the_day
     assert not StudentAttendance.objects.filter(date=day).exists()
     assert PushRun.objects.get(pk=run.pk).status == "running"
 
-    # Once the run is older than the task timeout it is clearly dead: catch-up takes over.
+    # Once the run is older than the task timeout it will never finish: catch-up takes over. At
+    # about noon in the push zone, yesterday is the only day whose push time has passed unpushed.
     with time_machine.travel(datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=11)):
         (redo,) = catch_up()
     assert PushRun.objects.get(pk=run.pk).status == "interrupted"
@@ -135,11 +141,11 @@ def test_a_failing_push_fails_once_and_emails_the_admins(make_students, tmp_path
     assert "createsuperuser" in text
 
 
-def test_two_clusters_on_redis_and_postgresql_push_the_day_once(tmp_path):
+def test_two_clusters_on_redis_and_postgresql_push_the_day_once(tmp_path, noon_zone):
     broker = redis_url()
     with postgres_database("attendance_push_clusters") as url:
-        # The push time: the next whole minute at least a minute away, in Kathmandu.
-        now = datetime.datetime.now(KTM)
+        # The push time: the next whole minute at least a minute away, in the push zone.
+        now = datetime.datetime.now(ZoneInfo(noon_zone))
         instant = (now + datetime.timedelta(seconds=119)).replace(second=0, microsecond=0)
         day = instant.date()
         env = process_env(
