@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint install install-dev clean
+.PHONY: run test lint install install-run install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,15 +15,26 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
+# Running needs the runtime requirements and honcho (Procfile.dev), nothing of the test tools.
+$(VENV)/.run: requirements-run.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-run.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements-run.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.runtime
+install-run: $(VENV)/.run
 install-dev: $(VENV)/.dev
 
+# A development .env (DEBUG=1, a generated SECRET_KEY), so `python manage.py …` works as the README
+# writes it. Only when there is none: an existing .env is never touched.
+.env: | $(BIN)/python
+	$(BIN)/python scripts/dev_env.py $@
+
 ## make run: migrate, seed the demo school, then the web server and the worker (Ctrl-C stops both).
-run: install-dev
+run: install-run .env
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py createcachetable
 	DEBUG=1 PORT=$(PORT) $(BIN)/python manage.py seed_demo --superuser
