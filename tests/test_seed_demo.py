@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.db.models import Q
 
 from attendance_push.service import push, today
-from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
+from school.models import Employee, EmployeeAttendance, Leave, Student, StudentAttendance
 
 from .conftest import DAY
 
@@ -205,6 +205,19 @@ def test_the_push_fills_the_gaps_the_seed_leaves_today():
         assert not record_model.objects.filter(date=day, time_in__isnull=False, time_out__isnull=True).exists()
     assert StudentAttendance.objects.exclude(date=day).count() == history_before
     assert totals(push(day)) == {label: {"created": 0, "filled": 0, "skipped": 0} for label in expected}
+
+
+def test_the_seeded_employee_on_leave_gets_leave_not_present():
+    seed(superuser=True, **CROWD)
+    day = today()
+    leave = Leave.objects.get()
+    assert leave.approved and leave.first_day < day < leave.last_day
+    assert not EmployeeAttendance.objects.filter(employee=leave.employee, date__gte=leave.first_day).exists()
+
+    push(day)
+
+    record = EmployeeAttendance.objects.get(employee=leave.employee, date=day)
+    assert (record.status, record.time_in, record.time_out) == ("Leave", None, None)
 
 
 def totals(result) -> dict[str, dict[str, int]]:

@@ -475,3 +475,30 @@ def test_host_logic_the_set_based_push_would_bypass_is_a_warning(settings, atten
     assert warning.id == "attendance_push.W040"
     assert logic in warning.msg
     assert "'write': 'save'" in warning.hint and "target_pushed" in warning.hint
+
+
+def test_leave_is_managed_in_the_admin_and_the_people_show_their_dates(admin_client, make_employees):
+    (employee,) = make_employees(1)
+    Employee.objects.filter(pk=employee.pk).update(joined_on=datetime.date(2026, 9, 1))
+
+    response = admin_client.post(
+        "/admin/school/leave/add/",
+        {"employee": employee.pk, "first_day": "2026-11-20", "last_day": "2026-11-21", "approved": "on"},
+    )
+
+    assert response.status_code == 302
+    leave = Leave.objects.get()
+    assert (leave.employee, leave.first_day, leave.last_day, leave.approved) == (
+        employee,
+        DAY,
+        DAY + ONE_DAY,
+        True,
+    )
+    assert "Nov. 20, 2026" in admin_client.get("/admin/school/leave/").content.decode()
+    assert "Sept. 1, 2026" in admin_client.get("/admin/school/employee/").content.decode()
+    # A leave that ends before it starts is refused by the database, not stored.
+    response = admin_client.post(
+        "/admin/school/leave/add/",
+        {"employee": employee.pk, "first_day": "2026-11-22", "last_day": "2026-11-21", "approved": "on"},
+    )
+    assert response.status_code == 200 and Leave.objects.count() == 1

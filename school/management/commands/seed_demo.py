@@ -17,6 +17,7 @@ from school.models import (
     AttendanceRecord,
     Employee,
     EmployeeAttendance,
+    Leave,
     Student,
     StudentAttendance,
 )
@@ -95,16 +96,29 @@ def ensure_people(model: type[Person], label: str, count: int) -> tuple[list[Per
     return list(model.objects.filter(name__in=names, is_active=True)), len(new)
 
 
+def ensure_leave(employees: list[Employee], today: date) -> set[tuple[int, date]]:
+    """Give the first active employee approved leave from yesterday to tomorrow; return its (employee, day) pairs."""
+    if not employees:
+        return set()
+    employee = employees[0]
+    first, last = today - timedelta(days=1), today + timedelta(days=1)
+    Leave.objects.get_or_create(employee=employee, first_day=first, last_day=last, defaults={"approved": True})
+    return {(employee.pk, first + timedelta(days=n)) for n in range((last - first).days + 1)}
+
+
 def seed_attendance(
     model: type[StudentAttendance | EmployeeAttendance],
     person_field: str,
     people: list[Person],
     days: list[date],
+    away: frozenset[tuple[int, date]] | set[tuple[int, date]] = frozenset(),
 ) -> int:
-    """Insert missing attendance for active people and return how many were added."""
+    """Insert missing attendance for active people (none on the days they are `away`) and return how many were added."""
     records = []
     for person in people:
         for day in days:
+            if (person.pk, day) in away:
+                continue
             fields = attendance_fields(_rng(person_field, person.name, day.isoformat()))
             if fields is not None:
                 records.append(model(**{person_field: person}, date=day, **fields))
@@ -161,7 +175,9 @@ class Command(BaseCommand):
             student_list, new_students = ensure_people(Student, "Student", students)
             employee_list, new_employees = ensure_people(Employee, "Employee", employees)
             student_records = seed_attendance(StudentAttendance, "student", student_list, dates)
-            employee_records = seed_attendance(EmployeeAttendance, "employee", employee_list, dates)
+            # On leave: no record from the device; the push gives these days Leave, not Present.
+            on_leave = ensure_leave(employee_list, today)
+            employee_records = seed_attendance(EmployeeAttendance, "employee", employee_list, dates, on_leave)
             superuser_message = self.ensure_superuser() if superuser else None
 
         if verbosity >= 1:
