@@ -420,6 +420,7 @@ def test_a_register_target_with_functions_and_expressions_passes_the_checks(sett
         ({"fill_values": {"time_out": None}}, "attendance_push.E043", "cannot set variants.Register.time_out"),
         ({"fill_values": "tests.variants.days.nope"}, "attendance_push.E043", "cannot import"),
         ({"fill_values": "tests.variants.days.temps"}, "attendance_push.E043", "names 'group__name'"),
+        ({"fill_values": "tests.variants.days.broken"}, "attendance_push.E043", "raised ValueError: no calendar"),
         ({"extra_values": "tests.variants.days.not_a_q"}, "attendance_push.E017", "returned list, not a dict"),
         ({"extra_values": {"weekday": "x", "check_in_date": "soon"}}, "attendance_push.E017", "'soon' is not valid"),
     ],

@@ -38,3 +38,8 @@ def register_values(day: datetime.date) -> dict:
 def register_fill_values(day: datetime.date) -> dict:
     """Return the host's columns of a filled Register row: the check-out date and the hours."""
     return {"check_out_date": F("day"), "worked": F("time_out") - F("time_in")}
+
+
+def broken(day: datetime.date) -> dict:
+    """Fail, as a host function whose own data is missing would."""
+    raise ValueError("no calendar for this year")
