@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import os
 import signal
 import subprocess
@@ -52,8 +53,47 @@ def process_env(**extra: str) -> dict[str, str]:
     }
 
 
-def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+# How long to wait for a process is worked out from what the wait covers, never guessed once for
+# every machine: the start-ups of Django processes, measured on this machine under its present
+# load; passes of django-q2's scheduler, which runs every 30 s of guard cycles
+# (django_q/cluster.py); and seconds of work the test itself measured. HEADROOM covers load that
+# rises during the wait (the machine is shared); ATTENDANCE_PUSH_TEST_TIMEOUT_FACTOR stretches
+# everything on a machine slower than any measurement shows (e.g. 3 under an emulator).
+SCHEDULER_PERIOD = 30.0
+HEADROOM = 5.0
+FLOOR = 10.0  # a poll loop's own slack: a few polls, a database round trip
+
+
+def timeout_factor() -> float:
+    return float(os.environ.get("ATTENDANCE_PUSH_TEST_TIMEOUT_FACTOR", "1"))
+
+
+@functools.cache
+def startup_seconds() -> float:
+    """Return how long a `manage.py check` takes here now: one Django process start-up, measured once."""
+    started = time.monotonic()
+    subprocess.run(  # noqa: S603 (our interpreter and manage.py)
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    return time.monotonic() - started
+
+
+def patience(*, starts: int = 0, scheduler_passes: int = 0, work: float = 0.0) -> float:
+    """Return the seconds to wait for `starts` process start-ups, `scheduler_passes` passes of a
+    cluster's scheduler and `work` measured seconds of work."""
+    measured = starts * startup_seconds() + work
+    return timeout_factor() * (HEADROOM * measured + scheduler_passes * SCHEDULER_PERIOD + FLOOR)
+
+
+def manage(*args: str, env: dict[str, str] | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run `manage.py *args` to completion and return it (output captured as text)."""
+    # Only a guard against a hang: a command is a start-up and some seconds of work.
+    timeout = timeout if timeout is not None else patience(starts=4)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -78,8 +118,10 @@ def start(*args: str, env: dict[str, str] | None = None, log: Path) -> subproces
         )
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+def stop(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float | None = None) -> int:
     """Stop `process` with `sig` as Ctrl-C would, then kill its group if it lingers."""
+    # A clean stop takes about a start-up's worth of work (closing connections, joining workers).
+    timeout = timeout if timeout is not None else patience(starts=1)
     if process.poll() is None:
         process.send_signal(sig)
         try:

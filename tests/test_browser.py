@@ -31,7 +31,7 @@ from attendance_push.models import PushRun
 from attendance_push.service import today
 from school.models import EmployeeAttendance, StudentAttendance
 
-from .processes import ROOT, start, stop, wait_for
+from .processes import ROOT, patience, start, stop, wait_for
 
 try:
     from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -80,7 +80,8 @@ def browser() -> Iterator[Browser]:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            expect.set_options(timeout=15_000)
+            # A page's load and its scripts: no more than a process start-up's worth of work.
+            expect.set_options(timeout=1000 * patience(starts=1))
             try:
                 yield chromium
             finally:
@@ -97,7 +98,7 @@ def page(browser: Browser, live_server) -> Iterator[Page]:
             pytrace=False,
         )
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(1000 * patience(starts=1))
     try:
         yield context.new_page()
     finally:
@@ -146,19 +147,23 @@ def long_date(day: datetime.date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
-def reload_until(page: Page, done: Callable[[], bool], *, what: str, log: Path | None = None, timeout: float = 60):
+def reload_until(
+    page: Page, done: Callable[[], bool], *, what: str, log: Path | None = None, timeout: float | None = None
+):
     """Reload `page` until `done()`, as a person waiting for the worker would."""
 
     def reloaded_and_done() -> bool:
         page.reload()
         return done()
 
-    wait_for(reloaded_and_done, timeout=timeout, what=what, log=log)
+    # By default: a worker starting (the cluster and its workers) and a small push.
+    wait_for(reloaded_and_done, timeout=timeout or patience(starts=2), what=what, log=log)
 
 
 def wait_until_no_worker() -> None:
     # A cluster stopped by an earlier test leaves its stats in the shared cache for up to 3 s.
-    wait_for(lambda: not running_clusters(), timeout=15, what="no django-q2 cluster to be running")
+    # A stopped cluster's stats expire from the cache within a guard cycle.
+    wait_for(lambda: not running_clusters(), timeout=patience(starts=1), what="no django-q2 cluster to be running")
 
 
 def sqlite_locked() -> bool:
@@ -193,7 +198,7 @@ def freeze(worker: subprocess.Popen) -> None:
         os.killpg(worker.pid, signal.SIGCONT)
         return False
 
-    wait_for(paused_without_lock, timeout=15, what="a moment the worker holds no database lock")
+    wait_for(paused_without_lock, timeout=patience(starts=1), what="a moment the worker holds no database lock")
 
 
 def thaw(worker: subprocess.Popen) -> None:

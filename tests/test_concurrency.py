@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import psycopg2
 import pytest
 
-from .processes import ROOT
+from .processes import ROOT, patience, startup_seconds
 from .servers import postgres_database, query
 
 pytestmark = pytest.mark.process
@@ -46,7 +46,8 @@ def host_manage(url: str, *args: str) -> str:
         env=host_env(url),
         capture_output=True,
         text=True,
-        timeout=180,
+        # Only a guard against a hang: migrate and a seed of 5,000 people are a few start-ups' worth.
+        timeout=patience(starts=10),
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -121,8 +122,9 @@ def racers_waiting(url: str, day: datetime.date, racers: int) -> bool:
     if url.startswith("postgres"):
         rows = query(url, "SELECT count(*) FROM attendance_push_pushrun WHERE date = %s AND status = 'running'", (day,))
         return rows[0][0] == racers
-    # Blocked on SQLite's write lock they cannot even record their run: give them time to get there.
-    time.sleep(4)
+    # Blocked on SQLite's write lock they cannot even record their run: give them time to get there,
+    # four start-ups side by side (on two cores they take about twice one start-up).
+    time.sleep(4 * startup_seconds())
     return True
 
 
@@ -144,11 +146,12 @@ def test_four_concurrent_push_processes_create_one_record_per_person(vendor, tmp
                 )
                 for _ in range(4)
             ]
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + patience(starts=4)  # four start-ups side by side
             while not racers_waiting(url, day, 4):
                 assert time.monotonic() < deadline, "the four pushes never all started"
                 time.sleep(0.2)
-        outputs = [racer.communicate(timeout=120) for racer in racers]
+        # Four start-ups, then four pushes of 5,000 people one after the other (each under a second).
+        outputs = [racer.communicate(timeout=patience(starts=4, work=4.0)) for racer in racers]
         assert [racer.returncode for racer in racers] == [0, 0, 0, 0], outputs
 
         result = host_shell(url, RESULT.format(day=day))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .processes import ROOT
+from .processes import ROOT, patience
 
 pytestmark = pytest.mark.process
 
@@ -25,9 +25,8 @@ def make_env_file(folder: Path) -> subprocess.CompletedProcess:
     shutil.copy(ROOT / "Makefile", folder / "Makefile")
     (folder / "scripts").mkdir(exist_ok=True)
     shutil.copy(ROOT / "scripts" / "dev_env.py", folder / "scripts" / "dev_env.py")
-    return subprocess.run(
-        ["make", f"VENV={VENV}", ".env"], cwd=folder, capture_output=True, text=True, timeout=60, check=False
-    )
+    command = ["make", f"VENV={VENV}", ".env"]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=patience(starts=1), check=False)
 
 
 def test_make_run_writes_a_development_env_once_and_never_overwrites_one(tmp_path):
@@ -111,7 +110,7 @@ def test_the_readmes_manage_py_commands_work_as_written_with_the_development_env
             env=env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=patience(starts=4),  # only a guard against a hang
             check=False,
         )
         assert done.returncode == status, f"python manage.py {command}:\n{done.stdout}\n{done.stderr}"

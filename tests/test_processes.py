@@ -13,7 +13,7 @@ from attendance_push.runs import queue_push
 from attendance_push.service import today
 from school.models import StudentAttendance
 
-from .processes import manage, process_env, start, stop, wait_for
+from .processes import manage, patience, process_env, start, stop, wait_for
 
 # The workers run on the wall clock: the tests push in a zone where it is about noon, so neither
 # midnight nor the push time falls inside a test, whatever the hour (conftest.noon_zone).
@@ -36,7 +36,8 @@ def test_a_queued_push_reaches_succeeded_on_a_real_qcluster(superuser, make_stud
     try:
         done = wait_for(
             lambda: PushRun.objects.filter(pk=run.pk, status__in=["succeeded", "failed"]).first(),
-            timeout=90,
+            # The cluster and its workers start (the ORM broker is polled at once); 5 people are no work.
+            timeout=patience(starts=2),
             what="the queued push to finish",
             log=log,
         )
@@ -56,7 +57,8 @@ def test_attendance_scheduler_registers_the_schedule_and_test_mode_pushes(superu
     try:
         run = wait_for(
             lambda: PushRun.objects.filter(trigger="schedule", status__in=["succeeded", "failed"]).first(),
-            timeout=90,
+            # The cluster starts, its scheduler passes once and hands the push to a worker.
+            timeout=patience(starts=2, scheduler_passes=1),
             what="the hourly test schedule to push",
             log=log,
         )
@@ -99,7 +101,7 @@ def test_the_worker_refuses_to_start_on_a_bad_configuration(tmp_path):
     # tests.settings reads no ATTENDANCE_PUSH override from the environment, so use the project's
     # settings with a time zone that does not exist.
     env = process_env(DJANGO_SETTINGS_MODULE="config.settings", ATTENDANCE_PUSH_TIME_ZONE="Mars/Olympus", DEBUG="1")
-    result = manage("qcluster", env=env, timeout=60)
+    result = manage("qcluster", env=env, timeout=patience(starts=2))
     assert result.returncode != 0
     assert "attendance_push.E003" in result.stderr
 
@@ -116,7 +118,8 @@ def test_the_status_command_sees_a_running_worker(tmp_path):
     try:
         report = wait_for(
             report_with_worker,
-            timeout=60,
+            # The cluster starts and reports its stats; each poll is a status command's start-up.
+            timeout=patience(starts=4),
             what="the status command to see the worker",
             log=log,
         )

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .processes import ROOT, wait_for
+from .processes import ROOT, patience, wait_for
 from .servers import postgres_database, query
 
 pytestmark = pytest.mark.process
@@ -100,14 +100,14 @@ def production_env(database_url: str, port: int, marker: str, static_root: Path)
     }
 
 
-def manage(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def manage(env: dict[str, str], *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [str(VENV_BIN / "python"), "manage.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=timeout if timeout is not None else patience(starts=4),  # only a guard against a hang
         check=False,
     )
     assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
@@ -227,7 +227,8 @@ def collected_static(tmp_path_factory) -> Path:
     compressed, with whitenoise's manifest), into a folder of the test's own."""
     static_root = tmp_path_factory.mktemp("staticfiles")
     env = production_env("sqlite:////dev/null", free_port(), uuid.uuid4().hex, static_root)
-    manage(env, "collectstatic", "--noinput", "-v", "0", timeout=180)
+    # Only a guard against a hang: copying the admin's static files is a few start-ups' worth.
+    manage(env, "collectstatic", "--noinput", "-v", "0", timeout=patience(starts=10))
     return static_root
 
 
@@ -250,7 +251,8 @@ def test_the_procfile_releases_serves_pushes_and_stops(vendor, collected_static,
                 env=env,
                 capture_output=True,
                 text=True,
-                timeout=300,
+                # Only a guard against a hang: two commands, one of them every migration.
+                timeout=patience(starts=10),
                 check=False,
             )
             assert release.returncode == 0, f"release failed:\n{release.stdout}\n{release.stderr}"
@@ -297,7 +299,7 @@ def test_the_procfile_releases_serves_pushes_and_stops(vendor, collected_static,
         try:
             wait_for(
                 lambda: answers(port) or honcho.poll() is not None,
-                timeout=60,
+                timeout=patience(starts=3),  # honcho, gunicorn's master and its worker
                 what=f"gunicorn to answer on port {port}",
                 log=log,
             )
@@ -354,7 +356,7 @@ def browse_login_and_push(browser: Browser, url: str, password: str, log: Path) 
     # The worker is up when its stats reach the shared (database) cache the web process reads.
     wait_for(
         lambda: re.search(r"worker\.1 .*Q Cluster .+ running\.", log.read_text()),
-        timeout=60,
+        timeout=patience(starts=2),  # the cluster and its workers
         what="the qcluster to start",
         log=log,
     )
@@ -366,7 +368,9 @@ def browse_login_and_push(browser: Browser, url: str, password: str, log: Path) 
         assert page.status == 200, page.text[:3000]
         return page if "No worker is running" not in page.text else None
 
-    confirmation = wait_for(confirmation_seeing_the_worker, timeout=30, what="the admin to see the worker", log=log)
+    # The cluster's stats reach the shared cache within a guard cycle; each poll is a page load.
+    seeing = patience(starts=1)
+    confirmation = wait_for(confirmation_seeing_the_worker, timeout=seeing, what="the admin to see the worker", log=log)
     assert "Push attendance?" in confirmation.text
     # The dry-run preview: three active students and one employee to create.
     assert '<th scope="row">Student attendance</th><td>3</td>' in confirmation.text, confirmation.text
@@ -396,7 +400,7 @@ def browse_login_and_push(browser: Browser, url: str, password: str, log: Path) 
             "WHERE r.trigger = 'admin' AND r.date = %s AND r.status IN ('succeeded', 'failed')",
             (f"{day}",),
         ),
-        timeout=90,
+        timeout=patience(starts=1),  # a running worker polls the broker at once; four people are no work
         what="the worker to run the queued push",
         log=log,
     )

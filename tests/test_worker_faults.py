@@ -23,7 +23,7 @@ from attendance_push.schedule import push_instant
 from attendance_push.service import today
 from school.models import StudentAttendance
 
-from .processes import ROOT, process_env, start, stop, wait_for
+from .processes import ROOT, SCHEDULER_PERIOD, patience, process_env, start, stop, wait_for
 from .servers import postgres_database, query, redis_url
 
 # The workers run on the wall clock: every test here pushes in a zone where it is about noon, so
@@ -82,10 +82,11 @@ def test_a_worker_stopped_mid_push_writes_nothing_and_catch_up_completes_the_day
     log = tmp_path / "qcluster.log"
     worker = start("qcluster", log=log)
     try:
-        wait_for(
-            lambda: PushRun.objects.filter(pk=run.pk, status="running").exists(), timeout=60, what="start", log=log
-        )
-        wait_for(push_is_writing, timeout=30, what="the push to open its write transaction", log=log)
+        # The cluster and its workers start, and a worker claims the task.
+        running = patience(starts=2)
+        wait_for(lambda: PushRun.objects.filter(pk=run.pk, status="running").exists(), timeout=running, what="start")
+        # Before writing, the push only reads its settings and takes the day's lock: less than a start-up.
+        wait_for(push_is_writing, timeout=patience(starts=1), what="the push to open its write transaction", log=log)
         # A dyno restart signals every process of the dyno, not only the cluster's parent, and
         # SIGKILLs what is left 30 s later. (django-q2's parent can hang on the signal when its
         # sentinel died first; the SIGKILL ends it.)
@@ -94,7 +95,7 @@ def test_a_worker_stopped_mid_push_writes_nothing_and_catch_up_completes_the_day
             worker.wait(timeout=30)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=30)
+        worker.wait(timeout=patience())  # a SIGKILL leaves nothing to wait for but the kernel
     finally:
         stop(worker)
 
@@ -115,10 +116,11 @@ def test_a_failing_push_fails_once_and_emails_the_admins(make_students, tmp_path
     day = today() - datetime.timedelta(days=1)
     run = queue_push(day, trigger=PushRun.Trigger.ADMIN)
     outbox = tmp_path / "mail"
+    retry = 5
     env = process_env(
         # A short retry window: a redelivery, if there were one, would happen within the test.
         Q_TIMEOUT="3",
-        Q_RETRY="5",
+        Q_RETRY=str(retry),
         ADMINS="Head:head@school.example",
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(outbox),
@@ -126,8 +128,9 @@ def test_a_failing_push_fails_once_and_emails_the_admins(make_students, tmp_path
     log = tmp_path / "qcluster.log"
     worker = start("qcluster", env=env, log=log)
     try:
-        wait_for(lambda: PushRun.objects.filter(pk=run.pk, status="failed").exists(), timeout=60, what="fail", log=log)
-        time.sleep(12)  # two retry windows
+        failed = patience(starts=2)  # the cluster and its workers start; the push fails at once
+        wait_for(lambda: PushRun.objects.filter(pk=run.pk, status="failed").exists(), timeout=failed, what="failure")
+        time.sleep(2 * retry + 2)  # two retry windows: a redelivery would have happened by now
     finally:
         stop(worker)
 
@@ -180,11 +183,12 @@ def test_two_clusters_on_redis_and_postgresql_push_the_day_once(tmp_path, noon_z
 
             wait_for(
                 pushed,
-                timeout=(instant - now).total_seconds() + 90,
+                # Until the push time, then the clusters' next scheduler pass and the push itself.
+                timeout=(instant - now).total_seconds() + patience(starts=2, scheduler_passes=1),
                 what="the scheduled push",
                 log=tmp_path / "cluster1.log",
             )
-            time.sleep(35)  # one more scheduler pass of each cluster
+            time.sleep(SCHEDULER_PERIOD + 5)  # one more scheduler pass of each cluster
         finally:
             for cluster in clusters:
                 stop(cluster, signal.SIGTERM)
