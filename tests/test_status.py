@@ -98,3 +98,19 @@ def test_the_list_shows_errors_and_respects_runs_and_verbosity():
     with time_machine.travel(NOON_21ST, tick=False):
         call_command("attendance_push_status", verbosity=0, stdout=quiet)
     assert quiet.getvalue() == ""
+
+
+def test_last_successful_push_is_the_latest_day_pushed_not_the_last_run_to_finish():
+    pushed(datetime.date(2026, 11, 20))
+    # A rerun of an older day, finishing later, is not the last successful push.
+    pushed(datetime.date(2026, 11, 10), late=datetime.timedelta(days=10, hours=14))
+    out = status()
+    assert "Last successful push: 2026-11-20, finished 2026-11-20 21:00" in out
+
+
+def test_errors_are_printed_whole():
+    pushed(datetime.date(2026, 11, 20))
+    error = "OperationalError: " + "the database server closed the connection unexpectedly; " * 6
+    PushRun.objects.create(date=datetime.date(2026, 11, 18), trigger="command", status="failed", error=error.strip())
+    out = status()
+    assert f"      {error.strip()}\n" in out

@@ -6,6 +6,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from attendance_push.conf import conf
 from attendance_push.health import check_health
@@ -28,35 +29,55 @@ class Command(BaseCommand):
         if health.problems:
             raise CommandError(" ".join(health.problems))
         if verbosity >= 1:
-            self.stdout.write(self.style.SUCCESS("OK"))
+            self.stdout.write(self.style.SUCCESS(_("OK")))
 
     def _report(self, health, runs: int) -> None:
         zone = conf.TIME_ZONE
         write = self.stdout.write
-        write(f"Last {runs} runs (times in {zone.key}):")
+        write(_("Last %(count)d runs (times in %(zone)s):") % {"count": runs, "zone": zone.key})
         recent = PushRun.objects.select_related("requested_by").order_by("-created_at", "-pk")[:runs]
         for run in recent:
             write(
                 f"  {run.date:%Y-%m-%d}  {run.status:<11} {run.trigger:<8} "
                 f"{timezone.localtime(run.created_at, zone):%Y-%m-%d %H:%M}  "
-                f"{run.created} created, {run.filled} filled, {run.skipped} skipped"
-                + (f"  {run.error.splitlines()[0][:80]}" if run.error else "")
+                + _("%(created)d created, %(filled)d filled, %(skipped)d skipped")
+                % {"created": run.created, "filled": run.filled, "skipped": run.skipped}
             )
+            if run.error:
+                # Whole: the error is the one line that says what to fix.
+                write(self.style.ERROR(f"      {run.error}"))
         if not recent:
-            write("  (none)")
+            write(_("  (none)"))
         if health.next_run:
             write(
-                f"Next push: {health.next_run.astimezone(zone):%Y-%m-%d %H:%M} {zone.key} "
-                f"({health.next_run.astimezone(datetime.UTC):%Y-%m-%d %H:%M} UTC)"
+                _("Next push: %(local)s %(zone)s (%(utc)s UTC)")
+                % {
+                    "local": f"{health.next_run.astimezone(zone):%Y-%m-%d %H:%M}",
+                    "zone": zone.key,
+                    "utc": f"{health.next_run.astimezone(datetime.UTC):%Y-%m-%d %H:%M}",
+                }
             )
         else:
-            write("Next push: not scheduled (run `python manage.py migrate`).")
+            write(_("Next push: not scheduled (run `python manage.py migrate`)."))
         if health.clusters:
             hosts = ", ".join(sorted({f"{stat.host} (pid {stat.pid})" for stat in health.clusters}))
-            write(f"Workers: {len(health.clusters)} cluster(s) running on {hosts}")
+            write(
+                _("Workers: %(count)d cluster(s) running on %(hosts)s")
+                % {"count": len(health.clusters), "hosts": hosts}
+            )
         else:
-            write("Workers: none running (start one with `python manage.py qcluster`).")
+            write(_("Workers: none running (start one with `python manage.py qcluster`)."))
         if health.last_success:
+            # The latest day pushed, not the last run to finish (a rerun of an old day finishes last).
             finished = timezone.localtime(health.last_success.finished_at, zone)
-            write(f"Last successful push: {health.last_success.date:%Y-%m-%d}, finished {finished:%Y-%m-%d %H:%M}")
-        write(f"Yesterday ({health.yesterday:%Y-%m-%d}): {'pushed' if health.yesterday_pushed else 'NOT PUSHED'}")
+            write(
+                _("Last successful push: %(day)s, finished %(finished)s")
+                % {"day": f"{health.last_success.date:%Y-%m-%d}", "finished": f"{finished:%Y-%m-%d %H:%M}"}
+            )
+        else:
+            write(_("Last successful push: none yet"))
+        yesterday = {"day": f"{health.yesterday:%Y-%m-%d}"}
+        if health.yesterday_pushed:
+            write(_("Yesterday (%(day)s): pushed") % yesterday)
+        else:
+            write(_("Yesterday (%(day)s): NOT PUSHED") % yesterday)

@@ -1,0 +1,255 @@
+"""The admin as an office uses it: the live status view, the next push, errors that say what to do,
+what the confirmation promises, ISO dates and Bikram Sambat dates in Nepali."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.test import override_settings
+from django_q.models import Schedule
+
+from attendance_push.bikram import bs_date
+from attendance_push.models import PushRun
+from attendance_push.schedule import ensure_schedule, push_instant
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/attendance_push/pushrun/"
+PUSH = "/admin/attendance_push/pushrun/push/"
+STATUS = "/admin/attendance_push/pushrun/status/"
+KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
+# 18:50 on Thursday 3 December 2026 in Kathmandu: 2 h 10 min before the 21:00 push.
+NOW = datetime.datetime(2026, 12, 3, 18, 50, tzinfo=KTM)
+TODAY = datetime.date(2026, 12, 3)
+
+
+@pytest.fixture(autouse=True)
+def frozen_time():
+    with time_machine.travel(NOW, tick=False):
+        Schedule.objects.all().delete()
+        ensure_schedule()
+        yield
+
+
+@pytest.fixture
+def office(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+def succeeded(day: datetime.date, **fields) -> PushRun:
+    start = push_instant(day) + datetime.timedelta(seconds=5)
+    return PushRun.objects.create(
+        date=day, trigger="schedule", status="succeeded", started_at=start, finished_at=start, **fields
+    )
+
+
+# The history -------------------------------------------------------------------------------
+
+
+def test_the_history_says_when_the_next_push_is_and_that_no_worker_runs(office):
+    content = office.get(CHANGELIST).content.decode()
+    assert "Next push: <strong>Thursday 3 December, 21:00 Asia/Kathmandu (in 2 h 10 min)</strong>" in content
+    assert "No worker is running" in content
+    assert "Ask the person who looks after this website's server to start the worker." in content
+
+
+@override_settings(ADMINS=[("Ram Thapa", "ram@example.com")])
+def test_the_no_worker_note_names_who_to_ask(office):
+    content = office.get(CHANGELIST).content.decode()
+    assert "Ask Ram Thapa (ram@example.com) to start the worker." in content
+
+
+def test_rows_are_ordered_by_day_newest_first(office):
+    old = PushRun.objects.create(date=TODAY - datetime.timedelta(days=5), trigger="admin", status="failed")
+    new = PushRun.objects.create(date=TODAY - datetime.timedelta(days=1), trigger="schedule", status="failed")
+    # Requested last, but for the oldest day.
+    rerun = PushRun.objects.create(date=TODAY - datetime.timedelta(days=9), trigger="admin", status="failed")
+    response = office.get(CHANGELIST)
+    assert [run.pk for run in response.context["cl"].result_list] == [new.pk, old.pk, rerun.pk]
+
+
+def test_the_calendar_has_weekday_labels_and_sunday_first_weeks(office):
+    response = office.get(CHANGELIST)
+    content = response.content.decode()
+    assert content.count('class="attendance-push-weekday"') == 7
+    weeks = response.context["calendar_weeks"]
+    assert all(len(week.days) == 7 for week in weeks)
+    days = [cell.day for week in weeks for cell in week.days if cell is not None]
+    assert len(days) == 90 and days[-1] == TODAY
+    for week in weeks:
+        for position, cell in enumerate(week.days):
+            if cell is not None:
+                assert cell.day.isoweekday() % 7 == position  # Sunday 0 … Saturday 6
+    # Each month that starts within the calendar labels its week.
+    assert [week.month for week in weeks if week.month] == [
+        datetime.date(2026, 9, 5),
+        datetime.date(2026, 10, 1),
+        datetime.date(2026, 11, 1),
+        datetime.date(2026, 12, 1),
+    ]
+
+
+def test_a_failed_run_shows_its_whole_first_line_and_links_to_the_run_that_fixed_its_day(office):
+    day = TODAY - datetime.timedelta(days=2)
+    error = "OperationalError: " + "could not connect to the database server at db.internal; " * 4
+    failed = PushRun.objects.create(date=day, trigger="schedule", status="failed", error=error + "\nsecond line")
+    with time_machine.travel(NOW + datetime.timedelta(minutes=1), tick=False):
+        fixed = PushRun.objects.create(date=day, trigger="admin", status="succeeded")
+    content = office.get(CHANGELIST).content.decode()
+    assert f'title="{error}">{error}</span>' in content
+    assert "second line" not in content
+    assert f'<a class="attendance-push-fixed-by" href="{CHANGELIST}{fixed.pk}/change/">Fixed by run {fixed.pk}</a>' in (
+        content
+    )
+    page = office.get(f"{CHANGELIST}{failed.pk}/change/").content.decode()
+    assert f"Run {fixed.pk} pushed this day later." in page
+    unfixed = PushRun.objects.create(date=day - datetime.timedelta(days=1), trigger="schedule", status="failed")
+    assert "Not fixed yet" in office.get(f"{CHANGELIST}{unfixed.pk}/change/").content.decode()
+
+
+def test_the_traceback_is_collapsed(office):
+    run = PushRun.objects.create(
+        date=TODAY, trigger="schedule", status="failed", error="Boom", traceback="Traceback (most recent call last):"
+    )
+    content = office.get(f"{CHANGELIST}{run.pk}/change/").content.decode()
+    details = content[content.index('<details class="attendance-push-traceback-box">') :]
+    assert (
+        details.index("<summary>") < details.index("Traceback (most recent call last):") < details.index("</details>")
+    )
+    assert "<details open" not in content
+
+
+# The live status view ----------------------------------------------------------------------
+
+
+def test_the_status_view_returns_each_runs_live_cells_and_the_days_outcome(office):
+    queued = PushRun.objects.create(date=TODAY - datetime.timedelta(days=1), trigger="admin")
+    done = succeeded(TODAY - datetime.timedelta(days=2), counts={"school.StudentAttendance": {"created": 3}})
+    response = office.get(STATUS, {"ids": f"{queued.pk},{done.pk},999999"})
+    assert response.status_code == 200
+    data = json.loads(response.content)
+    assert set(data["runs"]) == {str(queued.pk), str(done.pk)}
+    assert data["runs"][str(queued.pk)]["status"] == "queued" and data["runs"][str(queued.pk)]["active"]
+    assert data["runs"][str(done.pk)]["active"] is False
+    cells = data["runs"][str(done.pk)]["cells"]
+    assert cells["status_badge"] == (
+        '<span class="attendance-push-badge attendance-push-badge--succeeded">Succeeded</span>'
+    )
+    assert cells["counts_per_target"] == "Student attendance: 3 / 0 / 0"
+    assert data["days"] == {f"{queued.date:%Y-%m-%d}": "running", f"{done.date:%Y-%m-%d}": "pushed"}
+
+
+def test_the_status_view_refuses_bad_ids_and_people_who_cannot_see_the_history(client, office):
+    assert office.get(STATUS, {"ids": "1,x"}).status_code == 400
+    assert json.loads(office.get(STATUS).content) == {"runs": {}, "days": {}}
+    client.logout()
+    clerk = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
+    client.force_login(clerk)
+    assert client.get(STATUS, {"ids": "1"}).status_code == 403
+    clerk.user_permissions.set(Permission.objects.filter(codename="view_pushrun"))
+    assert client.get(STATUS, {"ids": "1"}).status_code == 200
+
+
+def test_queued_runs_are_tracked_by_the_page(office, make_students):
+    make_students(2)
+    response = office.post(PUSH, {"start": "2026-11-29", "end": "2026-12-01", "confirm": "yes"}, follow=True)
+    runs = list(PushRun.objects.order_by("pk"))
+    content = response.content.decode()
+    assert f'<span class="attendance-push-progress" data-runs="{",".join(str(run.pk) for run in runs)}"></span>' in (
+        content
+    )
+    assert 'data-progress="day {n} of {total}"' in content
+    for run in runs:
+        assert f'data-attendance-push-run="{run.pk}" data-field="status_badge" data-status="queued"' in content
+
+
+# Pushing -----------------------------------------------------------------------------------
+
+
+def test_the_push_form_uses_iso_date_inputs(office):
+    content = office.get(PUSH).content.decode()
+    assert '<input type="date" name="start" value="2026-12-03"' in content
+    assert 'class="attendance-push-weekday-of" data-for="id_start"' in content
+    # A date typed the way one country writes it and another reads it is refused, not guessed.
+    response = office.get(PUSH, {"start": "01/12/2026"})
+    assert "Enter a valid date." in response.content.decode()
+
+
+def test_the_confirmation_says_what_each_record_holds(office, superuser, make_students):
+    make_students(1)
+    content = office.get(PUSH, {"start": "2026-12-02"}).content.decode()
+    assert "<li>Student attendance: Present, 09:00–17:00, created by root</li>" in content
+    assert "<li>Employee attendance: Present, 09:00–17:00, created by root</li>" in content
+
+
+def test_the_confirmation_lists_days_that_are_not_consecutive_one_by_one(office, make_students):
+    make_students(1)
+    runs = [
+        PushRun.objects.create(date=datetime.date(2026, 11, day), trigger="schedule", status="failed")
+        for day in (20, 24, 25)
+    ]
+    response = office.post(
+        CHANGELIST, {"action": "rerun_days", "_selected_action": [run.pk for run in runs]}, follow=True
+    )
+    content = response.content.decode()
+    assert "not one after the other" in content
+    assert "<li>Friday 20 November 2026</li>" in content
+    assert "<li>Tuesday 24 November 2026 to Wednesday 25 November 2026</li>" in content
+    response = office.post(
+        CHANGELIST,
+        {"action": "rerun_days", "post": "yes", "_selected_action": [run.pk for run in runs]},
+        follow=True,
+    )
+    [message] = [str(m) for m in response.context["messages"]]
+    assert "Queued the push of 3 days: 2026-11-20, 2026-11-24 – 2026-11-25 (runs" in message
+
+
+def test_without_a_superuser_the_confirmation_links_to_adding_one(client, make_students):
+    clerk = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
+    clerk.user_permissions.set(Permission.objects.filter(codename__in=["view_pushrun", "push_attendance"]))
+    make_students(1)
+    client.force_login(clerk)
+    content = client.get(PUSH, {"start": "2026-12-02"}).content.decode()
+    assert "No active superuser to record as the creator of pushed records." in content
+    assert "Users › Add user" in content
+    assert '<a href="/admin/auth/user/add/">Add a user now</a>' in content
+
+
+# Nepali ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (datetime.date(2026, 12, 2), "२०८३ मंसिर १६"),
+        (datetime.date(2026, 4, 14), "२०८३ वैशाख १"),  # Nepali new year 2083
+        (datetime.date(2026, 4, 13), "२०८२ चैत्र ३०"),  # the last day of 2082 (checked against bikram, nepali)
+        (datetime.date(2027, 4, 14), "२०८४ वैशाख १"),
+    ],
+)
+def test_bikram_sambat_dates(day, expected):
+    assert bs_date(day) == expected
+
+
+def test_bikram_sambat_covers_every_day_the_pages_show():
+    # The calendar shows 90 days back; runs go back further. The table must cover decades each way.
+    for year in range(2000, 2040):
+        assert bs_date(datetime.date(year, 6, 1)), year
+
+
+def test_pages_in_nepali_show_bikram_sambat_dates(office):
+    PushRun.objects.create(date=datetime.date(2026, 12, 2), trigger="schedule", status="failed")
+    content = office.get(CHANGELIST, headers={"accept-language": "ne"}).content.decode()
+    assert '<html lang="ne"' in content
+    assert '<span class="attendance-push-bs">२०८३ मंसिर १६</span>' in content
+    assert "(२०८३ मंसिर १६)" in content  # the calendar square's label
+    confirmation = office.get(PUSH, {"start": "2026-12-02"}, headers={"accept-language": "ne"}).content.decode()
+    assert "२०८३ मंसिर १६" in confirmation
+    english = office.get(CHANGELIST).content.decode()
+    assert "२०८३" not in english
