@@ -3,11 +3,12 @@
 from django.apps import AppConfig
 from django.core import checks
 from django.db.models.signals import post_migrate, pre_save
+from django.utils.translation import gettext_lazy as _
 
 
 class AttendancePushConfig(AppConfig):
     name = "attendance_push"
-    verbose_name = "Attendance push"
+    verbose_name = _("Attendance push")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .exceptions import PushError
 
@@ -34,8 +36,9 @@ class PushRunQuerySet(models.QuerySet):
         return self.never_finishing(cutoff).update(
             status=PushRun.Status.INTERRUPTED,
             finished_at=timezone.now(),
-            error="Interrupted: the push stopped (or never reached the worker) before it finished; "
-            "nothing was written.",
+            error=gettext(
+                "Interrupted: the push stopped (or never reached the worker) before it finished; nothing was written."
+            ),
         )
 
 
@@ -43,21 +46,21 @@ class PushRun(models.Model):
     """One attempt to push one attendance day, whoever started it."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        INTERRUPTED = "interrupted", "Interrupted"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        INTERRUPTED = "interrupted", _("Interrupted")
 
     class Trigger(models.TextChoices):
-        SCHEDULE = "schedule", "Schedule"
-        ADMIN = "admin", "Admin"
-        COMMAND = "command", "Command"
-        CATCH_UP = "catch-up", "Catch-up"
+        SCHEDULE = "schedule", _("Schedule")
+        ADMIN = "admin", _("Admin")
+        COMMAND = "command", _("Command")
+        CATCH_UP = "catch-up", _("Catch-up")
 
-    date = models.DateField("day", db_index=True, help_text="The attendance day pushed.")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    date = models.DateField(_("day"), db_index=True, help_text=_("The attendance day pushed."))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -65,29 +68,30 @@ class PushRun(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    created_at = models.DateTimeField("requested at", auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    created = models.PositiveIntegerField("records created", default=0)
-    filled = models.PositiveIntegerField("check-outs filled", default=0)
-    skipped = models.PositiveIntegerField("skipped", default=0)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    created = models.PositiveIntegerField(_("records created"), default=0)
+    filled = models.PositiveIntegerField(_("check-outs filled"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
     counts = models.JSONField(
-        "counts per target",
+        _("counts per target"),
         default=dict,
         blank=True,
         help_text='{"app.Model": {"created": n, "filled": n, "skipped": n}}',
     )
-    error = models.CharField(max_length=500, blank=True)
-    traceback = models.TextField(blank=True)
-    task_id = models.CharField("task id", max_length=64, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    traceback = models.TextField(_("traceback"), blank=True)
+    task_id = models.CharField(_("task id"), max_length=64, blank=True)
 
     objects = PushRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         get_latest_by = "created_at"
-        verbose_name = "push run"
-        permissions = [("push_attendance", "Can push attendance")]
+        verbose_name = _("push run")
+        verbose_name_plural = _("push runs")
+        permissions = [("push_attendance", _("Can push attendance"))]
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} ({self.get_trigger_display()}, {self.get_status_display()})"

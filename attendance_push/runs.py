@@ -15,6 +15,7 @@ from django.db import connections, models, router, transaction
 from django.db.models import Min
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .conf import conf
 from .exceptions import PushError
@@ -71,11 +72,20 @@ def blocking_run(days: list[datetime.date]) -> PushRun | None:
 
 def describe_blocking(run: PushRun) -> str:
     """Say why a push of `run`'s day is refused while `run` is under way."""
-    return (
-        f"The push of {run.date:%Y-%m-%d} is already {run.get_status_display().lower()} "
-        f"(run {run.pk}, requested {timezone.localtime(run.created_at, conf.TIME_ZONE):%Y-%m-%d %H:%M} "
-        f"{conf.TIME_ZONE.key}); wait for it to finish."
-    )
+    if run.status == PushRun.Status.RUNNING:
+        text = _(
+            "The push of %(day)s is already running (run %(run)s, requested %(at)s %(zone)s); wait for it to finish."
+        )
+    else:
+        text = _(
+            "The push of %(day)s is already queued (run %(run)s, requested %(at)s %(zone)s); wait for it to finish."
+        )
+    return text % {
+        "day": f"{run.date:%Y-%m-%d}",
+        "run": run.pk,
+        "at": f"{timezone.localtime(run.created_at, conf.TIME_ZONE):%Y-%m-%d %H:%M}",
+        "zone": conf.TIME_ZONE.key,
+    }
 
 
 def refuse_days_under_way(days: list[datetime.date]) -> None:
@@ -212,18 +222,19 @@ def notify_failure(run: PushRun) -> None:
     try:
         link = conf.SITE_URL + reverse("admin:attendance_push_pushrun_change", args=[run.pk])
     except NoReverseMatch:
-        link = f"PushRun {run.pk} (the admin is not installed)"
-    message = (
-        f"The attendance push of {run.date:%Y-%m-%d} failed.\n\n"
-        f"Error: {run.error}\n"
-        f"Trigger: {run.get_trigger_display()}\n"
-        f"Run: {link}\n\n"
-        "Fix the cause, then rerun the day from the admin or with "
-        f"`python manage.py push_attendance --date {run.date:%Y-%m-%d}`.\n\n"
-        f"{run.traceback}"
-    )
+        link = _("PushRun %(run)s (the admin is not installed)") % {"run": run.pk}
+    day = f"{run.date:%Y-%m-%d}"
+    message = _(
+        "The attendance push of %(day)s failed.\n\n"
+        "Error: %(error)s\n"
+        "Trigger: %(trigger)s\n"
+        "Run: %(link)s\n\n"
+        "Fix the cause, then rerun the day from the admin (open the run, then “Rerun this day”) or with "
+        "`python manage.py push_attendance --date %(day)s`.\n\n"
+    ) % {"day": day, "error": run.error, "trigger": run.get_trigger_display(), "link": link}
+    message += run.traceback
     try:
-        mail_admins(f"Attendance push of {run.date:%Y-%m-%d} failed", message)
+        mail_admins(_("Attendance push of %(day)s failed") % {"day": day}, message)
     except Exception:
         # A broken mail server must not hide the failure itself, which is recorded already.
         logger.exception("Could not e-mail ADMINS about the failed push of %s (run %s).", run.date, run.pk)

@@ -99,8 +99,11 @@ def test_changelist_shows_every_status_as_a_badge_with_day_counts_and_error(admi
         assert f'<span class="attendance-push-badge attendance-push-badge--{status}">{label}</span>' in content
     assert "attendance_push/admin.css" in content
     assert "Fri 20 Nov 2026" in content and "Sat 31 Oct 2026" in content
-    assert "Student attendance: 400 / 20 / 9<br>Employee attendance: 17 / 3 / 0</span></td>" in content
-    assert 'data-field="duration_display" data-status="succeeded">2.50 s</span></td>' in content
+    assert (
+        'Student attendance: <span class="nowrap">400 / 20 / 9</span><br>'
+        'Employee attendance: <span class="nowrap">17 / 3 / 0</span></span></td>'
+    ) in content
+    assert '<span class="attendance-push-duration">2.50 s</span>' in content
     assert "OperationalError: database is locked" in content
     assert "second line of the error" not in content
 

@@ -363,7 +363,7 @@ def test_the_history_lists_per_target_counts_and_newest_first(pusher):
     )
     response = pusher.get(CHANGELIST)
     assert response.context["cl"].result_list[0] == newest
-    assert "Student attendance: 7 / 2 / 1" in response.content.decode()
+    assert 'Student attendance: <span class="nowrap">7 / 2 / 1</span>' in response.content.decode()
 
 
 def test_the_changelist_and_calendar_query_count_does_not_grow_with_the_history(pusher, superuser):

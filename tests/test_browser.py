@@ -388,3 +388,216 @@ def test_a_viewer_sees_the_history_and_calendar_but_cannot_push(page):
     assert response is not None and response.status == 403
     expect(page.locator("body")).to_contain_text("403 Forbidden")
     assert PushRun.objects.count() == 1
+
+
+# The office's screens: a 1280-px laptop and a 390-px phone ------------------------------------
+
+LAPTOP, PHONE = 1280, 390
+
+
+@pytest.fixture(params=[LAPTOP, PHONE], ids=["1280px", "390px"])
+def screen(request, browser: Browser, live_server) -> Iterator[Page]:
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": request.param, "height": 900 if request.param > 600 else 844}
+    )
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def assert_fits(page: Page) -> None:
+    """Fail when the page, or the history's table inside its scroll box, is wider than the screen."""
+    widths = page.evaluate(
+        """() => {
+            const results = document.querySelector("#changelist .results");
+            return {
+                page: document.documentElement.scrollWidth,
+                screen: document.documentElement.clientWidth,
+                table: results ? results.scrollWidth - results.clientWidth : 0,
+                columns: [...document.querySelectorAll("#result_list thead th")].map(
+                    (th) => `${th.className}:${Math.round(th.getBoundingClientRect().width)}`
+                ),
+            };
+        }"""
+    )
+    assert widths["page"] <= widths["screen"], f"{page.url} overflows: {widths}"
+    assert widths["table"] <= 0, f"the history's table scrolls sideways: {widths}"
+
+
+def assert_on_screen(page: Page, locator: Locator) -> None:
+    expect(locator).to_be_visible()
+    box = locator.bounding_box()
+    width = page.viewport_size["width"]
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (box, width)
+
+
+def test_every_push_page_fits_the_screen(screen, superuser, make_students):
+    page = screen
+    width = page.viewport_size["width"]
+    make_students(2)
+    day = today()
+    error = (
+        "OperationalError: could not connect to server: Connection refused. Is the server running on host db and "
+        "accepting TCP/IP connections on port 5432?"
+    )
+    failed = PushRun.objects.create(
+        date=day - datetime.timedelta(days=1),
+        trigger="schedule",
+        status="failed",
+        error=error,
+        traceback='Traceback (most recent call last):\n  File "attendance_push/runs.py", line 44\n' + error,
+    )
+    PushRun.objects.create(
+        date=day - datetime.timedelta(days=2),
+        trigger="schedule",
+        status="succeeded",
+        counts={"school.StudentAttendance": {"created": 2}, "school.EmployeeAttendance": {"created": 0}},
+        created=2,
+    )
+    wait_until_no_worker()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_in(page, "root")
+
+    # The history.
+    open_history(page)
+    assert_fits(page)
+    expect(page.locator(".attendance-push-next")).to_contain_text(
+        re.compile(r"Next push: .+, 21:00 Asia/Kathmandu \(in ")
+    )
+    expect(page.locator(".attendance-push-no-worker")).to_contain_text("No worker is running")
+    shown_error = row_of(page, failed).locator(".attendance-push-error")
+    assert_on_screen(page, shown_error)
+    expect(shown_error).to_have_text(error)
+    box = shown_error.bounding_box()
+    assert box["height"] < 80, f"the error is a tall band: {box}"  # three lines at most
+    assert row_of(page, failed).bounding_box()["height"] < 200
+    # Rows by day, newest first.
+    expect(page.locator("#result_list tbody tr").first).to_contain_text(f"{failed.date.day}")
+
+    weekdays = page.locator(".attendance-push-calendar__weekdays .attendance-push-weekday")
+    expect(weekdays).to_have_count(7)
+    expect(weekdays).to_have_text(["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"])
+    expect(page.locator(".attendance-push-calendar a.attendance-push-day")).to_have_count(90)
+    newest, oldest = day_cell(page, day), day_cell(page, day - datetime.timedelta(days=89))
+    assert_on_screen(page, newest)
+    newest_box, oldest_box = newest.bounding_box(), oldest.bounding_box()
+    if width == PHONE:
+        # On a phone the newest week is the top row, on screen without scrolling.
+        assert newest_box["y"] < oldest_box["y"]
+        assert newest_box["y"] + newest_box["height"] <= page.evaluate("innerHeight + scrollY") + 900
+    else:
+        assert newest_box["x"] > oldest_box["x"]
+    month_labels = page.locator(".attendance-push-week .attendance-push-week__month:not(:empty)")
+    expect(month_labels.first).to_be_visible()
+    # A month label does not overlap the squares.
+    for i in range(month_labels.count()):
+        label = month_labels.nth(i).bounding_box()
+        square = month_labels.nth(i).locator("xpath=following-sibling::*[1]").bounding_box()
+        if width == PHONE:
+            assert label["x"] + label["width"] <= square["x"] + 0.5
+        else:
+            assert label["y"] + label["height"] <= square["y"] + 0.5
+    page.screenshot(path=ARTIFACTS / f"history-{width}.png", full_page=True)
+
+    # The failed run's page: the error in full, the traceback collapsed.
+    row_of(page, failed).locator(".field-day_display a").click()
+    expect(page.locator(".field-error")).to_contain_text(error)
+    assert_fits(page)
+    traceback = page.locator("pre.attendance-push-traceback")
+    expect(traceback).to_be_hidden()
+    page.get_by_text("Show the technical details").click()
+    expect(traceback).to_be_visible()
+    assert_fits(page)
+    page.screenshot(path=ARTIFACTS / f"run-{width}.png", full_page=True)
+
+    # The push form: an ISO date input, its weekday beside it.
+    page.goto(PUSH)
+    assert_fits(page)
+    start_input = page.locator("#id_start")
+    expect(start_input).to_have_attribute("type", "date")
+    start_input.fill("2026-12-01")
+    expect(page.locator('.attendance-push-weekday-of[data-for="id_start"]')).to_have_text("Tuesday")
+    start_input.fill(f"{failed.date:%Y-%m-%d}")
+    page.screenshot(path=ARTIFACTS / f"push-form-{width}.png", full_page=True)
+    page.get_by_role("button", name="Preview the push").click()
+
+    # The confirmation: what each record will hold.
+    expect(page.locator("#content-main")).to_contain_text(f"Push {long_date(failed.date)}?")
+    expect(page.locator(".attendance-push-written")).to_contain_text(
+        "Student attendance: Present, 09:00–17:00, created by root"
+    )
+    assert_fits(page)
+    page.screenshot(path=ARTIFACTS / f"confirmation-{width}.png", full_page=True)
+
+
+def test_a_queued_range_turns_succeeded_without_a_reload(page, superuser, make_students, tmp_path):
+    make_students(2)
+    day = today()
+    first = day - datetime.timedelta(days=2)
+    log = tmp_path / "qcluster.log"
+    wait_until_no_worker()
+    log_in(page, "root")
+    worker = start("qcluster", log=log)
+    try:
+        wait_for(running_clusters, timeout=60, what="the worker to start", log=log)
+        page.goto(f"{PUSH}?start={first:%Y-%m-%d}&end={day:%Y-%m-%d}")
+        expect(page.locator("#content-main")).to_contain_text("Push 3 days")
+        freeze(worker)
+        try:
+            page.get_by_role("button", name="Yes, push these days").click()
+            expect(page).to_have_url(re.compile(rf"{CHANGELIST}$"))
+            runs = list(PushRun.objects.order_by("date"))
+            assert [run.status for run in runs] == ["queued"] * 3
+            for run in runs:
+                expect(row_of(page, run).locator(".attendance-push-badge")).to_have_text("Queued")
+            progress = page.locator(".attendance-push-progress")
+            expect(progress).to_have_text("day 1 of 3")
+            # Marks this document: a reload would lose it.
+            page.evaluate("window.attendancePushNotReloaded = true")
+        finally:
+            thaw(worker)
+        # The worker pushes 3 days of 2 people in well under a second each; polls run every 2 s.
+        for run in runs:
+            expect(row_of(page, run).locator(".attendance-push-badge")).to_have_text("Succeeded", timeout=60_000)
+        expect(progress).to_have_text("all 3 days done")
+        expect(day_cell(page, first)).to_have_attribute("data-outcome", "pushed")
+        expect(row_of(page, runs[0]).locator(".field-counts_per_target")).to_contain_text(
+            "Student attendance: 2 / 0 / 0"
+        )
+        assert page.evaluate("window.attendancePushNotReloaded") is True
+    finally:
+        thaw(worker)
+        stop(worker)
+    assert set(PushRun.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_the_history_renders_in_nepali_at_phone_width(browser, live_server, superuser):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": PHONE, "height": 844}, locale="ne-NP")
+    page = context.new_page()
+    try:
+        day = today() - datetime.timedelta(days=1)
+        PushRun.objects.create(date=day, trigger="schedule", status="failed", error="Boom")
+        log_in_nepali(page, "root")
+        page.goto(CHANGELIST)
+        expect(page.locator("html")).to_have_attribute("lang", "ne")
+        from attendance_push.bikram import bs_date
+
+        expect(page.locator(".field-day_display .attendance-push-bs").first).to_have_text(bs_date(day))
+        expect(day_cell(page, day)).to_have_attribute("title", re.compile(re.escape(f"({bs_date(day)})")))
+        expect(page.locator(".attendance-push-now")).to_have_text("अहिले पुश गर्नुहोस्")
+        assert_fits(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "history-ne-390.png", full_page=True)
+    finally:
+        context.close()
+
+
+def log_in_nepali(page: Page, username: str) -> None:
+    """Log in through the admin's login form, whatever its language."""
+    page.goto("/admin/login/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator('input[type="submit"]').click()
+    expect(page.locator("#user-tools")).to_contain_text(username)

@@ -140,8 +140,9 @@ def test_the_status_view_returns_each_runs_live_cells_and_the_days_outcome(offic
     cells = data["runs"][str(done.pk)]["cells"]
     assert cells["status_badge"] == (
         '<span class="attendance-push-badge attendance-push-badge--succeeded">Succeeded</span>'
+        '<span class="attendance-push-duration">0.00 s</span>'
     )
-    assert cells["counts_per_target"] == "Student attendance: 3 / 0 / 0"
+    assert cells["counts_per_target"] == 'Student attendance: <span class="nowrap">3 / 0 / 0</span>'
     assert data["days"] == {f"{queued.date:%Y-%m-%d}": "running", f"{done.date:%Y-%m-%d}": "pushed"}
 
 

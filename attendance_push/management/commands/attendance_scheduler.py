@@ -7,6 +7,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connections
+from django.utils.translation import gettext as _
 from django_q.cluster import Cluster
 
 from attendance_push.conf import SCHEDULE_NAME, TEST_SCHEDULE_NAME, conf
@@ -32,13 +33,20 @@ class Command(BaseCommand):
         zone = conf.TIME_ZONE
         if verbosity >= 1:
             self.stdout.write(
-                f"Schedule {SCHEDULE_NAME}: next push {schedule.next_run.astimezone(zone):%Y-%m-%d %H:%M} "
-                f"{zone.key} ({schedule.next_run:%Y-%m-%d %H:%M} UTC)."
+                _("Schedule %(name)s: next push %(local)s %(zone)s (%(utc)s UTC).")
+                % {
+                    "name": SCHEDULE_NAME,
+                    "local": f"{schedule.next_run.astimezone(zone):%Y-%m-%d %H:%M}",
+                    "zone": zone.key,
+                    "utc": f"{schedule.next_run:%Y-%m-%d %H:%M}",
+                }
             )
         if test:
             ensure_test_schedule()
             if verbosity >= 1:
-                self.stdout.write(f"Test mode: {TEST_SCHEDULE_NAME} also pushes today every hour, starting now.")
+                self.stdout.write(
+                    _("Test mode: %(name)s also pushes today every hour, starting now.") % {"name": TEST_SCHEDULE_NAME}
+                )
         # The cluster forks: a connection opened here would be shared with (and closed by) its children.
         connections.close_all()
         cluster = Cluster()

@@ -6,6 +6,7 @@ import argparse
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from attendance_push.conf import conf
 from attendance_push.exceptions import PushError
@@ -56,24 +57,30 @@ class Command(BaseCommand):
         for index, day in enumerate(days, start=1):
             progress = f"[{index}/{len(days)}] " if len(days) > 1 else ""
             if dry_run:
-                self._report(f"{progress}{day:%Y-%m-%d} would push:", push(day, dry_run=True).counts(), verbosity)
+                heading = _("%(day)s would push:") % {"day": f"{day:%Y-%m-%d}"}
+                self._report(f"{progress}{heading}", push(day, dry_run=True).counts(), verbosity)
                 continue
             run = run_push(day, trigger=PushRun.Trigger.COMMAND)
             if run.status == PushRun.Status.FAILED:
-                done = f" ({index - 1} earlier day(s) were pushed)" if index > 1 else ""
-                raise CommandError(f"Push of {day} failed (PushRun {run.pk}): {run.error}{done}")
-            self._report(f"{progress}{day:%Y-%m-%d} pushed (PushRun {run.pk}):", run.counts, verbosity)
+                done = _(" (%(count)d earlier day(s) were pushed)") % {"count": index - 1} if index > 1 else ""
+                raise CommandError(
+                    _("Push of %(day)s failed (PushRun %(run)s): %(error)s")
+                    % {"day": day, "run": run.pk, "error": run.error}
+                    + done
+                )
+            heading = _("%(day)s pushed (PushRun %(run)s):") % {"day": f"{day:%Y-%m-%d}", "run": run.pk}
+            self._report(f"{progress}{heading}", run.counts, verbosity)
 
     def _days(
         self, date: datetime.date | None, start: datetime.date | None, end: datetime.date | None
     ) -> list[datetime.date]:
         if date and (start or end):
-            raise CommandError("Give either --date or --from/--to, not both.")
+            raise CommandError(_("Give either --date or --from/--to, not both."))
         if bool(start) != bool(end):
-            raise CommandError("A range needs both --from and --to.")
+            raise CommandError(_("A range needs both --from and --to."))
         if start and end:
             if start > end:
-                raise CommandError(f"--from {start} is after --to {end}.")
+                raise CommandError(_("--from %(start)s is after --to %(end)s.") % {"start": start, "end": end})
             return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
         return [date or today()]
 
@@ -83,6 +90,8 @@ class Command(BaseCommand):
         self.stdout.write(heading)
         for label, count in counts.items():
             self.stdout.write(
-                f"  {label}: {count['created']} created, {count['filled']} check-outs filled, "
-                f"{count['skipped']} skipped" + (f" ({describe_rules(count['rules'])})" if count.get("rules") else "")
+                f"  {label}: "
+                + _("%(created)d created, %(filled)d check-outs filled, %(skipped)d skipped")
+                % {"created": count["created"], "filled": count["filled"], "skipped": count["skipped"]}
+                + (f" ({describe_rules(count['rules'])})" if count.get("rules") else "")
             )
