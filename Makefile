@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint install install-run install-dev clean
+.PHONY: run test lint install install-run install-dev clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/python manage.py check --fail-level WARNING
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+## make messages: refresh the Nepali catalogue from the sources, then compile it (needs GNU gettext:
+## apt-get install gettext). Both files are committed; tests/test_translation.py checks they agree.
+messages: install-dev
+	cd attendance_push && ../$(BIN)/django-admin makemessages -l ne --no-obsolete --add-location file
+	cd attendance_push && ../$(BIN)/django-admin compilemessages -l ne
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage htmlcov staticfiles test-artifacts

@@ -124,6 +124,8 @@ class PushRunAdmin(admin.ModelAdmin):
             # Sunday first: Nepal's week.
             "weekday_names": [WEEKDAYS_ABBR[6], *(WEEKDAYS_ABBR[n] for n in range(6))],
             "legend": LEGEND,
+            # Django's own title ("Select %s to view") has no Nepali translation.
+            "title": _("Select push run to view"),
             **self._clock_context(now),
             **(extra_context or {}),
         }

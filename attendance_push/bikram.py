@@ -34,3 +34,11 @@ def bs_month(day: datetime.date) -> str:
         return nepali_datetime.date.from_datetime_date(day).strftime("%N")
     except (ValueError, OverflowError):
         return ""
+
+
+def is_bs_month_start(day: datetime.date) -> bool:
+    """Return whether `day` is the first day of a Bikram Sambat month."""
+    try:
+        return nepali_datetime.date.from_datetime_date(day).day == 1
+    except (ValueError, OverflowError):
+        return False

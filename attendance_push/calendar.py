@@ -47,6 +47,7 @@ class CalendarWeek:
 
     days: tuple[CalendarDay | None, ...]
     month: datetime.date | None  # the first of a month within the week (or the calendar's first day)
+    bs_month: datetime.date | None = None  # the same for a Bikram Sambat month, on pages in Nepali
 
 
 def calendar_weeks(calendar: list[CalendarDay]) -> list[CalendarWeek]:
@@ -64,9 +65,15 @@ def calendar_weeks(calendar: list[CalendarDay]) -> list[CalendarWeek]:
 
 
 def _week(row: list[CalendarDay | None], *, first: bool) -> CalendarWeek:
+    from .bikram import in_nepali, is_bs_month_start
+
     days = [cell.day for cell in row if cell is not None]
     month = next((day for day in days if day.day == 1), days[0] if first else None)
-    return CalendarWeek(tuple(row), month)
+    bs_month = None
+    if in_nepali():
+        # Bikram Sambat months start mid-way through Gregorian ones: label the week where each begins.
+        bs_month = next((day for day in days if is_bs_month_start(day)), days[0] if first else None)
+    return CalendarWeek(tuple(row), month, bs_month)
 
 
 def history_calendar(today: datetime.date, now: datetime.datetime, days: int = 90) -> list[CalendarDay]:

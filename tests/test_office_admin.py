@@ -254,3 +254,18 @@ def test_pages_in_nepali_show_bikram_sambat_dates(office):
     assert "२०८३ मंसिर १६" in confirmation
     english = office.get(CHANGELIST).content.decode()
     assert "२०८३" not in english
+
+
+def test_the_calendar_labels_bikram_sambat_months_where_they_begin_in_nepali(office):
+    weeks = office.get(CHANGELIST, headers={"accept-language": "ne"}).context["calendar_weeks"]
+    starts = [week.bs_month for week in weeks if week.bs_month]
+    # The calendar's first day, then Asoj 1, Kartik 1 and Mangsir 1 of 2083.
+    assert starts == [
+        datetime.date(2026, 9, 5),
+        datetime.date(2026, 9, 17),
+        datetime.date(2026, 10, 18),
+        datetime.date(2026, 11, 17),
+    ]
+    assert [bs_date(day) for day in starts[1:]] == ["२०८३ आश्विन १", "२०८३ कार्तिक १", "२०८३ मंसिर १"]
+    english = office.get(CHANGELIST).context["calendar_weeks"]
+    assert not any(week.bs_month for week in english)

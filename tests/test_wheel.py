@@ -94,6 +94,12 @@ from attendance_push.models import PushRun
 from hr.models import DailyAttendance
 
 
+def translation_in(language, text):
+    from django.utils import translation
+    with translation.override(language):
+        return translation.gettext(text)
+
+
 def row(record):
     recorder = record.recorded_by.username if record.recorded_by else None
     return [record.staff.full_name, record.state, f"{record.clock_in:%H:%M}", f"{record.clock_out:%H:%M}", recorder]
@@ -129,6 +135,7 @@ print(json.dumps({
     "history_says_no_worker": "No worker is running" in pages["history"].text,
     "history_offers_push": "Push now" in pages["history"].text,
     "preview": "What the push will do" in pages["confirmation"].text,
+    "nepali": translation_in("ne", "Push now"),
 }))
 """
 
@@ -197,6 +204,8 @@ def check_wheel_files(wheel: Path) -> None:
         "attendance_push/templates/admin/attendance_push/pushrun/change_list.html",
         "attendance_push/templates/admin/attendance_push/pushrun/push_confirmation.html",
         "attendance_push/management/commands/push_attendance.py",
+        "attendance_push/locale/ne/LC_MESSAGES/django.po",
+        "attendance_push/locale/ne/LC_MESSAGES/django.mo",
     } <= packaged
 
 
@@ -282,6 +291,7 @@ def test_the_wheel_installs_into_another_project_and_pushes(tmp_path):
     assert found["history_says_no_worker"]
     assert found["history_offers_push"]
     assert found["preview"]
+    assert found["nepali"] == "अहिले पुश गर्नुहोस्", "the compiled Nepali translation ships in the wheel"
 
     # The worker: the admin sees it through the shared cache, and it runs a push queued from the admin.
     log = tmp_path / "qcluster.log"
