@@ -647,9 +647,12 @@ def _fill_by_save(plan: FillPlan, values: dict[str, Any], alias: str) -> int:
     # Read before writing: SQLite would otherwise see the rows it is changing.
     # Locked: a person editing the record meanwhile is not overwritten by the full-row save.
     records = list(plan.to_fill.select_for_update().annotate(**annotations))
+    meta = plan.to_fill.model._meta
+    # By attname: a value of a ForeignKey is the related row's key.
+    attnames = {key: meta.get_field(name).attname for key, name in names.items()}
     for record in records:
-        for key, name in names.items():
-            setattr(record, name, getattr(record, key))
+        for key, attname in attnames.items():
+            setattr(record, attname, getattr(record, key))
         record.save(using=alias)
     # What the database holds counts: a save() that declined left its record open.
     return len(records) - plan.to_fill.count() if records else 0

@@ -503,3 +503,18 @@ def test_leave_is_managed_in_the_admin_and_the_people_show_their_dates(admin_cli
         {"employee": employee.pk, "first_day": "2026-11-22", "last_day": "2026-11-21", "approved": "on"},
     )
     assert response.status_code == 200 and Leave.objects.count() == 1
+
+
+@pytest.mark.parametrize("write", ["sql", "save"])
+def test_fill_values_may_set_a_foreign_key(settings, superuser, make_students, write):
+    (student,) = make_students(1)
+    record = attendance(student, time_in=datetime.time(9))
+    targets = settings.ATTENDANCE_PUSH["TARGETS"]
+    students = {**targets[0], "write": write, "fill_values": {"created_by": superuser.pk}}
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [students]}
+    assert found(settings) == []
+
+    assert push(DAY).filled == 1
+
+    record.refresh_from_db()
+    assert (record.time_out, record.created_by) == (datetime.time(17), superuser)
