@@ -81,7 +81,7 @@ def setup_django() -> None:
 
 def digest(day: datetime.date) -> dict[str, dict[str, int]]:
     """Return, per attendance model, counts describing the records of `day` (for comparing contenders)."""
-    from django.db.models import Count, Q
+    from django.db.models import Count, Exists, OuterRef, Q
     from django.utils.module_loading import import_string
 
     from attendance_push.conf import conf
@@ -97,7 +97,9 @@ def digest(day: datetime.date) -> dict[str, dict[str, int]]:
             leave=Count("pk", filter=Q(status="Leave", time_in__isnull=True, time_out__isnull=True)),
         )
         expected_people = target.person_model._default_manager.filter(import_string(target.people_on_day)(day))
-        counts["of_unexpected"] = records.exclude(**{f"{target.person_field}__in": expected_people}).count()
+        # NOT EXISTS, not NOT IN: PostgreSQL cannot hash a million-row NOT IN list in its work_mem.
+        expected_person = expected_people.filter(pk=OuterRef(target.person_field))
+        counts["of_unexpected"] = records.filter(~Exists(expected_person)).count()
         counts["active_people"] = expected_people.count()
         out[target.label] = counts
     return out
