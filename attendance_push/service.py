@@ -59,10 +59,6 @@ class TargetResult:
     skipped: int
     rules: tuple[RuleResult, ...] = ()
 
-    @property
-    def skipped_by_rule(self) -> int:
-        return sum(rule.skipped for rule in self.rules)
-
     def counts(self) -> dict[str, Any]:
         return {
             "created": self.created,
@@ -107,7 +103,7 @@ def describe_rules(rules: list[dict[str, Any]]) -> str:
         if rule.get("created"):
             status = rule.get("status") or _("records")
             created[status] = created.get(status, 0) + rule["created"]
-    parts = [f"{count} {status}" for status, count in created.items()]
+    parts = [_("%(count)d %(status)s") % {"count": count, "status": status} for status, count in created.items()]
     if skipped:
         parts.append(_("%(count)d skipped by rule") % {"count": skipped})
     return ", ".join(parts) or _("no records")
