@@ -4,6 +4,9 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+# The developer's .env (make run writes one with DEBUG=1) must not change what the tests see; the
+# processes the tests start inherit this too.
+os.environ.setdefault("ENV_FILE", os.devnull)
 
 from config.settings import *  # noqa: E402, F403
 from config.settings import DATABASES, INSTALLED_APPS, STORAGES  # noqa: E402
