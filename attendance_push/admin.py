@@ -11,8 +11,9 @@ from typing import Any
 from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.db.models import CharField, Exists, OuterRef, Subquery
+from django.db.models.functions import Cast
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
@@ -30,8 +31,18 @@ from .conf import conf
 from .exceptions import NoActorError, PushError
 from .forms import MAX_DAYS, PushDaysForm
 from .health import next_push_text, running_clusters, worker_contacts
-from .models import PushRun
-from .runs import blocking_run, describe_blocking, queue_pushes, refuse_days_under_way, run_push
+from .ledger import refusal as undo_refusal
+from .ledger import undo, undone_by
+from .models import PushedRecord, PushRun
+from .runs import (
+    blocking_run,
+    describe_blocking,
+    queue_pushes,
+    queue_undo,
+    refuse_days_under_way,
+    run_push,
+    run_undo,
+)
 from .service import describe_rules, planned_records, push, resolve_actor, today
 
 
@@ -55,9 +66,12 @@ class PushRunAdmin(admin.ModelAdmin):
     search_fields = ("error", "task_id")
     actions = ["rerun_days"]
     fieldsets = (
-        (None, {"fields": ("day_display", "status_badge", "trigger", "requested_by")}),
+        (None, {"fields": ("day_display", "status_badge", "trigger", "requested_by", "undo_line")}),
         (gettext_lazy("Timing"), {"fields": ("created_at", "started_at", "finished_at", "duration_display")}),
-        (gettext_lazy("Counts"), {"fields": ("created", "filled", "skipped", "counts_table")}),
+        (
+            gettext_lazy("Counts"),
+            {"fields": ("created", "filled", "skipped", "counts_table", "ledger_links")},
+        ),
         (gettext_lazy("Error"), {"fields": ("error", "fixed_by_link", "traceback_block")}),
         (gettext_lazy("Task queue"), {"fields": ("task_link",)}),
     )
@@ -66,6 +80,8 @@ class PushRunAdmin(admin.ModelAdmin):
         "status_badge",
         "trigger",
         "requested_by",
+        "undo_line",
+        "ledger_links",
         "created_at",
         "started_at",
         "finished_at",
@@ -102,6 +118,11 @@ class PushRunAdmin(admin.ModelAdmin):
         return [
             path("push/", self.admin_site.admin_view(self.push_view), name="{}_{}_push".format(*info)),
             path("status/", self.admin_site.admin_view(self.status_view), name="{}_{}_status".format(*info)),
+            path(
+                "<path:object_id>/undo/",
+                self.admin_site.admin_view(self.undo_view),
+                name="{}_{}_undo".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -134,7 +155,12 @@ class PushRunAdmin(admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
-        context = {"can_push": self.has_push_permission(request), **(extra_context or {})}
+        run = self.get_object(request, object_id)
+        context = {
+            "can_push": self.has_push_permission(request),
+            "can_undo": run is not None and undo_refusal(run) is None,
+            **(extra_context or {}),
+        }
         return super().change_view(request, object_id, form_url, context)
 
     def status_view(self, request: HttpRequest) -> JsonResponse:
@@ -324,6 +350,75 @@ class PushRunAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
 
+    # Undoing ---------------------------------------------------------------------------------
+
+    def undo_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Show what undoing a run will do (a dry run) and ask to confirm; undo it on POST."""
+        if not self.has_push_permission(request):
+            raise PermissionDenied
+        run = self.get_object(request, object_id)
+        if run is None:
+            raise Http404(_("No push run %(id)s.") % {"id": object_id})
+        request.current_app = self.admin_site.name
+        change_url = self._change_url(run.pk)
+        if request.method == "POST" and "confirm" in request.POST:
+            try:
+                if "run_now" in request.POST:
+                    undo_run = run_undo(run, requested_by=request.user)
+                    if undo_run.status == PushRun.Status.SUCCEEDED:
+                        self.message_user(
+                            request,
+                            _("Undid run %(run)d (%(day)s) as run %(undo)d: %(summary)s.")
+                            % {
+                                "run": run.pk,
+                                "day": f"{run.date:%Y-%m-%d}",
+                                "undo": undo_run.pk,
+                                "summary": _undo_summary(undo_run),
+                            },
+                            messages.SUCCESS,
+                        )
+                    else:
+                        self.message_user(
+                            request,
+                            _("The undo of run %(run)d failed (run %(undo)d): %(error)s")
+                            % {"run": run.pk, "undo": undo_run.pk, "error": undo_run.error},
+                            messages.ERROR,
+                        )
+                else:
+                    undo_run = queue_undo(run, requested_by=request.user)
+                    self.message_user(
+                        request,
+                        _(
+                            "Queued the undo of run %(run)d (run %(undo)d); "
+                            "it appears below and updates as the worker runs it."
+                        )
+                        % {"run": run.pk, "undo": undo_run.pk},
+                        messages.SUCCESS,
+                    )
+            except PushError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            return HttpResponseRedirect(self._changelist_url())
+        preview = None
+        refusal = None
+        try:
+            preview = undo(run, dry_run=True)
+        except PushError as exc:
+            refusal = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Undo this push?"),
+            "opts": self.opts,
+            "media": self.media,
+            "run": run,
+            "preview": preview,
+            "rows": [(target_name(t.label), t) for t in preview.targets] if preview else [],
+            "refusal": refusal,
+            "workers": running_clusters(),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/attendance_push/pushrun/undo_confirmation.html", context)
+
     def _changelist_url(self) -> str:
         return reverse(
             f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist", current_app=self.admin_site.name
@@ -387,6 +482,8 @@ class PushRunAdmin(admin.ModelAdmin):
     def counts_per_target(self, run: PushRun, live: bool = True) -> str:
         if not run.counts:
             html = "—"
+        elif run.trigger == PushRun.Trigger.UNDO:
+            html = _undo_summary(run)
         else:
             html = format_html_join(
                 mark_safe("<br>"),  # noqa: S308 (a constant)
@@ -402,6 +499,23 @@ class PushRunAdmin(admin.ModelAdmin):
     def counts_table(self, run: PushRun) -> str:
         if not run.counts:
             return "—"
+        if run.trigger == PushRun.Trigger.UNDO:
+            rows = format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (target_name(label), c.get("deleted", 0), c.get("cleared", 0), c.get("kept", 0))
+                    for label, c in run.counts.items()
+                ),
+            )
+            return format_html(
+                "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+                _("target"),
+                _("records deleted"),
+                _("check-outs cleared"),
+                _("kept (changed since the push)"),
+                rows,
+            )
         rows = format_html_join(
             "",
             '<tr><td>{}</td><td>{}</td><td class="attendance-push-records">{}</td><td>{}</td><td>{}</td></tr>',
@@ -441,6 +555,36 @@ class PushRunAdmin(admin.ModelAdmin):
             _("Run %(run)s pushed this day later.") % {"run": fixed_by},
         )
 
+    @admin.display(description=gettext_lazy("undo"))
+    def undo_line(self, run: PushRun) -> str:
+        if run.trigger == PushRun.Trigger.UNDO:
+            if run.undoes_id is None:
+                return _("Undoes a run since deleted from the history.")
+            return format_html(
+                '{} <a href="{}">{}</a>', _("Undoes"), self._change_url(run.undoes_id), _("run %d") % run.undoes_id
+            )
+        undo = undone_by(run)
+        if undo is not None:
+            return format_html(
+                '{} <a href="{}">{}</a>', _("Undone by"), self._change_url(undo.pk), _("run %d") % undo.pk
+            )
+        return "—"
+
+    @admin.display(description=gettext_lazy("pushed records"))
+    def ledger_links(self, run: PushRun) -> str:
+        if run.ledger_pruned_at is not None:
+            return _("Pruned from the ledger on %(day)s (KEEP_LEDGER_DAYS).") % {
+                "day": f"{timezone.localtime(run.ledger_pruned_at):%Y-%m-%d}"
+            }
+        if not run.pushed:
+            return "—"
+        url = reverse(f"admin:{self.opts.app_label}_pushedrecord_changelist", current_app=self.admin_site.name)
+        return format_html_join(
+            mark_safe("<br>"),  # noqa: S308 (a constant)
+            '<a href="{}?run={}&amp;target={}">{}</a>',
+            ((url, run.pk, label, target_name(label)) for label in run.pushed),
+        )
+
     @admin.display(description=gettext_lazy("traceback"))
     def traceback_block(self, run: PushRun) -> str:
         if not run.traceback:
@@ -476,6 +620,77 @@ class PushRunAdmin(admin.ModelAdmin):
         except NoReverseMatch:
             return run.task_id
         return format_html('<a href="{}">{}</a>', url, run.task_id)
+
+
+@admin.register(PushedRecord)
+class PushedRecordAdmin(admin.ModelAdmin):
+    """The ledger: read-only, one row per record a push created or check-out it filled."""
+
+    list_display = ("person", "day", "action", "target", "run")
+    list_filter = ("action", "target")
+    search_fields = ("person",)
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The run page links here with ?run=N.
+        return lookup in ("run", "run__id__exact") or super().lookup_allowed(lookup, value, request)
+
+
+class PushedFilter(admin.SimpleListFilter):
+    """A list filter for a host's attendance admin: created by a push, check-out filled by one, or neither.
+
+    `list_filter = [PushedFilter, ...]` on the ModelAdmin of a model named in ATTENDANCE_PUSH['TARGETS'].
+    Records of an undone push count as not pushed: the undo left only those a person changed.
+    """
+
+    title = gettext_lazy("pushed")
+    parameter_name = "pushed"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            (PushedRecord.Action.CREATED, _("created by a push")),
+            (PushedRecord.Action.FILLED, _("check-out filled by a push")),
+            ("no", _("not pushed")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset):
+        value = self.value()
+        if value not in (PushedRecord.Action.CREATED, PushedRecord.Action.FILLED, "no"):
+            return queryset
+        model = queryset.model
+        target = next((t for t in conf.TARGETS if t.model is model), None)
+        if target is None:
+            # Not a target: nothing of it was pushed.
+            return queryset if value == "no" else queryset.none()
+        person = model._meta.get_field(target.person_field).attname
+        ledger = PushedRecord.objects.filter(
+            ~Exists(PushRun.objects.filter(undoes=OuterRef("run"), status=PushRun.Status.SUCCEEDED)),
+            day=OuterRef(target.date_field),
+            target=target.label,
+            person=Cast(OuterRef(person), output_field=CharField()),
+        )
+        if value == "no":
+            return queryset.filter(~Exists(ledger))
+        return queryset.filter(Exists(ledger.filter(action=value)))
+
+
+def _undo_summary(run: PushRun) -> str:
+    counts = run.counts.values()
+    return _("%(deleted)d records deleted, %(cleared)d check-outs cleared, kept %(kept)d changed since the push") % {
+        "deleted": sum(c.get("deleted", 0) for c in counts),
+        "cleared": sum(c.get("cleared", 0) for c in counts),
+        "kept": sum(c.get("kept", 0) for c in counts),
+    }
 
 
 def target_name(label: str) -> str:

@@ -78,6 +78,17 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 id="attendance_push.E014",
             )
         )
+    # Literal IDs, one per setting, so that a search for the ID finds its check.
+    for key, check_id in (("KEEP_LEDGER_DAYS", "attendance_push.E060"), ("KEEP_RUNS_DAYS", "attendance_push.E061")):
+        keep = raw.get(key, DEFAULTS[key])
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
+            errors.append(
+                checks.Error(
+                    f"{SETTING}[{key!r}] must be a whole number of days, 1 or more, or None, not {keep!r}.",
+                    hint="None keeps everything; prune_push_history deletes what is older.",
+                    id=check_id,
+                )
+            )
     site_url = raw.get("SITE_URL")
     if site_url is not None and not (isinstance(site_url, str) and site_url.startswith(("http://", "https://"))):
         errors.append(

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "TARGETS": [],
     "CATCH_UP_DAYS": 3,
     "SITE_URL": None,
+    "KEEP_LEDGER_DAYS": 400,
+    "KEEP_RUNS_DAYS": None,
 }
 
 TARGET_DEFAULTS: dict[str, Any] = {
@@ -49,6 +51,7 @@ TARGET_KEYS = frozenset(TARGET_REQUIRED) | frozenset(TARGET_DEFAULTS)
 WRITE_MODES = ("sql", "save")
 
 SCHEDULE_NAME = "attendance_push.daily"
+PRUNE_SCHEDULE_NAME = "attendance_push.prune"
 CATCH_UP_SCHEDULE_NAME = "attendance_push.catch_up"
 TEST_SCHEDULE_NAME = "attendance_push.hourly_test"
 
@@ -148,6 +151,14 @@ class Settings:
     @property
     def SITE_URL(self) -> str:
         return (self._get("SITE_URL") or "").rstrip("/")
+
+    @property
+    def KEEP_LEDGER_DAYS(self) -> int | None:
+        return self._get("KEEP_LEDGER_DAYS")
+
+    @property
+    def KEEP_RUNS_DAYS(self) -> int | None:
+        return self._get("KEEP_RUNS_DAYS")
 
     @property
     def TARGETS(self) -> list[Target]:

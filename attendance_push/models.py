@@ -7,6 +7,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from .exceptions import PushError
 
 if TYPE_CHECKING:
+    from .ledger import UndoResult
     from .service import PushResult
 
 
@@ -57,6 +59,7 @@ class PushRun(models.Model):
         ADMIN = "admin", _("Admin")
         COMMAND = "command", _("Command")
         CATCH_UP = "catch-up", _("Catch-up")
+        UNDO = "undo", _("Undo")
 
     date = models.DateField(_("day"), db_index=True, help_text=_("The attendance day pushed."))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -83,6 +86,28 @@ class PushRun(models.Model):
     error = models.CharField(_("error"), max_length=500, blank=True)
     traceback = models.TextField(_("traceback"), blank=True)
     task_id = models.CharField(_("task id"), max_length=64, blank=True)
+    undoes = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="undone_by",
+        verbose_name=_("undoes run"),
+        help_text=_("For an undo: the push it undid."),
+    )
+    pushed = models.JSONField(
+        _("pushed values"),
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,
+        help_text=_("The values a push wrote, per target: what an undo compares records with."),
+    )
+    ledger_pruned_at = models.DateTimeField(
+        _("ledger pruned at"),
+        null=True,
+        blank=True,
+        help_text=_("When the records of this run were pruned from the ledger (KEEP_LEDGER_DAYS)."),
+    )
 
     objects = PushRunQuerySet.as_manager()
 
@@ -112,10 +137,29 @@ class PushRun(models.Model):
         self.finished_at = timezone.now()
         self.created, self.filled, self.skipped = result.created, result.filled, result.skipped
         self.counts = result.counts()
+        self.pushed = result.pushed
         self.error = self.traceback = ""
         self.save(
-            update_fields=["status", "finished_at", "created", "filled", "skipped", "counts", "error", "traceback"]
+            update_fields=[
+                "status",
+                "finished_at",
+                "created",
+                "filled",
+                "skipped",
+                "counts",
+                "pushed",
+                "error",
+                "traceback",
+            ]
         )
+
+    def mark_undone(self, result: UndoResult) -> None:
+        """Record a finished undo: its counts per target, nothing created or filled."""
+        self.status = self.Status.SUCCEEDED
+        self.finished_at = timezone.now()
+        self.counts = result.counts()
+        self.error = self.traceback = ""
+        self.save(update_fields=["status", "finished_at", "counts", "error", "traceback"])
 
     def mark_failed(self, exc: BaseException) -> None:
         self.status = self.Status.FAILED
@@ -128,3 +172,41 @@ class PushRun(models.Model):
         self.error = first_line[:500]
         self.traceback = "".join(traceback.format_exception(exc))
         self.save(update_fields=["status", "started_at", "finished_at", "error", "traceback"])
+
+
+class PushedRecordQuerySet(models.QuerySet):
+    def of_target(self, run: PushRun | int, label: str, action: str) -> PushedRecordQuerySet:
+        """Return the ledger rows of one run, target and action."""
+        return self.filter(run=run, target=label, action=action)
+
+
+class PushedRecord(models.Model):
+    """One attendance record a push created, or one check-out it filled: the ledger undo reads."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("created")
+        FILLED = "filled", _("check-out filled")
+
+    run = models.ForeignKey(PushRun, on_delete=models.CASCADE, related_name="records", verbose_name=_("run"))
+    target = models.CharField(_("target"), max_length=100, help_text=_("The attendance model, app_label.Model."))
+    # Text, so that integer and UUID primary keys of any host's people fit one column.
+    person = models.CharField(_("person key"), max_length=64)
+    day = models.DateField(_("day"))
+    action = models.CharField(_("action"), max_length=7, choices=Action.choices)
+    rule = models.PositiveSmallIntegerField(
+        _("rule"), default=0, help_text=_("The target's rule that decided a created record (0: the first).")
+    )
+
+    objects = PushedRecordQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("pushed record")
+        verbose_name_plural = _("pushed records")
+        ordering = ["run", "target", "action", "person"]
+        indexes = [
+            # "Was this record pushed?" (PushedFilter, undo) and pruning by day.
+            models.Index(fields=["day", "target", "person"], name="attendance_push_ledger_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target} {self.person} {self.day:%Y-%m-%d} ({self.get_action_display()})"

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from .conf import conf
 from .exceptions import PushError
+from .ledger import refusal, undo
 from .models import PushRun
 from .schedule import daily_next_run, push_instant
 from .service import push, validate_day
@@ -42,7 +43,7 @@ def run_push(
     run.mark_running()
     logger.info("Push of %s started (run %s, trigger %s).", day, run.pk, run.trigger)
     try:
-        result = push(day)
+        result = push(day, run_id=run.pk)
     except Exception as exc:
         _drop_broken_connection()
         run.mark_failed(exc)
@@ -60,6 +61,59 @@ def run_push(
         result.skipped,
         run.duration.total_seconds(),
     )
+    return run
+
+
+def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: PushRun | None = None) -> PushRun:
+    """Undo the push `undone` and record the attempt as a PushRun with trigger undo; never raise."""
+    if run is None:
+        run = PushRun.objects.create(
+            date=undone.date, trigger=PushRun.Trigger.UNDO, undoes=undone, requested_by=requested_by
+        )
+    run.mark_running()
+    logger.info("Undo of run %s (%s) started (run %s).", undone.pk, undone.date, run.pk)
+    try:
+        result = undo(undone, undo_run=run)
+    except Exception as exc:
+        _drop_broken_connection()
+        run.mark_failed(exc)
+        logger.error("Undo of run %s failed (run %s): %s", undone.pk, run.pk, run.error)
+        return run
+    logger.info("Undo of run %s succeeded (run %s): %s.", undone.pk, run.pk, result.summary())
+    return run
+
+
+def queue_undo(undone: PushRun, *, requested_by: models.Model | None = None) -> PushRun:
+    """Record a queued undo of `undone` and hand it to the django-q2 cluster once committed.
+
+    Refuse (PushError) a run that cannot be undone, or whose day is being pushed or undone.
+    """
+    from django_q.tasks import async_task
+
+    with transaction.atomic(using=router.db_for_write(PushRun)):
+        reason = refusal(undone)
+        if reason:
+            raise PushError(reason)
+        refuse_days_under_way([undone.date])
+        run = PushRun.objects.create(
+            date=undone.date, trigger=PushRun.Trigger.UNDO, undoes=undone, requested_by=requested_by
+        )
+
+    def enqueue() -> None:
+        try:
+            with transaction.atomic(using=router.db_for_write(PushRun)):
+                run.task_id = async_task(
+                    "attendance_push.tasks.execute_run",
+                    run.pk,
+                    task_name=f"attendance_push undo run {undone.pk} run {run.pk}",
+                )
+        except Exception as exc:
+            run.mark_failed(exc)
+            logger.error("Undo of run %s could not be queued (run %s): %s", undone.pk, run.pk, run.error)
+            return
+        run.save(update_fields=["task_id"])
+
+    transaction.on_commit(enqueue, using=router.db_for_write(PushRun))
     return run
 
 
@@ -207,8 +261,13 @@ def installed_on() -> datetime.date | None:
 
 
 def is_pushed(day: datetime.date) -> bool:
-    """Return whether `day` has a successful push that started at or after its push time."""
-    return PushRun.objects.filter(date=day, status=PushRun.Status.SUCCEEDED, started_at__gte=push_instant(day)).exists()
+    """Return whether `day` is handled: a successful push that started at or after its push time, or an undo.
+
+    An administrator who undid a push meant the day to stay as it is: neither the schedule nor
+    catch-up pushes it again (an explicit push still does).
+    """
+    handled = models.Q(started_at__gte=push_instant(day)) | models.Q(trigger=PushRun.Trigger.UNDO)
+    return PushRun.objects.filter(handled, date=day, status=PushRun.Status.SUCCEEDED).exists()
 
 
 def task_timeout() -> datetime.timedelta:

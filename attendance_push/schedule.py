@@ -16,11 +16,12 @@ from django.apps import apps as global_apps
 from django.db import DEFAULT_DB_ALIAS, router
 from django.utils import timezone
 
-from .conf import CATCH_UP_SCHEDULE_NAME, SCHEDULE_NAME, TEST_SCHEDULE_NAME, conf
+from .conf import CATCH_UP_SCHEDULE_NAME, PRUNE_SCHEDULE_NAME, SCHEDULE_NAME, TEST_SCHEDULE_NAME, conf
 
 TASK = "attendance_push.tasks.scheduled_push"
 CATCH_UP_TASK = "attendance_push.tasks.catch_up"
 TEST_TASK = "attendance_push.tasks.push_today"
+PRUNE_TASK = "attendance_push.tasks.prune_history"
 CATCH_UP_EVERY_MINUTES = 5
 INTENDED_DATE_KWARG = "intended_date"
 
@@ -63,9 +64,9 @@ def keep_on_time(sender: Any, instance: Any, **kwargs: Any) -> None:
         # django-q2 adds a day in the cluster's zone, which is off by at most the zones' DST shift
         # (an hour); the push instant nearest to its guess is the one it meant.
         instance.next_run = next_push_after(instance.next_run - datetime.timedelta(hours=12))
-    elif instance.name == CATCH_UP_SCHEDULE_NAME:
+    elif instance.name in (CATCH_UP_SCHEDULE_NAME, PRUNE_SCHEDULE_NAME):
         # With Q_CLUSTER catch_up on, django-q2 would replay every missed 5-minute slot after an
-        # outage; one check covers them all.
+        # outage; one check (one prune) covers them all.
         instance.next_run = max(instance.next_run, timezone.now())
 
 
@@ -97,6 +98,13 @@ def ensure_schedule(schedule_model: Any = None, using: str = DEFAULT_DB_ALIAS) -
         name=CATCH_UP_SCHEDULE_NAME,
         defaults={**catch_up, "cluster": None},
         create_defaults={**catch_up, "cluster": None, "next_run": timezone.now()},
+    )
+    _drop_copies(schedules, PRUNE_SCHEDULE_NAME)
+    prune = {"func": PRUNE_TASK, "schedule_type": "D", "repeats": -1}
+    schedules.update_or_create(
+        name=PRUNE_SCHEDULE_NAME,
+        defaults={**prune, "cluster": None},
+        create_defaults={**prune, "cluster": None, "next_run": timezone.now()},
     )
     # The hourly test schedule lives only while `attendance_scheduler --test` runs.
     schedules.filter(name=TEST_SCHEDULE_NAME).delete()

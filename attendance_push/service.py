@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -27,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from .conf import RULE_KEYS, Target, conf, parse_time
 from .exceptions import NoActorError, PushError
+from .ledger import Entry, pushed_values, record_fill, record_insert, record_people, rule_values
 from .signals import target_pushed
 
 logger = logging.getLogger("attendance_push")
@@ -58,6 +60,8 @@ class TargetResult:
     filled: int
     skipped: int
     rules: tuple[RuleResult, ...] = ()
+    # What the push wrote, for the ledger's undo (see ledger.pushed_values); empty in a dry run.
+    pushed: dict[str, Any] = dataclass_field(default_factory=dict, compare=False)
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -90,6 +94,10 @@ class PushResult:
 
     def counts(self) -> dict[str, dict[str, Any]]:
         return {target.label: target.counts() for target in self.targets}
+
+    @property
+    def pushed(self) -> dict[str, dict[str, Any]]:
+        return {target.label: target.pushed for target in self.targets if target.pushed}
 
 
 def describe_rules(rules: list[dict[str, Any]]) -> str:
@@ -152,9 +160,10 @@ def resolve_actor() -> models.Model:
     return actor
 
 
-def push(day: datetime.date, *, dry_run: bool = False) -> PushResult:
+def push(day: datetime.date, *, dry_run: bool = False, run_id: int | None = None) -> PushResult:
     """Push `day` for every target in one transaction and return the counts.
 
+    With `run_id` (the PushRun of this attempt), every record written is entered in the ledger.
     With `dry_run`, count what would change and write nothing.
     """
     validate_day(day)
@@ -167,7 +176,7 @@ def push(day: datetime.date, *, dry_run: bool = False) -> PushResult:
         for alias in aliases:
             stack.enter_context(transaction.atomic(using=alias))
             _lock_day(alias, day)
-        results = tuple(_push_target(target, day, actor) for target in targets)
+        results = tuple(_push_target(target, day, actor, run_id) for target in targets)
     return PushResult(day, results)
 
 
@@ -599,26 +608,36 @@ def _preview_target(target: Target, day: datetime.date) -> TargetResult:
     return TargetResult(target.label, sum(rule.created for rule in rules), filled, skipped, tuple(rules))
 
 
-def _push_target(target: Target, day: datetime.date, actor: models.Model | None) -> TargetResult:
+def _push_target(target: Target, day: datetime.date, actor: models.Model | None, run_id: int | None) -> TargetResult:
     alias = router.db_for_write(target.model)
+    entry = Entry(run_id, target.label, day) if run_id is not None else None
     by_save = target.write == "save"
     filled = skipped = 0
     plan = fill_plan(target, day, alias)
+    fill_check_out = None
     if plan is not None:
         skipped = plan.to_skip.count()
         values = _fill_values(target, day, plan)
-        filled = _fill_by_save(plan, values, alias) if by_save else plan.to_fill.update(**values)
+        fill_check_out = values[target.check_out_field]
+        if by_save:
+            filled = _fill_by_save(target, plan, values, alias, entry)
+        else:
+            filled = record_fill(connections[alias], entry, plan.to_fill, values, target.person_field, alias)
     rules = []
-    for rule, people in _rule_buckets(target, day, alias):
+    written: list[dict[str, Any] | None] = []
+    for index, (rule, people) in enumerate(_rule_buckets(target, day, alias)):
         if rule.skip:
             rules.append(RuleResult(rule.name, "", skipped=people.count(), skip=True))
+            written.append(None)
             continue
         status, label = _rule_status(target, rule)
         values = _insert_values(target, day, actor, rule, status)
+        written.append(rule_values(target, values))
+        rule_entry = entry.of_rule(index) if entry is not None else None
         if by_save:
-            created = _insert_by_save(target, people, values, alias)
+            created = _insert_by_save(target, people, values, alias, rule_entry)
         else:
-            created = _insert_missing(target, people, values, alias)
+            created = _insert_missing(target, people, values, alias, rule_entry)
         rules.append(RuleResult(rule.name, label, created=created))
     created = sum(rule.created for rule in rules)
     target_pushed.send(
@@ -630,10 +649,11 @@ def _push_target(target: Target, day: datetime.date, actor: models.Model | None)
         rules=tuple(rules),
         using=alias,
     )
-    return TargetResult(target.label, created, filled, skipped, tuple(rules))
+    pushed = pushed_values(target, written, fill_check_out) if entry is not None else {}
+    return TargetResult(target.label, created, filled, skipped, tuple(rules), pushed)
 
 
-def _fill_by_save(plan: FillPlan, values: dict[str, Any], alias: str) -> int:
+def _fill_by_save(target: Target, plan: FillPlan, values: dict[str, Any], alias: str, entry: Entry | None) -> int:
     """Save every record to fill through the model; return how many the database then shows filled."""
     names = {f"attendance_push_{index}": name for index, name in enumerate(values)}
     annotations = {
@@ -650,11 +670,19 @@ def _fill_by_save(plan: FillPlan, values: dict[str, Any], alias: str) -> int:
         for key, attname in attnames.items():
             setattr(record, attname, getattr(record, key))
         record.save(using=alias)
+    if not records:
+        return 0
     # What the database holds counts: a save() that declined left its record open.
-    return len(records) - plan.to_fill.count() if records else 0
+    still_open = set(plan.to_fill.values_list("pk", flat=True))
+    person = target.model._meta.get_field(target.person_field).attname
+    done = [getattr(record, person) for record in records if record.pk not in still_open]
+    record_people(entry, "filled", done, alias)
+    return len(done)
 
 
-def _insert_by_save(target: Target, people: models.QuerySet, values: dict[models.Field, Any], alias: str) -> int:
+def _insert_by_save(
+    target: Target, people: models.QuerySet, values: dict[models.Field, Any], alias: str, entry: Entry | None
+) -> int:
     """Save a new record through the model for every person of `people`; return how many the database then holds."""
     model = target.model
     person_fk = model._meta.get_field(target.person_field)
@@ -663,9 +691,14 @@ def _insert_by_save(target: Target, people: models.QuerySet, values: dict[models
     rows = list(select)
     for row in rows:
         model(**dict(zip(attnames, row, strict=True))).save(using=alias, force_insert=True)
+    if not rows:
+        return 0
     # What the database holds counts: a save() that declined created nothing, and the person is
     # still missing (the next push offers the record again and counts it only if it is kept).
-    return len(rows) - people.count() if rows else 0
+    still_missing = set(people.values_list(person_fk.target_field.name, flat=True))
+    done = [row[0] for row in rows if row[0] not in still_missing]
+    record_people(entry, "created", done, alias)
+    return len(done)
 
 
 def _annotated_select(
@@ -678,16 +711,18 @@ def _annotated_select(
     return people.annotate(**dict(zip(names, expressions, strict=True))).values_list(*names), names
 
 
-def _insert_missing(target: Target, people: models.QuerySet, values: dict[models.Field, Any], alias: str) -> int:
+def _insert_missing(
+    target: Target, people: models.QuerySet, values: dict[models.Field, Any], alias: str, entry: Entry | None
+) -> int:
     """Insert a record for every person of `people`, in one INSERT … SELECT."""
     try:
         # A savepoint: when the INSERT fails, the push's transaction can go on.
         with transaction.atomic(using=alias):
-            return _insert_select(target, people, values, alias, ignore_conflicts=False)
+            return _insert_select(target, people, values, alias, entry, ignore_conflicts=False)
     except IntegrityError:
         # Someone else (a device, a person in the admin) wrote a record of this day since the
         # SELECT began; keep theirs and insert the rest. Only then pay for the conflict check.
-        created = _insert_select(target, people, values, alias, ignore_conflicts=True)
+        created = _insert_select(target, people, values, alias, entry, ignore_conflicts=True)
         if people.exists():
             # A conflict that is not "this person already has a record": refuse, do not half-push.
             raise PushError(
@@ -698,7 +733,13 @@ def _insert_missing(target: Target, people: models.QuerySet, values: dict[models
 
 
 def _insert_select(
-    target: Target, people: models.QuerySet, values: dict[models.Field, Any], alias: str, *, ignore_conflicts: bool
+    target: Target,
+    people: models.QuerySet,
+    values: dict[models.Field, Any],
+    alias: str,
+    entry: Entry | None,
+    *,
+    ignore_conflicts: bool,
 ) -> int:
     model = target.model
     connection = connections[alias]
@@ -732,6 +773,12 @@ def _insert_select(
         select=select_sql,
         suffix=suffix,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, select_params)
-        return max(cursor.rowcount, 0)
+    persons = people.values_list(person_fk.target_field.name).query.get_compiler(alias).as_sql()
+    return record_insert(
+        connection,
+        entry,
+        (sql, list(select_params)),
+        persons,
+        person_column=person_fk.target_field.column,
+        returning_column=person_fk.column,
+    )

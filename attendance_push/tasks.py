@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from . import runs
 from .exceptions import PushError
+from .ledger import prune
 from .models import PushRun
 from .service import today
 
@@ -48,4 +49,15 @@ def execute_run(run_id: int) -> int | None:
     if not claimed:
         raise PushError(f"PushRun {run_id} does not exist or is no longer queued.")
     run = PushRun.objects.get(pk=run_id)
+    if run.trigger == PushRun.Trigger.UNDO:
+        if run.undoes is None:
+            run.mark_failed(PushError(f"The run that run {run.pk} was to undo no longer exists."))
+            return _raise_if_failed(run)
+        return _raise_if_failed(runs.run_undo(run.undoes, run=run))
     return _raise_if_failed(runs.run_push(run.date, trigger=run.trigger, run=run))
+
+
+def prune_history() -> dict[str, int]:
+    """Prune the ledger and the run history by KEEP_LEDGER_DAYS and KEEP_RUNS_DAYS; return the counts."""
+    result = prune()
+    return {"ledger_rows": result.ledger_rows, "ledgers": result.ledgers, "runs": result.runs}

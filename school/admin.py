@@ -3,6 +3,8 @@ from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from attendance_push.admin import PushedFilter
+
 from .models import Employee, EmployeeAttendance, Leave, Student, StudentAttendance
 
 
@@ -32,7 +34,7 @@ class LeaveAdmin(admin.ModelAdmin):
 class AttendanceAdmin(admin.ModelAdmin):
     """Shared configuration for the per-person attendance admins."""
 
-    list_filter = ("status", "date")
+    list_filter = (PushedFilter, "status", "date")
     date_hierarchy = "date"
     readonly_fields = ("created_by", "created_at", "updated_at")
 

@@ -1,0 +1,60 @@
+"""`manage.py undo_push RUN_ID`: undo one push, keeping the records changed since."""
+
+from __future__ import annotations
+
+import argparse
+
+from django.core.management.base import BaseCommand, CommandError
+
+from attendance_push.exceptions import PushError
+from attendance_push.ledger import undo
+from attendance_push.models import PushRun
+from attendance_push.runs import run_undo
+
+
+def run_id(value: str) -> int:
+    """Parse a PushRun id for argparse."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a run id (a whole number).") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a run id (a whole number).")
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Undo the push recorded as PushRun RUN_ID: delete the records it created and clear the check-outs it "
+        "filled, except those changed since. The undo is recorded as a PushRun of its own."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("run_id", type=run_id, metavar="RUN_ID", help="The id of the push run to undo.")
+        parser.add_argument("--dry-run", action="store_true", help="Print what the undo would do and write nothing.")
+
+    def handle(self, *, run_id: int, dry_run: bool, verbosity: int, **options) -> None:
+        run = PushRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(f"There is no push run {run_id}.")
+        try:
+            preview = undo(run, dry_run=True)
+        except PushError as exc:
+            raise CommandError(str(exc)) from None
+        if dry_run:
+            self._report(f"Undoing run {run.pk} ({run.date:%Y-%m-%d}) would:", preview.counts(), verbosity)
+            return
+        undo_run = run_undo(run)
+        if undo_run.status != PushRun.Status.SUCCEEDED:
+            raise CommandError(f"Undo of run {run.pk} failed (PushRun {undo_run.pk}): {undo_run.error}")
+        self._report(f"Undid run {run.pk} ({run.date:%Y-%m-%d}) as PushRun {undo_run.pk}:", undo_run.counts, verbosity)
+
+    def _report(self, heading: str, counts: dict[str, dict[str, int]], verbosity: int) -> None:
+        if verbosity < 1:
+            return
+        self.stdout.write(heading)
+        for label, count in counts.items():
+            self.stdout.write(
+                f"  {label}: {count['deleted']} records deleted, {count['cleared']} check-outs cleared, "
+                f"kept {count['kept']} changed since the push"
+            )
