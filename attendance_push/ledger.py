@@ -434,9 +434,11 @@ def prune(*, dry_run: bool = False, now: datetime.datetime | None = None) -> Pru
     with transaction.atomic(using=alias):
         if conf.KEEP_LEDGER_DAYS is not None:
             old = PushRun.objects.using(alias).filter(
-                created_at__lt=now - datetime.timedelta(days=conf.KEEP_LEDGER_DAYS), ledger_pruned_at__isnull=True
+                created_at__lt=now - datetime.timedelta(days=conf.KEEP_LEDGER_DAYS)
             )
-            with_ledger = old.filter(Exists(PushedRecord.objects.filter(run=OuterRef("pk"))))
+            with_ledger = old.filter(
+                Exists(PushedRecord.objects.filter(run=OuterRef("pk"))), ledger_pruned_at__isnull=True
+            )
             rows = PushedRecord.objects.using(alias).filter(run__in=old.values("pk"))
             if dry_run:
                 ledgers, ledger_rows = with_ledger.count(), rows.count()

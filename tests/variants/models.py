@@ -207,3 +207,29 @@ class Guarded(models.Model):
         if self.time_out is not None and self.member.full_name == "Locked":
             return  # a closed record is not edited here
         super().save(*args, **kwargs)
+
+
+class Pupil(models.Model):
+    """People whose primary key is a UUID."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PupilAttendance(models.Model):
+    """The demo's shape, for people with UUID keys."""
+
+    pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE)
+    day = models.DateField()
+    status = models.CharField(max_length=10)
+    time_in = models.TimeField(null=True, blank=True)
+    time_out = models.TimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pupil", "day"], name="pupil_attendance_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.pupil} {self.day}"

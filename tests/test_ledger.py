@@ -1,0 +1,401 @@
+"""The ledger of pushed records: written with each push, undone, pruned, filtered in the admin."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from attendance_push.checks import check_settings
+from attendance_push.exceptions import PushError
+from attendance_push.ledger import prune, undo
+from attendance_push.models import PushedRecord, PushRun
+from attendance_push.runs import is_pushed, missed_days, run_push, run_undo, scheduled_push
+from attendance_push.schedule import push_instant
+from attendance_push.service import push
+from school.models import StudentAttendance
+from tests.variants.models import Pupil, PupilAttendance
+
+from .conftest import DAY, attendance
+
+pytestmark = pytest.mark.django_db
+
+STUDENTS = "school.StudentAttendance"
+PRUNE_NOW = datetime.datetime(2026, 12, 30, 6, 0, tzinfo=datetime.UTC)
+EMPLOYEES = "school.EmployeeAttendance"
+
+
+def ledger(run: PushRun, action: str, target: str = STUDENTS) -> set[str]:
+    return set(PushedRecord.objects.filter(run=run, target=target, action=action).values_list("person", flat=True))
+
+
+def pushed_run(day: datetime.date = DAY) -> PushRun:
+    run = run_push(day, trigger=PushRun.Trigger.COMMAND)
+    assert run.status == PushRun.Status.SUCCEEDED, run.error
+    return run
+
+
+# Writing the ledger -----------------------------------------------------------------------------
+
+
+def test_a_push_enters_each_created_record_and_filled_check_out_in_the_ledger(superuser, make_students, make_employees):
+    students = make_students(4)
+    employees = make_employees(2)
+    attendance(students[0], status="Present", time_in=datetime.time(8, 30))  # open: filled
+    attendance(students[1], status="Absent")  # has a record: left alone
+    attendance(students[2], time_in=datetime.time(18, 0))  # open but too late: skipped
+
+    run = pushed_run()
+
+    assert ledger(run, "created") == {str(students[3].pk)}
+    assert ledger(run, "filled") == {str(students[0].pk)}
+    assert ledger(run, "created", EMPLOYEES) == {str(e.pk) for e in employees}
+    assert PushedRecord.objects.filter(run=run).count() == run.created + run.filled == 4
+    assert set(PushedRecord.objects.filter(run=run).values_list("day", flat=True)) == {DAY}
+    run.refresh_from_db()
+    assert run.pushed[STUDENTS]["created"]["status"] == "Present"
+    assert run.pushed[STUDENTS]["filled"] == {"time_out": "17:00:00"}
+
+
+def test_a_dry_run_and_a_push_without_a_run_write_no_ledger(superuser, make_students):
+    make_students(3)
+    push(DAY, dry_run=True)
+    push(DAY)
+    assert StudentAttendance.objects.filter(date=DAY).count() == 3
+    assert not PushedRecord.objects.exists()
+
+
+def test_the_ledger_adds_no_statement_per_person(superuser, make_students):
+    def statements(people: int, day: datetime.date) -> int:
+        make_students(people)
+        run = PushRun.objects.create(date=day, trigger=PushRun.Trigger.COMMAND)
+        with CaptureQueriesContext(connection) as queries:
+            push(day, run_id=run.pk)
+        assert PushedRecord.objects.filter(run=run).count() == StudentAttendance.objects.filter(date=day).count()
+        return len(queries)
+
+    assert statements(3, DAY) == statements(60, DAY - datetime.timedelta(days=1))
+
+
+def test_a_rerun_of_the_day_enters_only_what_it_wrote(superuser, make_students):
+    first = make_students(2)
+    run = pushed_run()
+    later = make_students(1)
+    again = pushed_run()
+    assert ledger(run, "created") == {str(s.pk) for s in first}
+    assert ledger(again, "created") == {str(later[0].pk)}
+
+
+# Undo -------------------------------------------------------------------------------------------
+
+
+def test_undo_deletes_unchanged_records_clears_check_outs_and_keeps_what_people_changed(superuser, make_students):
+    students = make_students(6)
+    open_ones = students[:2]
+    for student in open_ones:
+        attendance(student, status="Present", time_in=datetime.time(8, 30))
+    run = pushed_run()
+    assert (run.created, run.filled) == (4, 2)
+    # A teacher corrects two created records and one filled check-out after the push.
+    StudentAttendance.objects.filter(student=students[2], date=DAY).update(status="Absent")
+    StudentAttendance.objects.filter(student=students[3], date=DAY).update(time_in=datetime.time(9, 40))
+    StudentAttendance.objects.filter(student=open_ones[1], date=DAY).update(time_out=datetime.time(15, 0))
+
+    undo_run = run_undo(run, requested_by=superuser)
+
+    assert undo_run.status == PushRun.Status.SUCCEEDED, undo_run.error
+    assert undo_run.trigger == PushRun.Trigger.UNDO
+    assert undo_run.undoes == run
+    assert undo_run.counts[STUDENTS] == {"deleted": 2, "cleared": 1, "kept": 3}
+    remaining = dict(StudentAttendance.objects.filter(date=DAY).values_list("student", "status"))
+    assert remaining == {
+        open_ones[0].pk: "Present",
+        open_ones[1].pk: "Present",
+        students[2].pk: "Absent",
+        students[3].pk: "Present",
+    }
+    assert StudentAttendance.objects.get(student=open_ones[0], date=DAY).time_out is None
+    assert StudentAttendance.objects.get(student=open_ones[1], date=DAY).time_out == datetime.time(15, 0)
+    assert list(run.undone_by.values_list("pk", flat=True)) == [undo_run.pk]
+
+
+def test_an_undo_dry_run_counts_and_writes_nothing(superuser, make_students):
+    make_students(3)
+    run = pushed_run()
+    first, second, _third = StudentAttendance.objects.filter(date=DAY).order_by("pk")
+    first.delete()
+    StudentAttendance.objects.filter(pk=second.pk).update(status="Late")
+
+    preview = undo(run, dry_run=True)
+
+    assert preview.counts()[STUDENTS] == {"deleted": 1, "cleared": 0, "kept": 1}
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
+    assert PushRun.objects.count() == 1
+
+
+def test_undo_is_refused_with_the_reason(superuser, make_students):
+    make_students(2)
+    run = pushed_run()
+    failed = PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.ADMIN, status=PushRun.Status.FAILED)
+    with pytest.raises(PushError, match=rf"Run {failed.pk} did not succeed \(failed\)"):
+        undo(failed)
+
+    undo_run = run_undo(run)
+    with pytest.raises(PushError, match=rf"Run {run.pk} was already undone by run {undo_run.pk}"):
+        undo(run)
+    with pytest.raises(PushError, match=rf"Run {undo_run.pk} is itself an undo"):
+        undo(undo_run)
+    again = run_undo(run)
+    assert again.status == PushRun.Status.FAILED
+    assert f"already undone by run {undo_run.pk}" in again.error
+
+
+def test_a_run_from_before_the_ledger_is_refused(superuser):
+    old = PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.SCHEDULE, status=PushRun.Status.SUCCEEDED, created=5)
+    with pytest.raises(PushError, match="has no ledger"):
+        undo(old)
+
+
+def test_an_undone_day_is_handled_for_the_schedule_and_catch_up(superuser, make_students):
+    make_students(2)
+    instant = push_instant(DAY)
+    # An admin pushes before the push time, then undoes it.
+    with time_machine.travel(instant - datetime.timedelta(hours=3), tick=False):
+        run = pushed_run()
+        run_undo(run)
+    with time_machine.travel(instant + datetime.timedelta(hours=1), tick=False):
+        assert is_pushed(DAY)
+        assert scheduled_push(instant) is None
+        assert DAY not in missed_days(timezone.now())
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    # An administrator can still push it explicitly.
+    again = pushed_run()
+    assert again.created == 2
+
+
+def test_undoing_the_runs_of_a_range(superuser, make_students):
+    make_students(3)
+    days = [DAY - datetime.timedelta(days=n) for n in range(3)]
+    runs = [pushed_run(day) for day in days]
+    edited = StudentAttendance.objects.filter(date=days[1]).order_by("pk").first()
+    StudentAttendance.objects.filter(pk=edited.pk).update(status="Sick")
+
+    undos = [run_undo(run) for run in runs]
+
+    assert [u.status for u in undos] == [PushRun.Status.SUCCEEDED] * 3
+    assert [u.counts[STUDENTS]["deleted"] for u in undos] == [3, 2, 3]
+    assert list(StudentAttendance.objects.values_list("pk", "status")) == [(edited.pk, "Sick")]
+    assert all(is_pushed(day) for day in days)
+
+
+def test_undo_push_command(superuser, make_students, capsys):
+    make_students(2)
+    run = pushed_run()
+    call_command("undo_push", str(run.pk), "--dry-run")
+    assert "2 records deleted, 0 check-outs cleared, kept 0 changed since the push" in capsys.readouterr().out
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
+
+    call_command("undo_push", str(run.pk))
+    out = capsys.readouterr().out
+    assert f"Undid run {run.pk}" in out
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+
+    with pytest.raises(CommandError, match="already undone"):
+        call_command("undo_push", str(run.pk))
+    with pytest.raises(CommandError, match="There is no push run 999999"):
+        call_command("undo_push", "999999")
+    with pytest.raises(CommandError, match="not a run id"):
+        call_command("undo_push", "abc")
+
+
+# UUID people ------------------------------------------------------------------------------------
+
+
+def test_people_with_uuid_keys_are_entered_undone_and_filtered(settings, superuser, admin_client):
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [
+            {
+                "attendance": "variants.PupilAttendance",
+                "person_field": "pupil",
+                "date_field": "day",
+                "created_by_field": None,
+            }
+        ],
+    }
+    pupils = [Pupil.objects.create(name=f"P{n}") for n in range(3)]
+    PupilAttendance.objects.create(pupil=pupils[0], day=DAY, status="Present", time_in=datetime.time(8, 0))
+
+    run = pushed_run()
+
+    assert (run.created, run.filled) == (2, 1)
+    assert len(ledger(run, "created", "variants.PupilAttendance")) == 2
+    PupilAttendance.objects.filter(pupil=pupils[1], day=DAY).update(status="Leave")
+    undo_run = run_undo(run)
+    assert undo_run.counts["variants.PupilAttendance"] == {"deleted": 1, "cleared": 1, "kept": 1}
+    assert set(PupilAttendance.objects.values_list("pupil", "status", "time_out")) == {
+        (pupils[0].pk, "Present", None),
+        (pupils[1].pk, "Leave", datetime.time(17, 0)),
+    }
+
+
+# Seeing it --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+def test_pushed_filter_on_the_demo_attendance_admin(admin_client, superuser, make_students):
+    by_hand, open_one, pushed = make_students(3)
+    attendance(by_hand, status="Absent")
+    attendance(open_one, status="Present", time_in=datetime.time(8, 0))
+    pushed_run()
+    url = reverse("admin:school_studentattendance_changelist")
+
+    def listed(value: str) -> set[int]:
+        response = admin_client.get(url, {"pushed": value})
+        assert response.status_code == 200
+        return {record.student_id for record in response.context["cl"].result_list}
+
+    assert listed("created") == {pushed.pk}
+    assert listed("filled") == {open_one.pk}
+    assert listed("no") == {by_hand.pk}
+    page = admin_client.get(url).content.decode()
+    assert "created by a push" in page and "check-out filled by a push" in page and "not pushed" in page
+    employee_page = admin_client.get(reverse("admin:school_employeeattendance_changelist"), {"pushed": "no"})
+    assert employee_page.status_code == 200
+
+
+def test_the_run_page_links_to_its_records_per_target(admin_client, make_students, make_employees):
+    make_students(3)
+    make_employees(1)
+    run = pushed_run()
+    page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[run.pk])).content.decode()
+    records_url = reverse("admin:attendance_push_pushedrecord_changelist")
+    link = f"{records_url}?run={run.pk}&amp;target={STUDENTS}"
+    assert link in page
+    assert "Undo this push" in page
+    response = admin_client.get(records_url, {"run": run.pk, "target": STUDENTS})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 3
+
+
+def test_undo_from_the_run_page_previews_then_undoes(admin_client, superuser, make_students):
+    make_students(2)
+    run = pushed_run()
+    url = reverse("admin:attendance_push_pushrun_undo", args=[run.pk])
+
+    preview = admin_client.get(url)
+    assert preview.status_code == 200
+    assert preview.context["preview"].counts()[STUDENTS] == {"deleted": 2, "cleared": 0, "kept": 0}
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
+
+    response = admin_client.post(url, {"confirm": "yes", "run_now": "1"}, follow=True)
+    assert response.status_code == 200
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    undo_run = PushRun.objects.get(trigger=PushRun.Trigger.UNDO)
+    assert f"as run {undo_run.pk}" in response.content.decode()
+    page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[run.pk])).content.decode()
+    assert "Undone by <a href=" in page and f"run {undo_run.pk}</a>" in page
+    assert "Undo this push" not in page
+    refused = admin_client.get(url)
+    assert f"already undone by run {undo_run.pk}" in refused.content.decode()
+
+
+def test_undo_needs_the_push_permission(client, make_students, superuser):
+    make_students(1)
+    run = pushed_run()
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_pushrun"))
+    client.force_login(viewer)
+    url = reverse("admin:attendance_push_pushrun_undo", args=[run.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"confirm": "yes", "run_now": "1"}).status_code == 403
+    assert StudentAttendance.objects.filter(date=DAY).count() == 1
+
+
+# Retention --------------------------------------------------------------------------------------
+
+
+def test_pruning_keeps_the_ledger_up_to_the_boundary(settings, superuser, make_students):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_LEDGER_DAYS": 10}
+    make_students(2)
+    now = PRUNE_NOW
+    with time_machine.travel(now - datetime.timedelta(days=10), tick=False):
+        at_boundary = pushed_run(DAY)
+    with time_machine.travel(now - datetime.timedelta(days=10, seconds=1), tick=False):
+        older = pushed_run(DAY - datetime.timedelta(days=1))
+
+    dry = prune(dry_run=True, now=now)
+    assert (dry.ledger_rows, dry.ledgers, dry.runs) == (2, 1, 0)
+    assert PushedRecord.objects.count() == 4
+
+    result = prune(now=now)
+
+    assert (result.ledger_rows, result.ledgers, result.runs) == (2, 1, 0)
+    assert set(PushedRecord.objects.values_list("run", flat=True)) == {at_boundary.pk}
+    older.refresh_from_db()
+    assert older.ledger_pruned_at == now
+    with pytest.raises(PushError, match=rf"The ledger of run {older.pk} was pruned"):
+        undo(older)
+    assert prune(now=now).ledgers == 0
+
+
+def test_pruning_runs_by_keep_runs_days(settings, superuser, make_students, capsys):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": 30, "KEEP_LEDGER_DAYS": None}
+    make_students(2)
+    now = PRUNE_NOW
+    with time_machine.travel(now - datetime.timedelta(days=31), tick=False):
+        old = pushed_run(DAY - datetime.timedelta(days=40))
+        old_undo = run_undo(old)
+    with time_machine.travel(now - datetime.timedelta(days=29), tick=False):
+        recent = pushed_run(DAY)
+
+    with time_machine.travel(now, tick=False):
+        call_command("prune_push_history", "--dry-run")
+    assert "Would delete 2 ledger rows (0 runs' ledgers, KEEP_LEDGER_DAYS=None) and 2 runs" in capsys.readouterr().out
+    assert PushRun.objects.count() == 3
+
+    with time_machine.travel(now, tick=False):
+        call_command("prune_push_history")
+    assert "and 2 runs" in capsys.readouterr().out
+    assert list(PushRun.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert set(PushedRecord.objects.values_list("run", flat=True)) == {recent.pk}
+    assert not PushRun.objects.filter(pk=old_undo.pk).exists()
+
+
+@pytest.mark.parametrize("key", ["KEEP_LEDGER_DAYS", "KEEP_RUNS_DAYS"])
+@pytest.mark.parametrize("value", [0, -3, "400", True, 1.5])
+def test_retention_settings_are_checked(settings, key, value):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, key: value}
+    ids = [error.id for error in check_settings()]
+    assert ids == ["attendance_push.E040" if key == "KEEP_LEDGER_DAYS" else "attendance_push.E041"]
+
+
+def test_none_and_whole_days_are_valid_retention(settings):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_LEDGER_DAYS": None, "KEEP_RUNS_DAYS": 30}
+    assert check_settings() == []
+
+
+def test_the_worker_prunes_once_a_day():
+    from django_q.models import Schedule
+
+    from attendance_push.schedule import PRUNE_TASK, ensure_schedule
+
+    Schedule.objects.all().delete()
+    ensure_schedule()
+    ensure_schedule()
+    (prune_schedule,) = Schedule.objects.filter(name="attendance_push.prune")
+    assert (prune_schedule.func, prune_schedule.schedule_type) == (PRUNE_TASK, Schedule.DAILY)
