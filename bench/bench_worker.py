@@ -318,7 +318,137 @@ def _push_run(n: int, day: datetime.date, user, model) -> Any:
     )
 
 
+def _ledger_push(day: datetime.date) -> tuple[Any, dict[str, Any]]:
+    """Push `day` as a PushRun with its ledger; return the run and the timing of the push alone."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from attendance_push.models import PushRun
+    from attendance_push.service import push
+
+    run = PushRun.objects.create(date=day, trigger=PushRun.Trigger.COMMAND)
+    run.mark_running()
+    with CaptureQueriesContext(connection) as queries:
+        start = time.perf_counter()
+        result = push(day, run_id=run.pk)
+        seconds = time.perf_counter() - start
+    run.mark_succeeded(result)
+    timing = {"seconds": seconds, "statements": len(queries), "sql": statements(queries), "counts": result.counts()}
+    return run, timing
+
+
+def ledger_size_mb() -> float | None:
+    """Return the ledger table's size with its indexes in MB, or None when the database cannot say."""
+    from django.db import DatabaseError, connection
+
+    from attendance_push.models import PushedRecord
+
+    table = PushedRecord._meta.db_table
+    with connection.cursor() as cursor:
+        try:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+            else:
+                cursor.execute(
+                    "SELECT SUM(pgsize) FROM dbstat WHERE name = %s OR name IN "
+                    "(SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = %s)",
+                    [table, table],
+                )
+            size = cursor.fetchone()[0]
+        except DatabaseError:
+            return None
+    return size / 2**20 if size is not None else None
+
+
+def run_push_ledger(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Push `day` with its ledger once; describe the records it leaves and the ledger's size."""
+    from attendance_push.models import PushedRecord
+
+    run, timing = _ledger_push(day)
+    return {
+        **timing,
+        "digest": digest(day),
+        "ledger_rows": PushedRecord.objects.filter(run=run).count(),
+        "ledger_mb": ledger_size_mb(),
+    }
+
+
+def run_undo(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Push `day` with its ledger (not timed), then time `ledger.undo` of that run."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from attendance_push.ledger import undo
+    from attendance_push.models import PushRun
+
+    run, pushed = _ledger_push(day)
+    undo_run = PushRun.objects.create(date=day, trigger=PushRun.Trigger.UNDO, undoes=run)
+    undo_run.mark_running()
+    with CaptureQueriesContext(connection) as queries:
+        start = time.perf_counter()
+        result = undo(run, undo_run=undo_run)
+        seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "statements": len(queries),
+        "sql": statements(queries),
+        "pushed": pushed["counts"],
+        "counts": result.counts(),
+        "digest": digest(day),
+    }
+
+
+UNDO_FLOOR_DELETE = """
+DELETE FROM {attendance} WHERE date = %s AND EXISTS (
+    SELECT 1 FROM attendance_push_pushedrecord l
+    WHERE l.run_id = %s AND l.target = %s AND l.action = 'created' AND l.day = {attendance}.date
+      AND l.person = CAST({attendance}.{person} AS varchar))
+"""
+UNDO_FLOOR_UPDATE = """
+UPDATE {attendance} SET time_out = NULL WHERE date = %s AND time_out = %s AND EXISTS (
+    SELECT 1 FROM attendance_push_pushedrecord l
+    WHERE l.run_id = %s AND l.target = %s AND l.action = 'filled' AND l.day = {attendance}.date
+      AND l.person = CAST({attendance}.{person} AS varchar))
+"""
+
+
+def run_undo_floor(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Push `day` with its ledger (not timed), then time the hand-written undo: a DELETE … WHERE EXISTS and an
+    UPDATE per table, in one transaction."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from attendance_push.conf import conf
+
+    run, pushed = _ledger_push(day)
+    ops = connection.ops
+    date = ops.adapt_datefield_value(day)
+    check_out = ops.adapt_timefield_value(conf.CHECK_OUT)
+    counts = {}
+    with CaptureQueriesContext(connection) as queries:
+        start = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            for label, attendance, person, _people in FLOOR_TABLES:
+                names = {"attendance": attendance, "person": person}
+                cursor.execute(UNDO_FLOOR_DELETE.format(**names), [date, run.pk, label])
+                deleted = cursor.rowcount
+                cursor.execute(UNDO_FLOOR_UPDATE.format(**names), [date, check_out, run.pk, label])
+                counts[label] = {"deleted": deleted, "cleared": cursor.rowcount, "kept": 0}
+        seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "statements": len(queries),
+        "sql": statements(queries),
+        "pushed": pushed["counts"],
+        "counts": counts,
+        "digest": digest(day),
+    }
+
+
 CONTENDERS: dict[str, Callable[[datetime.date, argparse.Namespace], dict[str, Any]]] = {
+    "push_ledger": run_push_ledger,
+    "undo": run_undo,
+    "undo_floor": run_undo_floor,
     "push": run_push,
     "floor": run_floor,
     "loop": run_loop,

@@ -49,6 +49,9 @@ TARGET_RSS_MB = 150
 # Over a range, the push's time per day may grow at most this much more than the floor's.
 TARGET_FLAT_RATIO = 1.25
 FLAT_WINDOW = 5
+# The ledger (issue 11): the push with its ledger against the floor, the undo against a hand-written undo.
+TARGET_LEDGER_RATIO = 2.0
+TARGET_UNDO_RATIO = 2.0
 
 
 class BenchError(Exception):
@@ -893,6 +896,112 @@ def range_targets(results: dict[str, dict[str, Any]], summary: dict[str, dict[st
     ]
 
 
+# --- the ledger: the push with its ledger, and the undo ---------------------------------------------------
+
+
+def bench_ledger(bench: Bench) -> list[str]:
+    """Time the push with its ledger against the floor, and the undo against a hand-written undo."""
+    args, people, store = bench.args, bench.args.people, bench.store
+    emit(f"· building {people:,} people into a migrated template ({store.vendor}) …")
+    big = bench.template("people", people, [bench.day])
+    small = bench.template("small", SMALL_PEOPLE, [bench.day])
+    runs: dict[str, list[dict[str, Any]]] = {"push_ledger": [], "floor": [], "undo": [], "undo_floor": []}
+    for index in range(args.repeat):
+        for pair in (("push_ledger", "floor"), ("undo", "undo_floor")):
+            for name in pair if index % 2 == 0 else reversed(pair):
+                emit(f"· {name} {len(runs[name]) + 1}/{args.repeat} …")
+                runs[name].append(bench.worker(name, big))
+                emit(f"  {runs[name][-1]['seconds']:.3f} s")
+    emit(f"· push with ledger and undo at {SMALL_PEOPLE:,} people …")
+    small_runs = {name: bench.worker(name, small) for name in ("push_ledger", "undo")}
+
+    def median(name: str) -> float:
+        return statistics.median(run["seconds"] for run in runs[name])
+
+    rows = rows_written(people)
+    ledger_rows = runs["push_ledger"][0]["ledger_rows"]
+    ledger_mb = runs["push_ledger"][0]["ledger_mb"]
+    table_rows = []
+    for name, title, reference in (
+        ("push_ledger", "push with its ledger", "floor"),
+        ("floor", "floor: hand-written SQL, records only", "floor"),
+        ("undo", "undo: attendance_push.ledger.undo(run)", "undo_floor"),
+        ("undo_floor", "hand-written undo: DELETE … WHERE EXISTS + UPDATE", "undo_floor"),
+    ):
+        seconds = median(name)
+        table_rows.append(
+            (
+                title,
+                f"{people:,}",
+                seconds_text(seconds),
+                f"{rows / seconds:,.0f}",
+                f"{max(run['peak_rss_mb'] for run in runs[name]):.1f}",
+                "/".join(sorted({str(run["statements"]) for run in runs[name]})),
+                ratio(seconds, median(reference)),
+                "—",
+            )
+        )
+    emit_report(store, args.pg_url, table_rows)
+    size = f"{ledger_mb:,.1f} MB" if ledger_mb is not None else "unknown (the database cannot say)"
+    per_million = f", {ledger_mb / ledger_rows * 1e6:,.0f} MB per million records" if ledger_mb and ledger_rows else ""
+    emit(f"ledger: {ledger_rows:,} rows after one push, {size} with its indexes{per_million}.")
+    for name in runs:
+        emit(f"{name}: " + " ".join(f"{run['seconds']:.3f}" for run in runs[name]) + " s")
+
+    problems = []
+    want = expected(people)
+    for run in runs["push_ledger"]:
+        written = sum(c["created"] + c["filled"] for c in run["counts"].values())
+        if run["ledger_rows"] != written:
+            problems.append(f"push with ledger: {run['ledger_rows']:,} ledger rows for {written:,} rows written")
+        for label, counts in run["counts"].items():
+            if counts["created"] != want[label]["created"] or counts["filled"] != want[label]["filled"]:
+                problems.append(f"push with ledger, {label}: counts {counts}, expected {want[label]}")
+    undo_digests = {json.dumps(run["digest"], sort_keys=True) for run in (*runs["undo"], *runs["undo_floor"])}
+    if len(undo_digests) != 1:
+        problems.append("undo and hand-written undo leave different records: " + " / ".join(sorted(undo_digests)))
+    for run in runs["undo"]:
+        for label, counts in run["counts"].items():
+            pushed = run["pushed"][label]
+            if (counts["deleted"], counts["cleared"]) != (pushed["created"], pushed["filled"]):
+                problems.append(f"undo, {label}: {counts} after a push of {pushed}")
+    emit()
+    emit("correctness: " + ("OK: one ledger row per row written; the undo removes exactly what the push wrote, "
+                            "as the hand-written undo does" if not problems else "FAILED"))  # fmt: skip
+    for problem in problems:
+        emit(f"  - {problem}")
+    push_rss = max(run["peak_rss_mb"] for name in ("push_ledger", "undo") for run in runs[name])
+    statements_of = {name: sorted({run["statements"] for run in runs[name]}) for name in ("push_ledger", "undo")}
+    targets = [
+        (
+            median("push_ledger") / median("floor") <= TARGET_LEDGER_RATIO,
+            f"push with its ledger within {TARGET_LEDGER_RATIO}x of the floor: "
+            f"{median('push_ledger') / median('floor'):.2f}x",
+        ),
+        (
+            median("undo") / median("undo_floor") <= TARGET_UNDO_RATIO,
+            f"undo within {TARGET_UNDO_RATIO}x of the hand-written undo: {median('undo') / median('undo_floor'):.2f}x",
+        ),
+        (push_rss < TARGET_RSS_MB, f"push with ledger and undo peak RSS under {TARGET_RSS_MB} MB: {push_rss:.1f} MB"),
+    ]
+    for name in ("push_ledger", "undo"):
+        targets.append(
+            (
+                statements_of[name] == [small_runs[name]["statements"]],
+                f"statements of the {name} the same at {SMALL_PEOPLE:,} and {people:,} people: "
+                f"{small_runs[name]['statements']} and {'/'.join(map(str, statements_of[name]))}",
+            )
+        )
+    report_targets(targets)
+    if args.show_sql:
+        for name in ("push_ledger", "undo", "undo_floor"):
+            emit()
+            emit(f"statements of the {name}, first run: seconds, SQL")
+            for statement in runs[name][0]["sql"]:
+                emit(f"  {statement}")
+    return problems + [text for met, text in targets if not met]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=1_000_000, help="people in total (90%% students)")
@@ -909,6 +1018,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a PostgreSQL server and a database to connect to for CREATE DATABASE (env BENCH_PG_URL)",
     )
     parser.add_argument("--show-sql", action="store_true", help="also print the statements, with their seconds")
+    parser.add_argument(
+        "--ledger", action="store_true", help="time the push with its ledger and the undo (against their floors)"
+    )
     args = parser.parse_args(argv)
     if args.people < 20 or args.repeat < 1 or args.loop_repeat < 1 or args.sample < 2:
         parser.error("--people must be at least 20, --repeat and --loop-repeat at least 1, --sample at least 2")
@@ -922,7 +1034,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         bench = Bench(args, store)
-        missed = bench_range(bench) if args.range_days else bench_day(bench)
+        mode = bench_ledger if args.ledger else bench_range if args.range_days else bench_day
+        missed = mode(bench)
     except BenchError as exc:
         emit(f"error: {exc}")
         return 2

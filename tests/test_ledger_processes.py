@@ -1,0 +1,118 @@
+"""An undo racing a push of the same day, in real processes: the day lock keeps the day consistent."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import sqlite3
+from pathlib import Path
+
+import psycopg2
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from attendance_push.models import PushedRecord, PushRun
+from attendance_push.runs import run_push
+from attendance_push.service import LOCK_NAMESPACE
+from school.models import StudentAttendance
+
+from .conftest import DAY, attendance
+from .processes import database_url, start, stop, wait_for
+from .servers import query
+
+pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
+
+PEOPLE, OPEN = 40, 5
+
+
+@contextlib.contextmanager
+def holding_the_day(day: datetime.date):
+    """Hold the push lock of `day` (PostgreSQL) or the database's write lock (SQLite) until the block ends."""
+    if connection.vendor == "postgresql":
+        holder = psycopg2.connect(database_url())
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, day.toordinal()])
+        try:
+            yield
+        finally:
+            holder.rollback()
+            holder.close()
+    else:
+        holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+
+def both_waiting(processes: list, *, vendor: str) -> bool:
+    """Return whether every process is stuck behind the held lock."""
+    if vendor == "postgresql":
+        rows = query(
+            database_url(),
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+            ("%pg_advisory_xact_lock%",),
+        )
+        return rows[0][0] == len(processes)
+    # SQLite shows no waiters: a process that has opened the database file is at its first write,
+    # recording its run, which the held write lock blocks.
+    name = os.path.realpath(connection.settings_dict["NAME"])
+    opened = 0
+    for process in processes:
+        fds = Path(f"/proc/{process.pid}/fd")
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if any(os.path.realpath(fd) == name for fd in fds.iterdir()):
+                opened += 1
+    return opened == len(processes)
+
+
+def test_an_undo_racing_a_push_of_the_same_day(superuser, make_students, tmp_path):
+    students = make_students(PEOPLE)
+    for student in students[:OPEN]:
+        attendance(student, status="Present", time_in=datetime.time(8, 15))
+    pushed = run_push(DAY, trigger=PushRun.Trigger.COMMAND)
+    assert (pushed.created, pushed.filled) == (PEOPLE - OPEN, OPEN)
+
+    with holding_the_day(DAY):
+        racers = [
+            start("undo_push", str(pushed.pk), log=tmp_path / "undo.log"),
+            start("push_attendance", "--date", f"{DAY}", log=tmp_path / "push.log"),
+        ]
+        try:
+            # Each must start Django and reach the lock; a slow machine takes longer to do both.
+            wait_for(
+                lambda: both_waiting(racers, vendor=connection.vendor),
+                timeout=120,
+                what="the undo and the push to wait on the day",
+                log=tmp_path / "undo.log",
+            )
+        except BaseException:
+            for racer in racers:
+                stop(racer)
+            raise
+    codes = [racer.wait(timeout=120) for racer in racers]
+    logs = [(tmp_path / name).read_text() for name in ("undo.log", "push.log")]
+    assert codes == [0, 0], logs
+
+    undo_run = PushRun.objects.get(trigger=PushRun.Trigger.UNDO)
+    assert undo_run.status == PushRun.Status.SUCCEEDED
+    assert undo_run.undoes_id == pushed.pk
+    # Whichever went first, the undo removed everything the first push wrote...
+    assert undo_run.counts["school.StudentAttendance"] == {"deleted": PEOPLE - OPEN, "cleared": OPEN, "kept": 0}
+    second = PushRun.objects.exclude(pk__in=[pushed.pk, undo_run.pk]).get()
+    assert second.status == PushRun.Status.SUCCEEDED
+    assert (second.created, second.filled) in [(0, 0), (PEOPLE - OPEN, OPEN)]
+    # ...and what is left of the day is exactly the hand-made records plus what the second push wrote.
+    records = StudentAttendance.objects.filter(date=DAY)
+    assert not records.values("student").annotate(n=Count("id")).filter(n__gt=1).exists()
+    created = set(PushedRecord.objects.filter(run=second, action="created").values_list("person", flat=True))
+    filled = set(PushedRecord.objects.filter(run=second, action="filled").values_list("person", flat=True))
+    hand_made = {str(s.pk) for s in students[:OPEN]}
+    assert {str(pk) for pk in records.values_list("student", flat=True)} == hand_made | created
+    closed = {str(pk) for pk in records.filter(time_out__isnull=False).values_list("student", flat=True)}
+    assert closed == created | filled
+    assert len(created) == second.created and len(filled) == second.filled
