@@ -22,7 +22,7 @@ from attendance_push.models import PushedRecord, PushRun
 from attendance_push.runs import is_pushed, missed_days, run_push, run_undo, scheduled_push
 from attendance_push.schedule import push_instant
 from attendance_push.service import push
-from school.models import StudentAttendance
+from school.models import EmployeeAttendance, StudentAttendance
 from tests.variants.models import Pupil, PupilAttendance
 
 from .conftest import DAY, attendance
@@ -62,7 +62,7 @@ def test_a_push_enters_each_created_record_and_filled_check_out_in_the_ledger(su
     assert PushedRecord.objects.filter(run=run).count() == run.created + run.filled == 4
     assert set(PushedRecord.objects.filter(run=run).values_list("day", flat=True)) == {DAY}
     run.refresh_from_db()
-    assert run.pushed[STUDENTS]["created"]["status"] == "Present"
+    assert run.pushed[STUDENTS]["rules"][-1]["status"] == "Present"
     assert run.pushed[STUDENTS]["filled"] == {"time_out": "17:00:00"}
 
 
@@ -381,7 +381,7 @@ def test_pruning_runs_by_keep_runs_days(settings, superuser, make_students, caps
 def test_retention_settings_are_checked(settings, key, value):
     settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, key: value}
     ids = [error.id for error in check_settings()]
-    assert ids == ["attendance_push.E040" if key == "KEEP_LEDGER_DAYS" else "attendance_push.E041"]
+    assert ids == ["attendance_push.E060" if key == "KEEP_LEDGER_DAYS" else "attendance_push.E061"]
 
 
 def test_none_and_whole_days_are_valid_retention(settings):
@@ -399,3 +399,98 @@ def test_the_worker_prunes_once_a_day():
     ensure_schedule()
     (prune_schedule,) = Schedule.objects.filter(name="attendance_push.prune")
     assert (prune_schedule.func, prune_schedule.schedule_type) == (PRUNE_TASK, Schedule.DAILY)
+
+
+# Rules, write "save", values per row --------------------------------------------------------------
+
+
+def test_undo_compares_each_record_with_what_its_own_rule_wrote(superuser, make_employees):
+    from school.models import Leave
+
+    on_leave, changed_leave, working = make_employees(3)
+    for employee in (on_leave, changed_leave):
+        Leave.objects.create(employee=employee, first_day=DAY, last_day=DAY, approved=True)
+    run = pushed_run()
+    assert ledger(run, "created", EMPLOYEES) == {str(e.pk) for e in (on_leave, changed_leave, working)}
+    assert set(PushedRecord.objects.filter(run=run, target=EMPLOYEES).values_list("person", "rule")) == {
+        (str(on_leave.pk), 0),
+        (str(changed_leave.pk), 0),
+        (str(working.pk), 1),
+    }
+    # Someone corrects a Leave record into exactly what the default rule writes: it is theirs now.
+    EmployeeAttendance.objects.filter(employee=changed_leave, date=DAY).update(
+        status="Present", time_in=datetime.time(9), time_out=datetime.time(17)
+    )
+
+    undo_run = run_undo(run)
+
+    assert undo_run.counts[EMPLOYEES] == {"deleted": 2, "cleared": 0, "kept": 1}
+    assert list(EmployeeAttendance.objects.values_list("employee", "status")) == [(changed_leave.pk, "Present")]
+
+
+def use_variant(settings, attendance: str, **target) -> None:
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [
+            {
+                "attendance": attendance,
+                "person_field": "member",
+                "date_field": "day",
+                "created_by_field": None,
+                **target,
+            }
+        ],
+    }
+
+
+def test_write_save_enters_only_what_the_hosts_save_kept(settings, superuser):
+    from tests.variants.models import Group, Guarded, Member
+
+    use_variant(settings, "variants.Guarded", write="save")
+    temps = Group.objects.create(name="Temps")
+    ada, bo = Member.objects.create(full_name="Ada"), Member.objects.create(full_name="Bo", group=temps)
+    locked = Member.objects.create(full_name="Locked")
+    Guarded.objects.create(member=locked, day=DAY, status="Late", time_in=datetime.time(10))
+
+    run = pushed_run()
+
+    # Bo's save() refuses "Present"; Locked's refuses a check-out.
+    assert ledger(run, "created", "variants.Guarded") == {str(ada.pk)}
+    assert ledger(run, "filled", "variants.Guarded") == set()
+    assert not Guarded.objects.filter(member=bo).exists()
+    assert run_undo(run).counts["variants.Guarded"] == {"deleted": 1, "cleared": 0, "kept": 0}
+    assert list(Guarded.objects.values_list("member__full_name", flat=True)) == ["Locked"]
+
+
+def test_columns_computed_per_row_are_not_compared_and_fills_by_expression_are_kept(settings, superuser):
+    from tests.variants.models import Group, Member, Register
+
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [
+            {
+                "attendance": "variants.Register",
+                "person_field": "member",
+                "date_field": "day",
+                "created_by_field": None,
+                "extra_values": "tests.variants.days.register_values",
+                "fill_values": "tests.variants.days.register_fill_values",
+                "check_out": {"field": "group__ends_at"},
+            }
+        ],
+    }
+    ops = Group.objects.create(name="Ops", starts_at=datetime.time(6), ends_at=datetime.time(14))
+    ada = Member.objects.create(full_name="Ada", group=ops)
+    Member.objects.create(full_name="Di")
+    Register.objects.create(
+        member=ada, day=DAY, status="Present", time_in=datetime.time(7), check_in_date=DAY, weekday="Friday"
+    )
+
+    run = pushed_run()
+
+    assert (run.created, run.filled) == (1, 1)
+    undo_run = run_undo(run)
+    # Di's record is deleted although its hours were computed per row; Ada's fill, by her group's
+    # end of shift, cannot be compared with what it was, and stays.
+    assert undo_run.counts["variants.Register"] == {"deleted": 1, "cleared": 0, "kept": 1}
+    assert list(Register.objects.values_list("member", "time_out")) == [(ada.pk, datetime.time(14))]
