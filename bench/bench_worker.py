@@ -337,6 +337,14 @@ def _ledger_push(day: datetime.date) -> tuple[Any, dict[str, Any]]:
     return run, timing
 
 
+def analyze() -> None:
+    """Refresh the planner's statistics, as autovacuum does soon after a push: what an undo later meets."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
 def ledger_size_mb() -> float | None:
     """Return the ledger table's size with its indexes in MB, or None when the database cannot say."""
     from django.db import DatabaseError, connection
@@ -382,6 +390,7 @@ def run_undo(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     from attendance_push.models import PushRun
 
     run, pushed = _ledger_push(day)
+    analyze()
     undo_run = PushRun.objects.create(date=day, trigger=PushRun.Trigger.UNDO, undoes=run)
     undo_run.mark_running()
     with CaptureQueriesContext(connection) as queries:
@@ -421,6 +430,7 @@ def run_undo_floor(day: datetime.date, args: argparse.Namespace) -> dict[str, An
     from attendance_push.conf import conf
 
     run, pushed = _ledger_push(day)
+    analyze()
     ops = connection.ops
     date = ops.adapt_datefield_value(day)
     check_out = ops.adapt_timefield_value(conf.CHECK_OUT)
@@ -428,7 +438,7 @@ def run_undo_floor(day: datetime.date, args: argparse.Namespace) -> dict[str, An
     with CaptureQueriesContext(connection) as queries:
         start = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
-            for label, attendance, person, _people in FLOOR_TABLES:
+            for label, attendance, person, *_rest in FLOOR_TABLES:
                 names = {"attendance": attendance, "person": person}
                 cursor.execute(UNDO_FLOOR_DELETE.format(**names), [date, run.pk, label])
                 deleted = cursor.rowcount
