@@ -363,7 +363,9 @@ def _undo_target(run: PushRun, label: str, spec: dict[str, Any], *, dry_run: boo
     alias = router.db_for_write(model)
     records = _records(model, spec, run.date, alias)
     created = records.filter(_ledger_of(run, label, PushedRecord.Action.CREATED, spec))
-    total = created.count()
+    # Counted before a dry run deletes nothing; after a real one, what is left of the run's records
+    # is what was kept, which spares a count of all of them.
+    total = created.count() if dry_run else 0
     deleted = cleared = 0
     for index, values in enumerate(spec["rules"]):
         if values is None:
@@ -381,25 +383,29 @@ def _undo_target(run: PushRun, label: str, spec: dict[str, Any], *, dry_run: boo
                 deleted += 1
         else:
             deleted += unchanged.delete()[1].get(label, 0)
-    kept = total - deleted
+    kept = total - deleted if dry_run else created.count()
     check_out = spec["check_out_field"]
-    if check_out and not spec["filled"]:
+    if not check_out:
+        return TargetUndo(label, deleted, cleared, kept)
+    filled = records.filter(_ledger_of(run, label, PushedRecord.Action.FILLED, spec))
+    if not spec["filled"]:
         # A check-out computed per person cannot be compared with what it was: keep those fills.
-        kept += records.filter(_ledger_of(run, label, PushedRecord.Action.FILLED, spec)).count()
-    elif check_out:
-        pushed_out = _typed(model, spec["filled"])[check_out]
-        filled = records.filter(_ledger_of(run, label, PushedRecord.Action.FILLED, spec))
-        still = filled.filter(**{check_out: pushed_out})
+        return TargetUndo(label, deleted, cleared, kept + filled.count())
+    pushed_out = _typed(model, spec["filled"])[check_out]
+    still = filled.filter(**{check_out: pushed_out})
+    if dry_run:
+        cleared = still.count()
         kept += filled.exclude(**{check_out: pushed_out}).exclude(**{f"{check_out}__isnull": True}).count()
-        if dry_run:
-            cleared = still.count()
-        elif spec["write"] == "save":
-            for record in list(still.select_for_update()):
-                setattr(record, check_out, None)
-                record.save(using=alias)
-                cleared += 1
-        else:
-            cleared = still.update(**{check_out: None}, **_auto_now(model))
+        return TargetUndo(label, deleted, cleared, kept)
+    if spec["write"] == "save":
+        for record in list(still.select_for_update()):
+            setattr(record, check_out, None)
+            record.save(using=alias)
+            cleared += 1
+    else:
+        cleared = still.update(**{check_out: None}, **_auto_now(model))
+    # Cleared ones are empty now: a check-out still there is one a person wrote.
+    kept += filled.filter(**{f"{check_out}__isnull": False}).count()
     return TargetUndo(label, deleted, cleared, kept)
 
 

@@ -187,7 +187,10 @@ class PushedRecord(models.Model):
         CREATED = "created", _("created")
         FILLED = "filled", _("check-out filled")
 
-    run = models.ForeignKey(PushRun, on_delete=models.CASCADE, related_name="records", verbose_name=_("run"))
+    # Indexed by the (run, target, person) index below, which the undo's lookups use.
+    run = models.ForeignKey(
+        PushRun, on_delete=models.CASCADE, related_name="records", verbose_name=_("run"), db_index=False
+    )
     target = models.CharField(_("target"), max_length=100, help_text=_("The attendance model, app_label.Model."))
     # Text, so that integer and UUID primary keys of any host's people fit one column.
     person = models.CharField(_("person key"), max_length=64)
@@ -204,7 +207,9 @@ class PushedRecord(models.Model):
         verbose_name_plural = _("pushed records")
         ordering = ["run", "target", "action", "person"]
         indexes = [
-            # "Was this record pushed?" (PushedFilter, undo) and pruning by day.
+            # "Which records did this run write?" (undo, pruning and deleting runs).
+            models.Index(fields=["run", "target", "person"], name="attendance_push_ledger_run"),
+            # "Was this record pushed?" (PushedFilter).
             models.Index(fields=["day", "target", "person"], name="attendance_push_ledger_key"),
         ]
 

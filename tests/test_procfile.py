@@ -261,6 +261,7 @@ def test_the_procfile_releases_serves_pushes_and_stops(vendor, collected_static,
         assert sorted(sql(url, "SELECT name FROM django_q_schedule")) == [
             ("attendance_push.catch_up",),
             ("attendance_push.daily",),
+            ("attendance_push.prune",),
         ]
 
         password = secrets.token_urlsafe(16)
