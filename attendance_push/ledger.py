@@ -220,6 +220,115 @@ def pushed_values(target: Target, rules: list[dict[str, Any] | None], check_out:
     }
 
 
+def all_constant(values: dict[models.Field, Any]) -> bool:
+    """Return whether every column a rule writes is a constant (so an UPDATE can set it to what it would insert)."""
+    return all(_constant(expression)[0] for expression in values.values())
+
+
+# Corrections ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a rule of the current settings gives its people: constant values, no record (skip), or
+    values computed per row (None, not skip), which a correction cannot write."""
+
+    rule: int
+    values: dict[str, Any] | None
+    skip: bool = False
+
+
+def correct_earlier(
+    target: Target,
+    entry: Entry,
+    decisions: list[tuple[Decision, models.QuerySet]],
+    alias: str,
+) -> int:
+    """Correct the records earlier pushes of the day created, that nobody changed since, and that the
+    rules now decide otherwise; return how many.
+
+    A record whose person another rule now matches gets that rule's values (leave approved after the
+    evening push: Present becomes Leave), and its ledger row moves to this run; a record of a person a
+    skip rule now matches is deleted. People no longer expected at all are left alone: `people_filter`
+    says who is active now, not then. A constant number of statements per earlier run and pair of
+    rules, whatever the number of people.
+    """
+    model = target.model
+    label = entry.label
+    person = model._meta.get_field(target.person_field)
+    key = person.target_field.name
+    undone = PushRun.objects.filter(undoes=OuterRef("pk"), status=PushRun.Status.SUCCEEDED)
+    earlier = list(
+        PushRun.objects.filter(
+            ~Exists(undone),
+            Exists(PushedRecord.objects.filter(run=OuterRef("pk"), target=label, action=PushedRecord.Action.CREATED)),
+            date=entry.day,
+            status=PushRun.Status.SUCCEEDED,
+            ledger_pruned_at__isnull=True,
+        )
+        .exclude(pk=entry.run_id)
+        .only("pk", "pushed")
+    )
+    records = model._default_manager.using(alias).filter(**{target.date_field: entry.day}).order_by()
+    corrected = 0
+    for run in earlier:
+        spec = run.pushed.get(label)
+        if not spec:
+            continue
+        for old_rule, old in enumerate(spec["rules"]):
+            if old is None:
+                continue
+            held = records.filter(
+                _ledger_of(run, label, PushedRecord.Action.CREATED, spec, rule=old_rule), **_typed(model, old)
+            )
+            for decision, people in decisions:
+                if decision.values is not None and _typed(model, decision.values) == _typed(model, old):
+                    continue  # the same record either way
+                mine = held.filter(Exists(people.filter(**{key: OuterRef(person.attname)})))
+                if decision.skip:
+                    corrected += (
+                        mine.delete()[1].get(label, 0) if spec["write"] != "save" else _delete_each(mine, alias)
+                    )
+                    continue
+                if decision.values is None:
+                    continue  # values per row: left as they are
+                # The ledger row first (while the record still holds the old values), then the record.
+                moved = PushedRecord.objects.filter(
+                    Exists(mine.filter(**{person.attname: Cast(OuterRef("person"), output_field=person.target_field)})),
+                    run=run,
+                    target=label,
+                    action=PushedRecord.Action.CREATED,
+                    rule=old_rule,
+                ).update(run_id=entry.run_id, rule=decision.rule)
+                if moved:
+                    now_mine = records.filter(
+                        _ledger_of_run(entry.run_id, entry.day, label, spec, decision.rule), **_typed(model, old)
+                    )
+                    corrected += now_mine.update(**_typed(model, decision.values), **_auto_now(model))
+    return corrected
+
+
+def _delete_each(records: models.QuerySet, alias: str) -> int:
+    deleted = 0
+    for record in list(records.select_for_update()):
+        record.delete(using=alias)
+        deleted += 1
+    return deleted
+
+
+def _ledger_of_run(run_id: int, day: datetime.date, label: str, spec: dict[str, Any], rule: int) -> Exists:
+    return Exists(
+        PushedRecord.objects.filter(
+            run_id=run_id,
+            day=day,
+            target=label,
+            action=PushedRecord.Action.CREATED,
+            rule=rule,
+            person=person_key(spec["person_field"]),
+        )
+    )
+
+
 # Undo -----------------------------------------------------------------------------------------
 
 

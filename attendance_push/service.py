@@ -28,7 +28,17 @@ from django.utils.translation import gettext as _
 
 from .conf import RULE_KEYS, Target, conf, parse_time
 from .exceptions import NoActorError, PushError
-from .ledger import Entry, pushed_values, record_fill, record_insert, record_people, rule_values
+from .ledger import (
+    Decision,
+    Entry,
+    all_constant,
+    correct_earlier,
+    pushed_values,
+    record_fill,
+    record_insert,
+    record_people,
+    rule_values,
+)
 from .signals import target_pushed
 
 logger = logging.getLogger("attendance_push")
@@ -62,14 +72,19 @@ class TargetResult:
     rules: tuple[RuleResult, ...] = ()
     # What the push wrote, for the ledger's undo (see ledger.pushed_values); empty in a dry run.
     pushed: dict[str, Any] = dataclass_field(default_factory=dict, compare=False)
+    # Records earlier pushes of the day created, nobody changed, and the rules now decide otherwise.
+    corrected: int = 0
 
     def counts(self) -> dict[str, Any]:
-        return {
+        counts = {
             "created": self.created,
             "filled": self.filled,
             "skipped": self.skipped,
             "rules": [rule.as_dict() for rule in self.rules],
         }
+        if self.corrected:
+            counts["corrected"] = self.corrected
+        return counts
 
 
 @dataclass(frozen=True)
@@ -504,13 +519,16 @@ def _missing_people(target: Target, day: datetime.date, alias: str) -> models.Qu
     return _people(target, day, alias).filter(~Exists(has_record))
 
 
-def _rule_buckets(target: Target, day: datetime.date, alias: str) -> list[tuple[Rule, models.QuerySet]]:
+def _rule_buckets(
+    target: Target, day: datetime.date, alias: str, base: models.QuerySet | None = None
+) -> list[tuple[Rule, models.QuerySet]]:
     """Return each rule with the missing people it decides: those it matches and no earlier rule does.
 
     The default record's people are those no rule matches. Every person is in exactly one bucket:
     the same EXISTS decides "matches" for a rule and "matched earlier" for the ones after it.
+    With `base`, the buckets split those people instead of the missing ones.
     """
-    missing = _missing_people(target, day, alias)
+    missing = _missing_people(target, day, alias) if base is None else base
     people = target.person_model._default_manager.using(alias).order_by()
     earlier: list[Exists] = []
     buckets = []
@@ -625,14 +643,17 @@ def _push_target(target: Target, day: datetime.date, actor: models.Model | None,
             filled = record_fill(connections[alias], entry, plan.to_fill, values, target.person_field, alias)
     rules = []
     written: list[dict[str, Any] | None] = []
+    decisions: list[Decision] = []
     for index, (rule, people) in enumerate(_rule_buckets(target, day, alias)):
         if rule.skip:
             rules.append(RuleResult(rule.name, "", skipped=people.count(), skip=True))
             written.append(None)
+            decisions.append(Decision(index, None, skip=True))
             continue
         status, label = _rule_status(target, rule)
         values = _insert_values(target, day, actor, rule, status)
         written.append(rule_values(target, values))
+        decisions.append(Decision(index, written[-1] if all_constant(values) else None))
         rule_entry = entry.of_rule(index) if entry is not None else None
         if by_save:
             created = _insert_by_save(target, people, values, alias, rule_entry)
@@ -640,6 +661,11 @@ def _push_target(target: Target, day: datetime.date, actor: models.Model | None,
             created = _insert_missing(target, people, values, alias, rule_entry)
         rules.append(RuleResult(rule.name, label, created=created))
     created = sum(rule.created for rule in rules)
+    corrected = 0
+    if entry is not None:
+        expected = _people(target, day, alias)
+        buckets = [people for _rule, people in _rule_buckets(target, day, alias, base=expected)]
+        corrected = correct_earlier(target, entry, list(zip(decisions, buckets, strict=True)), alias)
     target_pushed.send(
         sender=target.model,
         day=day,
@@ -650,7 +676,7 @@ def _push_target(target: Target, day: datetime.date, actor: models.Model | None,
         using=alias,
     )
     pushed = pushed_values(target, written, fill_check_out) if entry is not None else {}
-    return TargetResult(target.label, created, filled, skipped, tuple(rules), pushed)
+    return TargetResult(target.label, created, filled, skipped, tuple(rules), pushed, corrected)
 
 
 def _fill_by_save(target: Target, plan: FillPlan, values: dict[str, Any], alias: str, entry: Entry | None) -> int:

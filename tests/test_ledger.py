@@ -494,3 +494,54 @@ def test_columns_computed_per_row_are_not_compared_and_fills_by_expression_are_k
     # end of shift, cannot be compared with what it was, and stays.
     assert undo_run.counts["variants.Register"] == {"deleted": 1, "cleared": 0, "kept": 1}
     assert list(Register.objects.values_list("member", "time_out")) == [(ada.pk, datetime.time(14))]
+
+
+# Corrections ------------------------------------------------------------------------------------
+
+
+def test_pushing_again_corrects_unchanged_records_the_rules_now_decide_otherwise(superuser, make_employees):
+    from school.models import Leave
+
+    late_leave, edited, working = make_employees(3)
+    first = pushed_run()
+    assert set(EmployeeAttendance.objects.values_list("status", flat=True)) == {"Present"}
+    # Leave approved after the evening push, for two employees; a person already fixed one by hand.
+    for employee in (late_leave, edited):
+        Leave.objects.create(employee=employee, first_day=DAY, last_day=DAY, approved=True)
+    EmployeeAttendance.objects.filter(employee=edited, date=DAY).update(time_in=datetime.time(10))
+
+    second = pushed_run()
+
+    assert second.counts[EMPLOYEES]["corrected"] == 1
+    assert second.created == 0
+    by_employee = {r.employee_id: r for r in EmployeeAttendance.objects.filter(date=DAY)}
+    leave = by_employee[late_leave.pk]
+    assert (leave.status, leave.time_in, leave.time_out) == ("Leave", None, None)
+    assert (by_employee[edited.pk].status, by_employee[edited.pk].time_in) == ("Present", datetime.time(10))
+    assert by_employee[working.pk].status == "Present"
+    # The corrected record belongs to the second run now: undoing the first leaves it, the second removes it.
+    assert ledger(second, "created", EMPLOYEES) == {str(late_leave.pk)}
+    assert PushedRecord.objects.get(run=second, person=str(late_leave.pk)).rule == 0
+    assert run_undo(first).counts[EMPLOYEES] == {"deleted": 1, "cleared": 0, "kept": 1}
+    assert run_undo(second).counts[EMPLOYEES] == {"deleted": 1, "cleared": 0, "kept": 0}
+    assert list(EmployeeAttendance.objects.values_list("employee", flat=True)) == [edited.pk]
+    # A third push recreates what the undos removed: nothing left to correct.
+    third = pushed_run()
+    assert "corrected" not in third.counts[EMPLOYEES]
+
+
+def test_corrections_add_no_statement_per_person(superuser, make_employees):
+    from school.models import Leave
+
+    def statements(people: int, day: datetime.date) -> int:
+        employees = make_employees(people)
+        pushed_run(day)
+        for employee in employees[: people // 3]:
+            Leave.objects.create(employee=employee, first_day=day, last_day=day, approved=True)
+        run = PushRun.objects.create(date=day, trigger=PushRun.Trigger.COMMAND)
+        with CaptureQueriesContext(connection) as queries:
+            result = push(day, run_id=run.pk)
+        assert result.counts()[EMPLOYEES]["corrected"] == people // 3
+        return len(queries)
+
+    assert statements(3, DAY) == statements(60, DAY - datetime.timedelta(days=1))
