@@ -556,6 +556,11 @@ def test_a_queued_range_turns_succeeded_without_a_reload(page, superuser, make_s
             expect(progress).to_have_text("day 1 of 3")
             # Marks this document: a reload would lose it.
             page.evaluate("window.attendancePushNotReloaded = true")
+            # The last day's own page, open in a second tab, waits for it too.
+            run_page = page.context.new_page()
+            run_page.goto(f"{CHANGELIST}{runs[-1].pk}/change/")
+            expect(run_page.locator(".field-status_badge .attendance-push-badge")).to_have_text("Queued")
+            expect(run_page.locator(".field-created .readonly")).to_have_text("0")
         finally:
             thaw(worker)
         # The worker pushes 3 days of 2 people in well under a second each; polls run every 2 s.
@@ -567,6 +572,9 @@ def test_a_queued_range_turns_succeeded_without_a_reload(page, superuser, make_s
             "Student attendance: 2 / 0 / 0"
         )
         assert page.evaluate("window.attendancePushNotReloaded") is True
+        # The run's page shows more than the live fields: it reloads itself once the run is done.
+        expect(run_page.locator(".field-status_badge .attendance-push-badge")).to_have_text("Succeeded")
+        expect(run_page.locator(".field-created .readonly")).to_have_text("2")
     finally:
         thaw(worker)
         stop(worker)
