@@ -598,6 +598,13 @@ def test_the_history_renders_in_nepali_at_phone_width(browser, live_server, supe
         assert_fits(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / "history-ne-390.png", full_page=True)
+
+        # The confirmation in Nepali: the day also in Bikram Sambat, still no sideways scrolling.
+        page.goto(f"{PUSH}?start={day:%Y-%m-%d}")
+        expect(page.locator(".attendance-push-days")).to_contain_text(f"({bs_date(day)})")
+        expect(page.locator(".attendance-push-clock")).to_contain_text("मा अहिले")
+        assert_fits(page)
+        page.screenshot(path=ARTIFACTS / "confirmation-ne-390.png", full_page=True)
     finally:
         context.close()
 
