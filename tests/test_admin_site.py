@@ -97,3 +97,14 @@ def test_the_run_page_links_to_a_rerun_on_its_own_site_and_deleting_returns_ther
     response = pusher.post(f"{HISTORY}{run.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302 and response.url == HISTORY
     assert not PushRun.objects.exists()
+
+
+def test_the_live_status_view_is_on_its_own_site_and_links_there(pusher):
+    failed = PushRun.objects.create(date=datetime.date(2026, 11, 19), trigger="schedule", status="failed", error="x")
+    with time_machine.travel(NOW + datetime.timedelta(minutes=1), tick=False):
+        fixed = PushRun.objects.create(date=failed.date, trigger="admin", status="succeeded")
+    content = pusher.get(HISTORY).content.decode()
+    assert f'data-url="{HISTORY}status/"' in content
+    data = pusher.get(f"{HISTORY}status/", {"ids": str(failed.pk)}).json()
+    assert f'href="{HISTORY}{fixed.pk}/change/"' in data["runs"][str(failed.pk)]["cells"]["error_line"]
+    assert_stays_on_the_office_site(data["runs"][str(failed.pk)]["cells"]["error_line"])
