@@ -71,6 +71,8 @@ NOT_RUN_HERE = {
     "createsuperuser": "asks for a password; run here with --noinput",
     "check --deploy --fail-level WARNING": "production settings (tests/test_settings.py runs it)",
     "check --deploy": "production settings (tests/test_settings.py runs it)",
+    "undo_push RUN_ID [--dry-run]": "a placeholder run id (tests/test_ledger.py runs it)",
+    "prune_push_history [--dry-run]": "the usage line (tests/test_ledger.py runs it)",
 }
 # In the order a developer types them; the exit status each must end with.
 RUN_HERE = [
