@@ -349,6 +349,9 @@ def _rule_status(target: Target, rule: Rule) -> tuple[Any, str]:
     chosen = target.status if status is None else status
     if field.flatchoices:
         label = dict(field.flatchoices).get(value, value)
+    elif isinstance(field, models.BooleanField):
+        # A boolean status says whether the person was there.
+        label = _("present") if value else _("absent")
     elif isinstance(chosen, dict):
         label = ", ".join(str(part) for part in chosen.values())
     else:

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from attendance_push.checks import check_settings
 from attendance_push.exceptions import PushError
-from attendance_push.service import push
+from attendance_push.service import describe_rules, push
 from attendance_push.signals import target_pushed
 from tests.variants.models import (
     AttendanceState,
@@ -105,8 +105,9 @@ def test_an_integer_status_outside_the_choices_is_a_check_error_and_a_push_error
 def test_a_boolean_status_means_present_is_true(settings, members):
     use(settings, "variants.Checkmark", status_field="present", extra_values={"hours": "8:00"})
     assert errors() == []
-    push(DAY)
+    result = push(DAY)
     assert set(Checkmark.objects.values_list("present", flat=True)) == {True}
+    assert describe_rules(result.counts()["variants.Checkmark"]["rules"]) == "4 present"
 
 
 def test_a_boolean_status_takes_true_or_false_only(settings, members):
