@@ -518,3 +518,17 @@ def test_fill_values_may_set_a_foreign_key(settings, superuser, make_students, w
 
     record.refresh_from_db()
     assert (record.time_out, record.created_by) == (datetime.time(17), superuser)
+
+
+def test_leave_approved_after_the_evening_push_turns_its_present_into_leave(superuser, make_employees):
+    on_leave, working = make_employees(2)
+    first = run_push(DAY, trigger=PushRun.Trigger.SCHEDULE)
+    assert employee_record(on_leave).status == "Present"
+
+    Leave.objects.create(employee=on_leave, first_day=DAY, last_day=DAY, approved=True)
+    second = run_push(DAY, trigger=PushRun.Trigger.ADMIN, requested_by=superuser)
+
+    assert (first.status, second.status) == (PushRun.Status.SUCCEEDED, PushRun.Status.SUCCEEDED)
+    leave = employee_record(on_leave)
+    assert (leave.status, leave.time_in, leave.time_out) == ("Leave", None, None)
+    assert employee_record(working).status == "Present"
