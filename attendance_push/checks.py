@@ -603,7 +603,7 @@ def _check_fill_values(where: str, target: Target, model, fields: dict) -> Itera
 def _check_day_people(where: str, target: Target, person_model, status_ok: bool) -> Iterator[checks.CheckMessage]:
     """Check people_on_day and the rules: importable functions, known keys, valid statuses and times."""
     if target.people_on_day is not None:
-        yield from _import_function(where, "people_on_day", target.people_on_day, "attendance_push.E040")[1]
+        yield from _check_people_function(where, "people_on_day", target.people_on_day, person_model, "E040")
     if not isinstance(target.rules, list | tuple):
         yield checks.Error(
             f"{where}['rules'] must be a list of rules.",
@@ -621,7 +621,7 @@ def _check_day_people(where: str, target: Target, person_model, status_ok: bool)
                 id="attendance_push.E041",
             )
             continue
-        yield from _import_function(rule_where, "people", rule["people"], "attendance_push.E041")[1]
+        yield from _check_people_function(rule_where, "people", rule["people"], person_model, "E041")
         if not isinstance(rule.get("skip", False), bool):
             yield checks.Error(
                 f"{rule_where}['skip'] must be True or False.", hint="True gives no record.", id="attendance_push.E041"
@@ -640,6 +640,32 @@ def _check_day_people(where: str, target: Target, person_model, status_ok: bool)
         for key in ("check_in", "check_out"):
             if key in rule:
                 yield from _check_time_choice(rule_where, key, rule[key], person_model)
+
+
+def _check_people_function(where: str, key: str, path: Any, person_model, check: str) -> Iterator[checks.CheckMessage]:
+    """Check a people function: importable, and what it gives for a day is valid lookups on the people model."""
+    check_id = f"attendance_push.{check}"
+    function, errors = _import_function(where, key, path, check_id)
+    yield from errors
+    if function is None:
+        return
+    hint = f"The function gets a datetime.date and returns a Q (or a dict of lookups) on {person_model._meta.label}."
+    try:
+        # Any day shows the shape of what the function returns; the push calls it with the day it pushes.
+        lookups = function(timezone.now().date())
+        people = person_model._default_manager
+        if isinstance(lookups, models.Q):
+            people.filter(lookups).query  # noqa: B018 (resolves every lookup without touching the database)
+        elif isinstance(lookups, dict):
+            people.filter(**lookups).query  # noqa: B018
+        else:
+            yield checks.Error(
+                f"{where}['{key}'] {path}(day) returned {type(lookups).__name__}, not a Q or a dict of lookups.",
+                hint=hint,
+                id=check_id,
+            )
+    except (FieldError, ValidationError, ValueError, TypeError) as exc:
+        yield checks.Error(f"{where}['{key}'] {path}(day) gives invalid lookups: {exc}", hint=hint, id=check_id)
 
 
 def _check_time_choice(where: str, key: str, spec: Any, person_model) -> Iterator[checks.CheckMessage]:

@@ -407,6 +407,9 @@ def test_a_register_target_with_functions_and_expressions_passes_the_checks(sett
     [
         ({"people_on_day": "tests.variants.days.nope"}, "attendance_push.E040", "cannot import"),
         ({"people_on_day": 5}, "attendance_push.E040", "is not the dotted path of a function"),
+        ({"people_on_day": "tests.variants.days.misspelled"}, "attendance_push.E040", "gives invalid lookups"),
+        ({"people_on_day": "tests.variants.days.not_a_q"}, "attendance_push.E040", "returned list, not a Q"),
+        ({"rules": [{"people": "tests.variants.days.misspelled"}]}, "attendance_push.E041", "invalid lookups"),
         ({"rules": {"people": "x"}}, "attendance_push.E041", "must be a list"),
         ({"rules": [{"status": "Leave"}]}, "attendance_push.E041", "must be a dict with 'people'"),
         ({"rules": [{"people": "tests.variants.days.temps", "when": 1}]}, "attendance_push.E041", "only the keys"),

@@ -43,3 +43,8 @@ def register_fill_values(day: datetime.date) -> dict:
 def broken(day: datetime.date) -> dict:
     """Fail, as a host function whose own data is missing would."""
     raise ValueError("no calendar for this year")
+
+
+def misspelled(day: datetime.date) -> Q:
+    """Return lookups on a field the members do not have."""
+    return Q(joined__lte=day)
