@@ -248,7 +248,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "max_days": MAX_DAYS,
             "media": self.media + form.media,
             "zone": conf.TIME_ZONE.key,
-            "now_local": timezone.localtime(timezone=conf.TIME_ZONE),
+            "now_local": push_zone_now(),
         }
         return TemplateResponse(request, "admin/attendance_push/pushrun/push_form.html", context)
 
@@ -291,7 +291,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "written": written_values() if refusal is None else [],
             **self._clock_context(timezone.now()),
             "zone": conf.TIME_ZONE.key,
-            "now_local": timezone.localtime(timezone=conf.TIME_ZONE),
+            "now_local": push_zone_now(),
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "push_url": reverse(
                 f"admin:{self.opts.app_label}_{self.opts.model_name}_push", current_app=self.admin_site.name
@@ -691,6 +691,11 @@ def _undo_summary(run: PushRun) -> str:
         "cleared": sum(c.get("cleared", 0) for c in counts),
         "kept": sum(c.get("kept", 0) for c in counts),
     }
+
+
+def push_zone_now() -> datetime.datetime:
+    """Return the wall-clock time in the push zone, naive so templates do not convert it to TIME_ZONE."""
+    return timezone.localtime(timezone=conf.TIME_ZONE).replace(tzinfo=None)
 
 
 def target_name(label: str) -> str:

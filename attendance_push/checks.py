@@ -89,6 +89,15 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                     id=check_id,
                 )
             )
+    max_past_days = raw.get("MAX_PAST_DAYS", DEFAULTS["MAX_PAST_DAYS"])
+    if isinstance(max_past_days, bool) or not isinstance(max_past_days, int) or max_past_days < 0:
+        errors.append(
+            checks.Error(
+                f"{SETTING}['MAX_PAST_DAYS'] must be a whole number of days, 0 or more, not {max_past_days!r}.",
+                hint="It is how far back the admin, the command and the preview accept a day (default 366).",
+                id="attendance_push.E023",
+            )
+        )
     site_url = raw.get("SITE_URL")
     if site_url is not None and not (isinstance(site_url, str) and site_url.startswith(("http://", "https://"))):
         errors.append(
@@ -447,19 +456,87 @@ def _check_people_filter(
 
 
 def _check_status(where: str, target: Target, field: models.Field) -> Iterator[checks.CheckMessage]:
+    lookup = isinstance(field, models.ForeignKey)
     try:
-        status_value(target)
+        _check_status_shape(target, field, target.status)
     except (ValueError, TypeError, FieldError) as exc:
-        lookup = isinstance(field, models.ForeignKey)
         source = f"{where}['status']" if target.status is not None or lookup else f"{SETTING}['STATUS']"
         hint = _status_hint(where, field)
         if lookup:
             yield checks.Error(f"{source}: {exc}", hint=hint, id="attendance_push.E016")
         else:
             yield checks.Error(f"{source}: {exc}", hint=hint, id="attendance_push.E009")
-    except DatabaseError:
-        # The lookup table is not created yet (its migration has not run): checked after migrate.
-        return
+
+
+def _check_status_shape(target: Target, field: models.Field, status: Any) -> None:
+    """Raise ValueError, TypeError or FieldError when `status` cannot be a status of `field`, reading no rows."""
+    if isinstance(field, models.ForeignKey) and isinstance(status, dict) and status:
+        # Only the lookup's shape here (building the query reads nothing): whether its row exists
+        # is check_status_rows's question, under the database tag.
+        field.related_model._default_manager.filter(**status).query  # noqa: B018
+    else:
+        status_value(target, status)  # reads no database for these fields
+
+
+def check_status_rows(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
+    """Check the rows the settings name in the database: lookup statuses, foreign keys in extra or fill values.
+
+    A database check (`check --database default`; migrate runs it too): it reads rows a data
+    migration may create, so it waits until every migration is applied, and the push checks again.
+    """
+    if not databases:
+        return []
+    errors: list[checks.CheckMessage] = []
+    for index, target in enumerate(_valid_targets()):
+        where = f"{SETTING}['TARGETS'][{index}]"
+        for place, field, read, check_id in _row_reads(where, target):
+            alias = router.db_for_read(field.related_model)
+            if alias not in databases or _migrations_pending(alias):
+                continue
+            try:
+                read()
+            except ValidationError as exc:
+                hint = f"Give a value {field.model._meta.label}.{field.name} accepts."
+                errors.append(checks.Error(f"{place}: {' '.join(exc.messages)}", hint=hint, id=check_id))
+            except ValueError as exc:
+                errors.append(checks.Error(f"{place}: {exc}", hint=_status_hint(where, field), id=check_id))
+            except (DatabaseError, FieldError, TypeError):
+                continue  # not migrated yet, or a shape check_settings reports
+    return errors
+
+
+def _row_reads(where: str, target: Target) -> Iterator[tuple[str, models.Field, Any, str]]:
+    """Yield (where, field, a call that raises when the row named there is missing, check ID) for `target`."""
+    model = target.model
+    if target.status_field:
+        field = model._meta.get_field(target.status_field)
+        if isinstance(field, models.ForeignKey):
+            if isinstance(target.status, dict) and target.status:
+                yield f"{where}['status']", field, lambda: status_value(target), "attendance_push.E016"
+            for index, rule in enumerate(target.rules if isinstance(target.rules, list | tuple) else []):
+                status = rule.get("status") if isinstance(rule, dict) else None
+                if isinstance(status, dict) and status:
+                    place = f"{where}['rules'][{index}]['status']"
+                    yield place, field, lambda status=status: status_value(target, status), "attendance_push.E041"
+    for key, check_id in (("extra_values", "attendance_push.E017"), ("fill_values", "attendance_push.E043")):
+        values = getattr(target, key, None)
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            try:
+                field = model._meta.get_field(name)
+            except (FieldDoesNotExist, TypeError):
+                continue
+            if isinstance(field, models.ForeignKey) and not hasattr(value, "resolve_expression"):
+                place = f"{where}['{key}'][{name!r}]"
+                yield place, field, lambda field=field, value=value: field.clean(value, None), check_id
+
+
+def _migrations_pending(alias: str) -> bool:
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[alias])
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
 
 def _status_hint(where: str, field: models.Field) -> str:
@@ -573,15 +650,17 @@ def _check_value_fields(
         if hasattr(value, "resolve_expression"):
             continue  # evaluated per row by the database
         try:
-            field.clean(value, None)
+            if isinstance(field, models.ForeignKey):
+                # Whether the row exists is a database read: check_status_rows, under the database tag.
+                field.to_python(value)
+            else:
+                field.clean(value, None)
         except ValidationError as exc:
             yield checks.Error(
                 f"{where}['{key}'][{name!r}] {value!r} is not valid: {' '.join(exc.messages)}",
                 hint=f"Give a value {model._meta.label}.{name} accepts.",
                 id=check_id,
             )
-        except DatabaseError:
-            continue  # a related table not migrated yet
 
 
 def _check_fill_values(where: str, target: Target, model, fields: dict) -> Iterator[checks.CheckMessage]:
@@ -627,16 +706,15 @@ def _check_day_people(where: str, target: Target, person_model, status_ok: bool)
                 f"{rule_where}['skip'] must be True or False.", hint="True gives no record.", id="attendance_push.E041"
             )
         if "status" in rule and target.status_field and status_ok:
+            status_field = target.model._meta.get_field(target.status_field)
             try:
-                status_value(target, rule["status"])
+                _check_status_shape(target, status_field, rule["status"])
             except (ValueError, TypeError, FieldError) as exc:
                 yield checks.Error(
                     f"{rule_where}['status']: {exc}",
-                    hint=_status_hint(rule_where, target.model._meta.get_field(target.status_field)),
+                    hint=_status_hint(rule_where, status_field),
                     id="attendance_push.E041",
                 )
-            except DatabaseError:
-                pass  # the lookup table is not created yet
         for key in ("check_in", "check_out"):
             if key in rule:
                 yield from _check_time_choice(rule_where, key, rule[key], person_model)
@@ -754,6 +832,8 @@ def _check_unfilled(where: str, model: type[models.Model], mapped) -> Iterator[c
             continue
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             continue
+        if field.blank and isinstance(field, models.CharField | models.TextField):
+            continue  # Django saves "" for a text field left blank, and so does the push
         if field.has_db_default():
             continue
         yield checks.Error(

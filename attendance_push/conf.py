@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "SITE_URL": None,
     "KEEP_LEDGER_DAYS": 400,
     "KEEP_RUNS_DAYS": None,
+    "MAX_PAST_DAYS": 366,
 }
 
 TARGET_DEFAULTS: dict[str, Any] = {
@@ -147,6 +148,10 @@ class Settings:
     @property
     def CATCH_UP_DAYS(self) -> int:
         return self._get("CATCH_UP_DAYS")
+
+    @property
+    def MAX_PAST_DAYS(self) -> int:
+        return self._get("MAX_PAST_DAYS")
 
     @property
     def SITE_URL(self) -> str:

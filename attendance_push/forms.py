@@ -9,7 +9,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .conf import conf
-from .service import today
+from .service import earliest_day, today
 
 MAX_DAYS = 31
 
@@ -50,6 +50,14 @@ class PushDaysForm(forms.Form):
                 _("%(day)s is in the future (today is %(today)s in %(zone)s): only today and past days can be pushed."),
                 code="future",
                 params={"day": f"{end:%Y-%m-%d}", "today": f"{current:%Y-%m-%d}", "zone": conf.TIME_ZONE.key},
+            )
+        oldest = earliest_day(current)
+        if start < oldest:
+            raise forms.ValidationError(
+                "%(day)s is more than %(max)d days ago (the oldest day that can be pushed is %(oldest)s); "
+                "ATTENDANCE_PUSH['MAX_PAST_DAYS'] sets how far back a push may go.",
+                code="too_old",
+                params={"day": start.isoformat(), "max": conf.MAX_PAST_DAYS, "oldest": oldest.isoformat()},
             )
         if start > end:
             raise forms.ValidationError(

@@ -138,14 +138,30 @@ def today() -> datetime.date:
 
 
 def validate_day(day: datetime.date) -> datetime.date:
-    """Return `day`, or raise PushError when it is in the future of the push time zone."""
+    """Return `day`, or raise PushError when it is in the future of the push time zone or too far back."""
     current = today()
     if day > current:
         raise PushError(
             _("%(day)s is in the future (today is %(today)s in %(zone)s); only today and past days can be pushed.")
             % {"day": f"{day:%Y-%m-%d}", "today": f"{current:%Y-%m-%d}", "zone": conf.TIME_ZONE.key}
         )
+    oldest = earliest_day(current)
+    if day < oldest:
+        raise PushError(
+            # isoformat, not %Y: strftime writes the year 1 as "1".
+            f"{day.isoformat()} is more than {conf.MAX_PAST_DAYS} days ago (the oldest day that can be pushed is "
+            f"{oldest.isoformat()}); ATTENDANCE_PUSH['MAX_PAST_DAYS'] sets how far back a push may go."
+        )
     return day
+
+
+def earliest_day(current: datetime.date | None = None) -> datetime.date:
+    """Return the oldest day a push accepts: MAX_PAST_DAYS before today in the push time zone."""
+    current = current or today()
+    try:
+        return current - datetime.timedelta(days=conf.MAX_PAST_DAYS)
+    except OverflowError:
+        return datetime.date.min
 
 
 def resolve_actor() -> models.Model:

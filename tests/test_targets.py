@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from attendance_push.checks import check_settings
+from attendance_push.checks import check_settings, check_status_rows
 from attendance_push.exceptions import PushError
 from attendance_push.service import describe_rules, push
 from attendance_push.signals import target_pushed
@@ -51,7 +51,9 @@ def use(settings, attendance: str, **target) -> None:
 
 
 def errors() -> list[tuple[str, str]]:
-    return [(error.id, error.msg) for error in check_settings()]
+    """Return the settings checks' and the database checks' (as `check --database default`) findings."""
+    found = [*check_settings(), *check_status_rows(databases=["default"])]
+    return [(error.id, error.msg) for error in found]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import re
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -16,8 +17,10 @@ from attendance_push.service import describe_rules, push, resolve_actor, today, 
 
 
 def iso_date(value: str) -> datetime.date:
-    """Parse YYYY-MM-DD for argparse."""
+    """Parse YYYY-MM-DD (and nothing else ISO 8601 allows, such as 20261120 or 2026-W47-5) for argparse."""
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
         return datetime.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date; write it as YYYY-MM-DD.") from None

@@ -1,0 +1,272 @@
+"""Honest under faults: bad dates, far-back days, the push zone's clock, checks that read the database."""
+
+from __future__ import annotations
+
+import datetime
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.db import models
+from django.test.utils import isolate_apps
+
+from attendance_push.checks import _check_unfilled, check_settings, check_status_rows
+from attendance_push.exceptions import PushError
+from attendance_push.models import PushRun
+from attendance_push.runs import run_push
+from attendance_push.service import push, validate_day
+from school.models import StudentAttendance
+
+pytestmark = pytest.mark.django_db
+
+# 14:05 on 20 November 2026 in Kathmandu (08:20 UTC).
+NOW = datetime.datetime(2026, 11, 20, 8, 20, tzinfo=datetime.UTC)
+TODAY = datetime.date(2026, 11, 20)
+PUSH = "/admin/attendance_push/pushrun/push/"
+CHANGELIST = "/admin/attendance_push/pushrun/"
+
+
+@pytest.fixture(autouse=True)
+def frozen_time():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def push_attendance(*args: str) -> str:
+    out = StringIO()
+    call_command("push_attendance", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+# --- 10. push_attendance --date accepts YYYY-MM-DD only ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", ["20261120", "2026-W47-5", "2026-324", "2026-11-20T00:00", " 2026-11-20", "２０２６-11-20"]
+)
+@pytest.mark.parametrize("option", ["--date", "--from", "--to"])
+def test_dates_other_than_yyyy_mm_dd_are_refused(superuser, make_students, option, value):
+    make_students(1)
+    args = [option, value] if option == "--date" else ["--from", "2026-11-19", "--to", "2026-11-20"]
+    if option != "--date":
+        args[args.index(option) + 1] = value
+    with pytest.raises(CommandError, match="is not a date; write it as YYYY-MM-DD"):
+        push_attendance(*args)
+    assert not PushRun.objects.exists()
+    assert not StudentAttendance.objects.exists()
+
+
+def test_a_yyyy_mm_dd_date_is_accepted(superuser, make_students):
+    make_students(1)
+    assert "2026-11-19 pushed" in push_attendance("--date", "2026-11-19")
+
+
+# --- 8. MAX_PAST_DAYS ------------------------------------------------------------------------------
+
+
+def test_the_oldest_day_is_max_past_days_ago_by_default():
+    assert validate_day(TODAY - datetime.timedelta(days=366)) == datetime.date(2025, 11, 19)
+    with pytest.raises(PushError, match=r"2025-11-18 is more than 366 days ago .*ATTENDANCE_PUSH\['MAX_PAST_DAYS'\]"):
+        validate_day(datetime.date(2025, 11, 18))
+
+
+def test_the_command_refuses_a_day_older_than_max_past_days(superuser, make_students):
+    make_students(3)
+    with pytest.raises(CommandError, match=r"0001-01-01 is more than 366 days ago.*MAX_PAST_DAYS"):
+        push_attendance("--date", "0001-01-01")
+    with pytest.raises(CommandError, match=r"2025-11-18 is more than 366 days ago"):
+        push_attendance("--from", "2025-11-18", "--to", "2025-11-20")
+    assert not PushRun.objects.exists()
+    assert not StudentAttendance.objects.exists()
+
+
+def test_max_past_days_is_a_setting(settings, superuser, make_students):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "MAX_PAST_DAYS": 2}
+    make_students(1)
+    with pytest.raises(CommandError, match=r"2026-11-17 is more than 2 days ago \(the oldest day that can be pushed"):
+        push_attendance("--date", "2026-11-17")
+    assert "2026-11-18 pushed" in push_attendance("--date", "2026-11-18")
+
+
+def test_the_preview_refuses_a_day_older_than_max_past_days(make_students):
+    make_students(2)
+    with pytest.raises(PushError, match="MAX_PAST_DAYS"):
+        push(datetime.date(1, 1, 1), dry_run=True)
+
+
+@pytest.fixture
+def pusher(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+@pytest.mark.parametrize("data", [{"start": "0001-01-01"}, {"start": "2025-11-01", "end": "2025-11-20"}])
+def test_the_admin_refuses_a_day_older_than_max_past_days(pusher, make_students, data):
+    make_students(2)
+    for extra in ({}, {"confirm": "yes"}):
+        response = pusher.post(PUSH, {**data, **extra})
+        content = response.content.decode()
+        assert response.status_code == 200
+        assert "is more than 366 days ago" in content
+        assert "ATTENDANCE_PUSH[&#x27;MAX_PAST_DAYS&#x27;]" in content
+    assert not PushRun.objects.exists()
+    assert not StudentAttendance.objects.exists()
+
+
+def test_the_admins_rerun_action_refuses_a_day_older_than_max_past_days(pusher, make_students):
+    make_students(2)
+    old = PushRun.objects.create(date=datetime.date(2020, 1, 1), trigger="command", status="failed")
+    form = {"action": "rerun_days", "_selected_action": [old.pk]}
+    preview = pusher.post(CHANGELIST, form)
+    assert "is more than 366 days ago" in preview.content.decode()
+    assert "Yes, push" not in preview.content.decode()
+    pusher.post(CHANGELIST, {**form, "post": "yes"})
+    assert list(PushRun.objects.values_list("pk", flat=True)) == [old.pk]
+    assert not StudentAttendance.objects.exists()
+
+
+@pytest.mark.parametrize("value", [-1, "366", 1.5, True, None])
+def test_e023_max_past_days_must_be_a_whole_number(settings, value):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "MAX_PAST_DAYS": value}
+    errors = check_settings()
+    assert [error.id for error in errors] == ["attendance_push.E023"]
+    assert "MAX_PAST_DAYS" in errors[0].msg and errors[0].hint
+
+
+# --- 9. the push zone's clock on the push pages ----------------------------------------------------
+
+
+def test_the_push_pages_show_the_time_in_the_push_zone_not_in_time_zone(pusher, settings):
+    settings.TIME_ZONE = "Europe/London"  # 08:20
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TIME_ZONE": "Africa/Dar_es_Salaam"}  # 11:20
+    form = pusher.get(PUSH).content.decode()
+    assert "It is 11:20 on Fri 20 Nov 2026 in Africa/Dar_es_Salaam." in " ".join(form.split())
+    confirmation = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
+    assert "It is 11:20 in Africa/Dar_es_Salaam." in confirmation
+
+
+# --- 9. E013 and a CharField(blank=True) without a default -----------------------------------------
+
+
+@isolate_apps("tests.variants")
+def test_e013_accepts_a_blank_text_field_without_a_default_and_refuses_a_required_one():
+    class Note(models.Model):
+        remark = models.CharField(max_length=20, blank=True)
+        comment = models.TextField(blank=True)
+        code = models.CharField(max_length=20)
+
+        class Meta:
+            app_label = "variants"
+
+        def __str__(self) -> str:
+            return self.code
+
+    errors = list(_check_unfilled("where", Note, []))
+    assert [error.msg for error in errors] == [
+        "where: variants.Note.code is required and the push has no value for it."
+    ]
+
+
+def test_a_blank_text_field_gets_what_django_saves_an_empty_string(settings, superuser):
+    from tests.variants.models import Member
+
+    Member.objects.create(full_name="Ann")
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [
+            {
+                "attendance": "variants.Timesheet",
+                "person_field": "member",
+                "date_field": "day",
+                "status_field": None,
+                "check_in_field": None,
+                "check_out_field": None,
+                "created_by_field": None,
+            }
+        ],
+    }
+    from tests.variants.models import Timesheet
+
+    status = Timesheet._meta.get_field("status")
+    blank = status.blank
+    status.blank = True  # the shape of the report: CharField(blank=True), no default, not null
+    try:
+        assert [e.id for e in check_settings()] == []
+        assert push(TODAY).created == 1
+        assert Timesheet.objects.get().status == ""
+    finally:
+        status.blank = blank
+
+
+# --- 9. checks that read the database are database checks, and the push checks again ----------------
+
+
+def lookup_target(settings, status) -> None:
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [
+            {
+                "attendance": "variants.Roll",
+                "person_field": "member",
+                "date_field": "day",
+                "status_field": "state",
+                "status": status,
+                "check_in_field": None,
+                "check_out_field": None,
+                "created_by_field": None,
+            }
+        ],
+    }
+
+
+def test_a_missing_lookup_row_is_a_database_check_only(settings, django_assert_num_queries):
+    lookup_target(settings, {"name": "Present"})
+    with django_assert_num_queries(0):
+        assert check_settings() == []  # what migrate's and qcluster's start run without databases
+    assert check_status_rows() == []
+    errors = check_status_rows(databases=["default"])
+    assert [error.id for error in errors] == ["attendance_push.E016"]
+    assert "no variants.AttendanceState matches {'name': 'Present'}" in errors[0].msg
+
+
+def test_a_missing_lookup_row_does_not_block_qcluster_or_check_without_database(settings):
+    lookup_target(settings, {"name": "Present"})
+    call_command("check", stdout=StringIO(), stderr=StringIO())  # no SystemCheckError
+    from django.core.management.base import SystemCheckError
+
+    with pytest.raises(SystemCheckError, match="attendance_push.E016"):
+        call_command("check", "--database", "default", stdout=StringIO(), stderr=StringIO())
+
+
+def test_the_database_check_waits_for_pending_migrations(settings, monkeypatch):
+    from attendance_push import checks
+
+    lookup_target(settings, {"name": "Present"})
+    monkeypatch.setattr(checks, "_migrations_pending", lambda alias: True)
+    assert check_status_rows(databases=["default"]) == []
+
+
+def test_a_missing_foreign_key_row_in_extra_values_is_a_database_check(settings):
+    from tests.variants.models import AttendanceState
+
+    state = AttendanceState.objects.create(name="Present")
+    lookup_target(settings, {"name": "Present"})
+    settings.ATTENDANCE_PUSH["TARGETS"][0]["status_field"] = None
+    settings.ATTENDANCE_PUSH["TARGETS"][0]["extra_values"] = {"state": state.pk + 100}
+    assert check_settings() == []
+    errors = check_status_rows(databases=["default"])
+    assert [error.id for error in errors] == ["attendance_push.E017"]
+    assert f"id {state.pk + 100} is not a valid choice" in errors[0].msg
+
+
+def test_a_missing_lookup_row_at_push_time_is_a_clear_failed_run(settings):
+    from tests.variants.models import Member
+
+    Member.objects.create(full_name="Ann")
+    lookup_target(settings, {"name": "Present"})
+    run = run_push(TODAY, trigger=PushRun.Trigger.COMMAND)
+    assert run.status == PushRun.Status.FAILED
+    assert run.error == (
+        "variants.Roll: no variants.AttendanceState matches {'name': 'Present'}: create it or correct 'status'."
+    )
