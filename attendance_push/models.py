@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import PushError
@@ -24,24 +23,6 @@ class PushRunQuerySet(models.QuerySet):
     def active(self) -> PushRunQuerySet:
         """Return the runs waiting in the queue or running."""
         return self.filter(status__in=[PushRun.Status.QUEUED, PushRun.Status.RUNNING])
-
-    def never_finishing(self, cutoff: datetime.datetime) -> PushRunQuerySet:
-        """Return the runs that will never finish: running since before `cutoff`, or queued before it
-        without ever reaching the task queue."""
-        return self.filter(
-            models.Q(status=PushRun.Status.RUNNING, started_at__lt=cutoff)
-            | models.Q(status=PushRun.Status.QUEUED, task_id="", created_at__lt=cutoff)
-        )
-
-    def mark_never_finishing_interrupted(self, cutoff: datetime.datetime) -> int:
-        """Mark the runs that will never finish (see `never_finishing`) interrupted; return how many."""
-        return self.never_finishing(cutoff).update(
-            status=PushRun.Status.INTERRUPTED,
-            finished_at=timezone.now(),
-            error=gettext(
-                "Interrupted: the push stopped (or never reached the worker) before it finished; nothing was written."
-            ),
-        )
 
 
 class PushRun(models.Model):
@@ -108,6 +89,12 @@ class PushRun(models.Model):
         blank=True,
         help_text=_("When the records of this run were pruned from the ledger (KEEP_LEDGER_DAYS)."),
     )
+    heartbeat_at = models.DateTimeField(
+        _("last sign of life"),
+        null=True,
+        blank=True,
+        help_text=_("Written every few seconds by the process running the push (where the day's lock cannot tell)."),
+    )
 
     objects = PushRunQuerySet.as_manager()
 
@@ -117,6 +104,16 @@ class PushRun(models.Model):
         verbose_name = _("push run")
         verbose_name_plural = _("push runs")
         permissions = [("push_attendance", _("Can push attendance"))]
+        constraints = [
+            # Two administrators confirming the same day at the same instant both pass a check
+            # made in Python; only the database can keep the second run out.
+            models.UniqueConstraint(
+                fields=["date"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="attendance_push_one_active_run_per_day",
+                violation_error_message=_("A push of this day is already under way."),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} ({self.get_trigger_display()}, {self.get_status_display()})"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 
-from django.conf import settings
 from django.core.mail import mail_admins
-from django.db import connections, models, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
 from django.db.models import Min
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -20,9 +20,10 @@ from django.utils.translation import gettext as _
 from .conf import conf
 from .exceptions import PushError
 from .ledger import refusal, undo
+from .liveness import heartbeat, mark_never_finishing_interrupted, never_finishing_ids, shares_database
 from .models import PushRun
 from .schedule import daily_next_run, push_instant
-from .service import push, validate_day
+from .service import PushResult, push, validate_day
 
 logger = logging.getLogger("attendance_push")
 
@@ -37,21 +38,26 @@ def run_push(
     requested_by: models.Model | None = None,
     run: PushRun | None = None,
 ) -> PushRun:
-    """Push `day` and record the attempt in a PushRun (a new one unless `run` is given); never raise."""
+    """Push `day` and record the attempt in a PushRun (a new one unless `run` is given).
+
+    A failing push is recorded as a failed run, not raised. Raise PushError when a new run cannot
+    start because the day is already under way, or when the database did not answer to record a
+    failure.
+    """
     if run is None:
-        run = PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by)
-    run.mark_running()
+        run = start_run(day, trigger=trigger, requested_by=requested_by)
+    else:
+        run.mark_running()
     logger.info("Push of %s started (run %s, trigger %s).", day, run.pk, run.trigger)
     try:
-        result = push(day, run_id=run.pk)
+        with heartbeat(run):
+            result = _push_and_record(day, run)
     except Exception as exc:
-        _drop_broken_connection()
-        run.mark_failed(exc)
+        _record_failure(run, exc)
         # One line in the log; the traceback is in the run's page and in the e-mail to ADMINS.
         logger.error("Push of %s failed (run %s) after %.2fs: %s", day, run.pk, run.duration.total_seconds(), run.error)
         notify_failure(run)
         return run
-    run.mark_succeeded(result)
     logger.info(
         "Push of %s succeeded (run %s): %d created, %d check-outs filled, %d skipped in %.2fs.",
         day,
@@ -117,25 +123,84 @@ def queue_undo(undone: PushRun, *, requested_by: models.Model | None = None) -> 
     return run
 
 
+def _push_and_record(day: datetime.date, run: PushRun) -> PushResult:
+    """Push `day` and record the success in the push's own transaction where they share a database."""
+    if not shares_database():
+        result = push(day, run_id=run.pk)
+        run.mark_succeeded(result)
+        return result
+    # A process killed after the COMMIT would otherwise leave a pushed day recorded as running,
+    # and later as "interrupted, nothing was written".
+    with transaction.atomic(using=router.db_for_write(PushRun)):
+        result = push(day, run_id=run.pk)
+        run.mark_succeeded(result)
+    return result
+
+
+# How long a failure waits for a database that stopped answering before it gives up recording it.
+RECORD_ATTEMPTS = (0, 0.5, 1, 2)
+
+
+def _record_failure(run: PushRun, exc: BaseException) -> None:
+    """Record `run` as failed with `exc`; raise PushError (one line) when the database does not answer."""
+    for pause in RECORD_ATTEMPTS:
+        time.sleep(pause)
+        _drop_broken_connection()
+        try:
+            run.mark_failed(exc)
+            return
+        except DatabaseError as record_exc:
+            unrecorded = record_exc
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    raise PushError(
+        f"Push of {run.date:%Y-%m-%d} failed ({type(exc).__name__}: {first_line}), and the database did not "
+        f"answer to record it ({type(unrecorded).__name__}); run {run.pk} will show as interrupted once it does."
+    ) from None
+
+
+def start_run(day: datetime.date, *, trigger: str, requested_by: models.Model | None = None) -> PushRun:
+    """Record a running PushRun for `day`; raise PushError when a push of the day is already under way."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic(using=router.db_for_write(PushRun)):
+                now = timezone.now()
+                return PushRun.objects.create(
+                    date=day,
+                    trigger=trigger,
+                    requested_by=requested_by,
+                    status=PushRun.Status.RUNNING,
+                    started_at=now,
+                )
+        except IntegrityError:
+            # The database allows one queued or running run per day. A dead one gives way; a live
+            # one is reported.
+            if attempt or not mark_never_finishing_interrupted():
+                break
+    raise PushError(_already_under_way(day))
+
+
+def _already_under_way(day: datetime.date) -> str:
+    run = PushRun.objects.active().filter(date=day).order_by("created_at").first()
+    if run is None:  # it finished meanwhile
+        return f"The push of {day:%Y-%m-%d} was already under way; look at the history before pushing it again."
+    return describe_blocking(run)
+
+
 def blocking_run(days: list[datetime.date]) -> PushRun | None:
     """Return a live queued or running push of one of `days` (one that will never finish does not count)."""
-    never_finishing = PushRun.objects.never_finishing(timezone.now() - task_timeout())
-    live = PushRun.objects.active().filter(date__in=days).exclude(pk__in=never_finishing.values("pk"))
+    live = PushRun.objects.active().filter(date__in=days).exclude(pk__in=never_finishing_ids())
     return live.order_by("date", "created_at").first()
 
 
 def describe_blocking(run: PushRun) -> str:
     """Say why a push of `run`'s day is refused while `run` is under way."""
-    if run.status == PushRun.Status.RUNNING:
-        text = _(
-            "The push of %(day)s is already running (run %(run)s, requested %(at)s %(zone)s); wait for it to finish."
-        )
-    else:
-        text = _(
-            "The push of %(day)s is already queued (run %(run)s, requested %(at)s %(zone)s); wait for it to finish."
-        )
+    text = _(
+        "The push of %(day)s is already under way (%(status)s, run %(run)s, requested %(at)s %(zone)s); "
+        "wait for it to finish."
+    )
     return text % {
         "day": f"{run.date:%Y-%m-%d}",
+        "status": run.get_status_display().lower(),
         "run": run.pk,
         "at": f"{timezone.localtime(run.created_at, conf.TIME_ZONE):%Y-%m-%d %H:%M}",
         "zone": conf.TIME_ZONE.key,
@@ -144,7 +209,7 @@ def describe_blocking(run: PushRun) -> str:
 
 def refuse_days_under_way(days: list[datetime.date]) -> None:
     """Raise PushError when one of `days` is queued or running; first mark runs that will never finish interrupted."""
-    PushRun.objects.mark_never_finishing_interrupted(timezone.now() - task_timeout())
+    mark_never_finishing_interrupted()
     run = blocking_run(days)
     if run is not None:
         raise PushError(describe_blocking(run))
@@ -164,9 +229,15 @@ def queue_pushes(days: list[datetime.date], *, trigger: str, requested_by: model
 
     for day in days:
         validate_day(day)
-    with transaction.atomic(using=router.db_for_write(PushRun)):
-        refuse_days_under_way(days)
-        runs = [PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by) for day in days]
+    try:
+        with transaction.atomic(using=router.db_for_write(PushRun)):
+            refuse_days_under_way(days)
+            runs = [PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by) for day in days]
+    except IntegrityError:
+        # Another push of one of the days was recorded between the check and the INSERT (two
+        # administrators confirming at once): the database keeps one per day.
+        run = PushRun.objects.active().filter(date__in=days).order_by("date", "created_at").first()
+        raise PushError(describe_blocking(run) if run else _already_under_way(days[0])) from None
 
     def enqueue() -> None:
         for run in runs:
@@ -212,16 +283,26 @@ def scheduled_push(intended: datetime.datetime, now: datetime.datetime | None = 
         logger.info("Push of %s already done since its push time; nothing to do.", day)
         return None
     trigger = PushRun.Trigger.CATCH_UP if lateness > LATE_AFTER else PushRun.Trigger.SCHEDULE
-    return run_push(day, trigger=trigger)
+    try:
+        return run_push(day, trigger=trigger)
+    except PushError as exc:
+        logger.warning("Push of %s: %s", day, exc)
+        return None
 
 
 def catch_up(now: datetime.datetime | None = None) -> list[PushRun]:
     """Mark runs that will never finish interrupted, then push each missed day of the look-back window once."""
     now = now or timezone.now()
-    interrupted = PushRun.objects.mark_never_finishing_interrupted(now - task_timeout())
+    interrupted = mark_never_finishing_interrupted(now)
     if interrupted:
-        logger.warning("Marked %d push run(s) interrupted: their process stopped before they finished.", interrupted)
-    return [run_push(day, trigger=PushRun.Trigger.CATCH_UP) for day in missed_days(now)]
+        logger.warning("Marked %d push run(s) interrupted: they will never finish.", interrupted)
+    pushed = []
+    for day in missed_days(now):
+        try:
+            pushed.append(run_push(day, trigger=PushRun.Trigger.CATCH_UP))
+        except PushError as exc:
+            logger.warning("Catch-up of %s: %s", day, exc)
+    return pushed
 
 
 def missed_days(now: datetime.datetime) -> list[datetime.date]:
@@ -268,12 +349,6 @@ def is_pushed(day: datetime.date) -> bool:
     """
     handled = models.Q(started_at__gte=push_instant(day)) | models.Q(trigger=PushRun.Trigger.UNDO)
     return PushRun.objects.filter(handled, date=day, status=PushRun.Status.SUCCEEDED).exists()
-
-
-def task_timeout() -> datetime.timedelta:
-    """Return how long a push may run in the worker before django-q2 kills it."""
-    cluster = getattr(settings, "Q_CLUSTER", {})
-    return datetime.timedelta(seconds=cluster.get("timeout") or cluster.get("retry", 60))
 
 
 def notify_failure(run: PushRun) -> None:

@@ -43,10 +43,13 @@ def admin_client(client, superuser):
 
 @pytest.fixture
 def runs(superuser) -> dict[str, PushRun]:
-    """One run per status, on DAY, with distinct counts and triggers; plus an October run."""
+    """One run per status, on DAY (the queued one the day before: one active run per day), with
+    distinct counts and triggers; plus an October run."""
     started = datetime.datetime(2026, 11, 20, 15, 15, tzinfo=datetime.UTC)
     return {
-        "queued": PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.ADMIN, requested_by=superuser),
+        "queued": PushRun.objects.create(
+            date=DAY - datetime.timedelta(days=1), trigger=PushRun.Trigger.ADMIN, requested_by=superuser
+        ),
         "running": PushRun.objects.create(
             date=DAY, status=PushRun.Status.RUNNING, trigger=PushRun.Trigger.SCHEDULE, started_at=started
         ),

@@ -222,7 +222,7 @@ def test_a_server_in_another_zone_still_shows_the_push_zones_clock_and_times(pus
     PushRun.objects.create(date=TODAY, trigger="admin", requested_by=superuser)
     content = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
     assert "It is 14:05 in Asia/Kathmandu." in content
-    assert "already queued (run" in content and "requested 2026-11-20 14:05 Asia/Kathmandu)" in content
+    assert "already under way (queued, run" in content and "requested 2026-11-20 14:05 Asia/Kathmandu)" in content
 
 
 @pytest.mark.parametrize(
@@ -266,11 +266,11 @@ def test_a_second_push_of_a_day_under_way_is_refused_naming_the_first(pusher, su
     first = PushRun.objects.create(date=TODAY, trigger="schedule", status="running", started_at=NOW)
 
     preview = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
-    assert f"already running (run {first.pk}, requested 2026-11-20 14:05 Asia/Kathmandu)" in preview
+    assert f"already under way (running, run {first.pk}, requested 2026-11-20 14:05 Asia/Kathmandu)" in preview
     assert "Yes, push" not in preview
 
     response = pusher.post(PUSH, {"start": "2026-11-20", "confirm": "yes"}, follow=True)
-    assert any(f"already running (run {first.pk}" in text for text in messages_of(response))
+    assert any(f"already under way (running, run {first.pk}" in text for text in messages_of(response))
     assert PushRun.objects.count() == 1
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import threading
 
+import psycopg2
 import pytest
 import time_machine
 from django.core import mail
@@ -44,6 +46,19 @@ def pushed(day: datetime.date, started: datetime.datetime | None = None) -> Push
         return PushRun.objects.create(
             date=day, trigger="schedule", status="succeeded", started_at=started, finished_at=started
         )
+
+
+@contextlib.contextmanager
+def holding_day_lock(day: datetime.date):
+    """On PostgreSQL, hold `day`'s push lock from another session, as a live push does."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    from .processes import database_url
+
+    with contextlib.closing(psycopg2.connect(database_url())) as other, other.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, day.toordinal()])
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -128,15 +143,22 @@ def test_a_dead_running_run_is_marked_interrupted_and_its_day_pushed(settings):
     pushed(nov(19))
     schedule_next_run(at(21, 8))
     dead = PushRun.objects.create(date=nov(20), trigger="schedule", status="running", started_at=at(20, 21))
-    alive = PushRun.objects.create(date=nov(14), trigger="command", status="running", started_at=at(21, 7, 58))
+    # Started long ago, but alive: it holds its day's lock (PostgreSQL) or wrote a heartbeat just now.
+    alive = PushRun.objects.create(
+        date=nov(14),
+        trigger="command",
+        status="running",
+        started_at=at(20, 8),
+        heartbeat_at=at(21, 8) - datetime.timedelta(seconds=10),
+    )
 
-    with time_machine.travel(at(21, 8), tick=False):
+    with time_machine.travel(at(21, 8), tick=False), holding_day_lock(nov(14)):
         (run,) = catch_up()
 
     dead.refresh_from_db()
     alive.refresh_from_db()
     assert dead.status == "interrupted" and dead.error.startswith("Interrupted:") and dead.finished_at
-    assert alive.status == "running"  # younger than the task timeout: it may still be working
+    assert alive.status == "running"
     assert (run.date, run.status) == (nov(20), "succeeded")
 
 
@@ -157,7 +179,7 @@ def test_the_schedule_leaves_a_day_older_than_the_look_back_to_an_admin():
 def test_a_second_queued_push_of_a_day_is_refused_naming_the_first(superuser):
     with time_machine.travel(at(20, 12), tick=False):
         first = queue_push(nov(20), trigger="admin", requested_by=superuser)
-        refusal = rf"already queued \(run {first.pk}, requested 2026-11-20 12:00 Asia/Kathmandu\)"
+        refusal = rf"already under way \(queued, run {first.pk}, requested 2026-11-20 12:00 Asia/Kathmandu\)"
         with pytest.raises(PushError, match=refusal):
             queue_push(nov(20), trigger="admin")
         # Another day is fine.
@@ -314,7 +336,7 @@ def test_catch_up_does_not_retry_a_day_that_failed_since_its_push_time(settings)
 def test_a_queued_run_that_never_reached_the_queue_does_not_block_the_day(superuser):
     with time_machine.travel(at(20, 9), tick=False):
         lost = PushRun.objects.create(date=nov(20), trigger="admin")  # queued, no task id
-    with time_machine.travel(at(20, 9, 5), tick=False), pytest.raises(PushError, match="already queued"):
+    with time_machine.travel(at(20, 9, 5), tick=False), pytest.raises(PushError, match=r"already under way \(queued"):
         queue_push(nov(20), trigger="admin")
     with time_machine.travel(at(20, 12), tick=False):
         queue_push(nov(20), trigger="admin")

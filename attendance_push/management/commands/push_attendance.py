@@ -63,7 +63,11 @@ class Command(BaseCommand):
                 heading = _("%(day)s would push:") % {"day": f"{day:%Y-%m-%d}"}
                 self._report(f"{progress}{heading}", push(day, dry_run=True).counts(), verbosity)
                 continue
-            run = run_push(day, trigger=PushRun.Trigger.COMMAND)
+            try:
+                run = run_push(day, trigger=PushRun.Trigger.COMMAND)
+            except PushError as exc:
+                done = f" ({index - 1} earlier day(s) were pushed)" if index > 1 else ""
+                raise CommandError(f"{exc}{done}") from None
             if run.status == PushRun.Status.FAILED:
                 done = _(" (%(count)d earlier day(s) were pushed)") % {"count": index - 1} if index > 1 else ""
                 raise CommandError(
