@@ -121,21 +121,72 @@ def _drop_copies(schedules: Any, name: str) -> datetime.datetime | None:
     return kept[1]
 
 
+# The hourly test schedule holds a lease that `attendance_scheduler --test` renews while it runs:
+# killed (SIGKILL, a crash), the command cannot delete its schedule, and the lease runs out.
+TEST_LEASE = datetime.timedelta(minutes=2)
+TEST_LEASE_RENEW_EVERY = datetime.timedelta(seconds=30)
+LEASE_KWARG = "lease_until"
+
+
+def _lease_kwargs(now: datetime.datetime) -> str:
+    return repr({LEASE_KWARG: (now + TEST_LEASE).isoformat()})
+
+
 def ensure_test_schedule(using: str = DEFAULT_DB_ALIAS) -> Any:
-    """Create the hourly test-mode schedule, first due now."""
+    """Create the hourly test-mode schedule, first due now, with a lease of TEST_LEASE."""
     from django_q.models import Schedule
 
+    now = timezone.now()
     schedule, _created = Schedule.objects.using(using).update_or_create(
         name=TEST_SCHEDULE_NAME,
         defaults={
             "func": TEST_TASK,
             "schedule_type": Schedule.HOURLY,
             "repeats": -1,
-            "next_run": timezone.now(),
+            "next_run": now,
             "cluster": None,
+            "kwargs": _lease_kwargs(now),
         },
     )
     return schedule
+
+
+def renew_test_lease(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Extend the hourly test schedule's lease; return False when the schedule is gone."""
+    from django_q.models import Schedule
+
+    # update(), not save(): the scheduler may be saving the same row with its next run.
+    return bool(
+        Schedule.objects.using(using).filter(name=TEST_SCHEDULE_NAME).update(kwargs=_lease_kwargs(timezone.now()))
+    )
+
+
+def lease_expired(lease_until: str | None, now: datetime.datetime | None = None) -> bool:
+    """Return whether a test schedule's lease (an ISO instant, None for none) has run out."""
+    if not lease_until:
+        return True
+    try:
+        until = datetime.datetime.fromisoformat(lease_until)
+    except (TypeError, ValueError):
+        return True
+    return (now or timezone.now()) >= until
+
+
+def drop_stale_test_schedule(now: datetime.datetime | None = None, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Delete the hourly test schedule when its command stopped renewing the lease; return whether it did."""
+    import ast
+
+    from django_q.models import Schedule
+
+    dropped = False
+    for pk, kwargs in Schedule.objects.using(using).filter(name=TEST_SCHEDULE_NAME).values_list("pk", "kwargs"):
+        try:
+            lease = ast.literal_eval(kwargs or "{}").get(LEASE_KWARG)
+        except (ValueError, SyntaxError, AttributeError):
+            lease = None
+        if lease_expired(lease, now):
+            dropped |= bool(Schedule.objects.using(using).filter(pk=pk).delete()[0])
+    return dropped
 
 
 def remove_test_schedule(using: str = DEFAULT_DB_ALIAS) -> None:

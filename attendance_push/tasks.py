@@ -10,6 +10,7 @@ from . import runs
 from .exceptions import PushError
 from .ledger import prune
 from .models import PushRun
+from .schedule import drop_stale_test_schedule, lease_expired, remove_test_schedule
 from .service import today
 
 
@@ -31,12 +32,20 @@ def scheduled_push(intended_date: str) -> int | None:
 
 
 def catch_up() -> list[int]:
-    """Mark runs that will never finish interrupted and push missed days; return the new runs' ids."""
+    """Drop a test schedule whose command died, mark runs that will never finish interrupted and
+    push missed days; return the new runs' ids."""
+    if drop_stale_test_schedule():
+        runs.logger.warning("Removed the hourly test schedule: the attendance_scheduler --test that held it stopped.")
     return [run.pk for run in runs.catch_up()]
 
 
-def push_today() -> int | None:
-    """Push today (the hourly schedule of `attendance_scheduler --test`)."""
+def push_today(lease_until: str | None = None) -> int | None:
+    """Push today (the hourly schedule of `attendance_scheduler --test`) while its command holds the lease."""
+    if lease_expired(lease_until):
+        # The command that runs test mode was killed: its hourly push must not outlive it.
+        remove_test_schedule()
+        runs.logger.warning("Hourly test push not run: its attendance_scheduler --test stopped; schedule removed.")
+        return None
     try:
         run = runs.run_push(today(), trigger=PushRun.Trigger.SCHEDULE)
     except PushError as exc:

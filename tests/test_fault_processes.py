@@ -3,8 +3,10 @@ is alive, a push that was killed, a database connection cut mid-push."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime
+import os
 import signal
 import socket
 import subprocess
@@ -12,6 +14,7 @@ import sys
 import threading
 
 import pytest
+import time_machine
 from django.db import connection
 
 from attendance_push import liveness
@@ -252,3 +255,39 @@ def test_a_database_server_that_dies_mid_push_fails_the_command_with_one_line(su
     assert mark_never_finishing_interrupted(run.started_at + liveness.LOCK_GRACE + datetime.timedelta(seconds=1)) == 1
     run.refresh_from_db()
     assert run.status == "interrupted"
+
+
+def test_a_killed_attendance_scheduler_test_leaves_no_hourly_push_behind(superuser, make_students, tmp_path):
+    from django_q.models import Schedule
+
+    from attendance_push.conf import TEST_SCHEDULE_NAME
+    from attendance_push.schedule import TEST_LEASE
+    from attendance_push.tasks import catch_up, push_today
+
+    from .processes import start
+
+    make_students(1)
+    log = tmp_path / "scheduler.log"
+    scheduler = start("attendance_scheduler", "--test", log=log)
+    try:
+        schedule = wait_for(
+            lambda: Schedule.objects.filter(name=TEST_SCHEDULE_NAME).first(), timeout=120, what="test mode", log=log
+        )
+    finally:
+        # SIGKILL: the command cannot clean up after itself.
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        scheduler.wait(timeout=60)
+    assert Schedule.objects.filter(name=TEST_SCHEDULE_NAME).exists()
+    lease = ast.literal_eval(schedule.kwargs)["lease_until"]
+    pushes = PushRun.objects.count()
+
+    # The production worker fires the hourly schedule after the lease ran out: nothing is pushed.
+    with time_machine.travel(datetime.datetime.fromisoformat(lease), tick=False):
+        assert push_today(lease_until=lease) is None
+    assert not Schedule.objects.filter(name=TEST_SCHEDULE_NAME).exists()
+    assert PushRun.objects.count() == pushes
+    # The catch-up check (every five minutes) drops one too, whether or not it fires again.
+    Schedule.objects.create(name=TEST_SCHEDULE_NAME, func="attendance_push.tasks.push_today", kwargs=schedule.kwargs)
+    with time_machine.travel(datetime.datetime.fromisoformat(lease) + TEST_LEASE, tick=False):
+        catch_up()
+    assert not Schedule.objects.filter(name=TEST_SCHEDULE_NAME).exists()

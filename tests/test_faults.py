@@ -270,3 +270,57 @@ def test_a_missing_lookup_row_at_push_time_is_a_clear_failed_run(settings):
     assert run.error == (
         "variants.Roll: no variants.AttendanceState matches {'name': 'Present'}: create it or correct 'status'."
     )
+
+
+# --- 4. the hourly test schedule does not outlive its command ---------------------------------------
+
+
+def test_the_test_schedule_holds_a_lease_its_command_renews():
+    from django_q.models import Schedule
+
+    from attendance_push.conf import TEST_SCHEDULE_NAME
+    from attendance_push.schedule import TEST_LEASE, ensure_test_schedule, renew_test_lease
+
+    schedule = ensure_test_schedule()
+    assert schedule.kwargs == repr({"lease_until": (NOW + TEST_LEASE).isoformat()})
+    with time_machine.travel(NOW + datetime.timedelta(seconds=30), tick=False):
+        assert renew_test_lease() is True
+    lease = Schedule.objects.get(name=TEST_SCHEDULE_NAME).kwargs
+    assert lease == repr({"lease_until": (NOW + datetime.timedelta(seconds=30) + TEST_LEASE).isoformat()})
+    Schedule.objects.filter(name=TEST_SCHEDULE_NAME).delete()
+    assert renew_test_lease() is False
+
+
+def test_the_hourly_push_runs_while_the_lease_holds_and_drops_its_schedule_after(superuser, make_students):
+    from django_q.models import Schedule
+
+    from attendance_push.conf import TEST_SCHEDULE_NAME
+    from attendance_push.schedule import TEST_LEASE, ensure_test_schedule
+    from attendance_push.tasks import push_today
+
+    make_students(2)
+    lease = (NOW + TEST_LEASE).isoformat()
+    ensure_test_schedule()
+    run = PushRun.objects.get(pk=push_today(lease_until=lease))
+    assert (run.status, run.created) == ("succeeded", 2)
+    with time_machine.travel(NOW + TEST_LEASE, tick=False):
+        assert push_today(lease_until=lease) is None
+        assert push_today() is None  # a schedule from before leases
+    assert not Schedule.objects.filter(name=TEST_SCHEDULE_NAME).exists()
+    assert PushRun.objects.count() == 1
+
+
+def test_the_catch_up_check_drops_a_test_schedule_whose_lease_ran_out(superuser):
+    from django_q.models import Schedule
+
+    from attendance_push.conf import TEST_SCHEDULE_NAME
+    from attendance_push.schedule import TEST_LEASE, ensure_test_schedule
+    from attendance_push.tasks import catch_up
+
+    ensure_test_schedule()
+    with time_machine.travel(NOW + TEST_LEASE - datetime.timedelta(seconds=1), tick=False):
+        catch_up()
+    assert Schedule.objects.filter(name=TEST_SCHEDULE_NAME).exists()
+    with time_machine.travel(NOW + TEST_LEASE, tick=False):
+        catch_up()
+    assert not Schedule.objects.filter(name=TEST_SCHEDULE_NAME).exists()

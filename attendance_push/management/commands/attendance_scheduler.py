@@ -6,12 +6,18 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils.translation import gettext as _
 from django_q.cluster import Cluster
 
 from attendance_push.conf import SCHEDULE_NAME, TEST_SCHEDULE_NAME, conf
-from attendance_push.schedule import ensure_schedule, ensure_test_schedule, remove_test_schedule
+from attendance_push.schedule import (
+    TEST_LEASE_RENEW_EVERY,
+    ensure_schedule,
+    ensure_test_schedule,
+    remove_test_schedule,
+    renew_test_lease,
+)
 
 
 class Command(BaseCommand):
@@ -54,9 +60,22 @@ class Command(BaseCommand):
             cluster.start()
             # start() returns once the sentinel runs; Ctrl-C or SIGTERM reach the cluster's own
             # handler, which stops the sentinel and ends this wait.
+            renewed = time.monotonic()
             while cluster.sentinel.is_alive():
                 time.sleep(0.5)
+                if test and time.monotonic() - renewed >= TEST_LEASE_RENEW_EVERY.total_seconds():
+                    renewed = time.monotonic()
+                    self._renew_lease()
         finally:
             if test:
                 connections.close_all()
                 remove_test_schedule()
+
+    def _renew_lease(self) -> None:
+        try:
+            renew_test_lease()
+        except DatabaseError as exc:
+            # The lease has minutes to run: the next renewal may reach the database.
+            self.stderr.write(f"Could not renew the hourly test schedule's lease: {exc}")
+        finally:
+            connections.close_all()
