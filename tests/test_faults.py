@@ -141,7 +141,7 @@ def test_the_push_pages_show_the_time_in_the_push_zone_not_in_time_zone(pusher, 
     settings.TIME_ZONE = "Europe/London"  # 08:20
     settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TIME_ZONE": "Africa/Dar_es_Salaam"}  # 11:20
     form = pusher.get(PUSH).content.decode()
-    assert "It is 11:20 on Fri 20 Nov 2026 in Africa/Dar_es_Salaam." in " ".join(form.split())
+    assert "It is 11:20 on Friday 20 November 2026 in Africa/Dar_es_Salaam." in " ".join(form.split())
     confirmation = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
     assert "It is 11:20 in Africa/Dar_es_Salaam." in confirmation
 
