@@ -26,11 +26,11 @@ from .models import PushRun
 logger = logging.getLogger("attendance_push")
 
 # Where the lock cannot tell, the pushing process writes `heartbeat_at` this often…
-HEARTBEAT_EVERY = datetime.timedelta(seconds=10)
+HEARTBEAT_EVERY = datetime.timedelta(seconds=5)
 # …and a run whose last sign of life is older than this is dead.
 HEARTBEAT_STALE = 3 * HEARTBEAT_EVERY
 # A push takes its day's lock moments after it is recorded as running; this long without it, it is dead.
-LOCK_GRACE = datetime.timedelta(seconds=30)
+LOCK_GRACE = datetime.timedelta(seconds=10)
 
 STOPPED = (
     "Interrupted: the process running the push stopped before it finished; nothing was written "

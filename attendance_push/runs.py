@@ -6,6 +6,7 @@ attempt and tells the site's ADMINS when one fails.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import time
@@ -20,7 +21,14 @@ from django.utils.translation import gettext as _
 from .conf import conf
 from .exceptions import PushError
 from .ledger import refusal, undo
-from .liveness import heartbeat, mark_never_finishing_interrupted, never_finishing_ids, shares_database
+from .liveness import (
+    STOPPED,
+    STOPPED_ELSEWHERE,
+    heartbeat,
+    mark_never_finishing_interrupted,
+    never_finishing_ids,
+    shares_database,
+)
 from .models import PushRun
 from .schedule import daily_next_run, push_instant
 from .service import PushResult, push, validate_day
@@ -52,7 +60,12 @@ def run_push(
     try:
         with heartbeat(run):
             result = _push_and_record(day, run)
-    except Exception as exc:
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            # Stopped from outside (gunicorn's worker timeout raises SystemExit, Ctrl-C): the push
+            # rolled back; say so now rather than when the run is found dead.
+            _record_stop(run, exc)
+            raise
         _record_failure(run, exc)
         # One line in the log; the traceback is in the run's page and in the e-mail to ADMINS.
         logger.error("Push of %s failed (run %s) after %.2fs: %s", day, run.pk, run.duration.total_seconds(), run.error)
@@ -156,6 +169,16 @@ def _record_failure(run: PushRun, exc: BaseException) -> None:
         f"Push of {run.date:%Y-%m-%d} failed ({type(exc).__name__}: {first_line}), and the database did not "
         f"answer to record it ({type(unrecorded).__name__}); run {run.pk} will show as interrupted once it does."
     ) from None
+
+
+def _record_stop(run: PushRun, exc: BaseException) -> None:
+    reason = STOPPED if shares_database() else STOPPED_ELSEWHERE
+    with contextlib.suppress(DatabaseError):
+        PushRun.objects.filter(pk=run.pk, status=PushRun.Status.RUNNING).update(
+            status=PushRun.Status.INTERRUPTED,
+            finished_at=timezone.now(),
+            error=f"{reason} ({type(exc).__name__})",
+        )
 
 
 def start_run(day: datetime.date, *, trigger: str, requested_by: models.Model | None = None) -> PushRun:

@@ -291,3 +291,95 @@ def test_a_killed_attendance_scheduler_test_leaves_no_hourly_push_behind(superus
     with time_machine.travel(datetime.datetime.fromisoformat(lease) + TEST_LEASE, tick=False):
         catch_up()
     assert not Schedule.objects.filter(name=TEST_SCHEDULE_NAME).exists()
+
+
+@contextlib.contextmanager
+def attendance_writes_held():
+    """Hold back every write to the students' attendance from another connection (a long push)."""
+    from .processes import database_url
+
+    url = database_url()
+    if url.startswith("postgres"):
+        import psycopg2
+
+        other = psycopg2.connect(url)
+        with other.cursor() as cursor:
+            cursor.execute("LOCK TABLE school_studentattendance IN SHARE MODE")
+        try:
+            yield
+        finally:
+            other.rollback()
+            other.close()
+    else:
+        import sqlite3
+
+        other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+
+
+def test_run_now_cut_off_by_gunicorns_timeout_leaves_no_run_running(superuser, make_students, tmp_path, client):
+    import http.client
+    import re
+
+    from .test_static_files import answers, free_port
+
+    make_students(3)
+    day = today()
+    client.force_login(superuser)
+    session = client.cookies["sessionid"].value
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--timeout", "2"],
+            cwd=ROOT,
+            env=process_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def request(method: str, path: str, body: str | None = None, cookies: str = "") -> tuple[int, str]:
+        connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Host": "localhost", "Cookie": f"sessionid={session}{cookies}"}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            connection_.request(method, path, body=body, headers=headers)
+            response = connection_.getresponse()
+            return response.status, response.read().decode()
+        except (http.client.RemoteDisconnected, ConnectionResetError):
+            return 0, ""  # the browser's empty response
+        finally:
+            connection_.close()
+
+    try:
+        wait_for(lambda: answers(port) or gunicorn.poll() is not None, timeout=60, what="gunicorn", log=log)
+        status, page = request("GET", f"/admin/attendance_push/pushrun/push/?start={day}")
+        assert status == 200 and 'name="run_now"' in page, log.read_text()[-3000:]
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+        body = f"csrfmiddlewaretoken={token}&start={day}&end={day}&confirm=yes&run_now=1"
+        with attendance_writes_held():
+            # The push waits for the attendance table past gunicorn's timeout: the worker is killed.
+            status, _page = request("POST", "/admin/attendance_push/pushrun/push/", body, f"; csrftoken={token}")
+    finally:
+        gunicorn.send_signal(signal.SIGTERM)
+        try:
+            gunicorn.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(gunicorn.pid, signal.SIGKILL)
+            gunicorn.wait(timeout=10)
+    assert status == 0, (status, log.read_text()[-3000:])
+    assert not StudentAttendance.objects.exists()
+    # Never left running: interrupted at once (SystemExit), or as soon as its lock or heartbeat
+    # says it died. (On SQLite the held write lock kept the request from even recording its run.)
+    soon = liveness.LOCK_GRACE if connection.vendor == "postgresql" else liveness.HEARTBEAT_STALE
+    mark_never_finishing_interrupted(now() + soon + datetime.timedelta(seconds=1))
+    runs = list(PushRun.objects.values_list("status", "error"))
+    assert len(runs) == (1 if connection.vendor == "postgresql" else 0), runs
+    assert all(status == "interrupted" and "nothing was written" in error for status, error in runs), runs

@@ -324,3 +324,57 @@ def test_the_catch_up_check_drops_a_test_schedule_whose_lease_ran_out(superuser)
     with time_machine.travel(NOW + TEST_LEASE, tick=False):
         catch_up()
     assert not Schedule.objects.filter(name=TEST_SCHEDULE_NAME).exists()
+
+
+# --- 3. "Run it now in this request" only where it fits in one request ----------------------------
+
+
+def test_run_now_is_offered_for_one_small_day_only(pusher, make_students):
+    make_students(3)
+    one_day = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
+    assert 'name="run_now"' in one_day
+    a_range = pusher.get(PUSH, {"start": "2026-11-18", "end": "2026-11-20"}).content.decode()
+    assert 'name="run_now"' not in a_range
+    assert "Only a single day runs in this request; a range waits in the queue for the worker." in a_range
+
+
+def test_run_now_of_a_range_is_refused_and_pushes_nothing(pusher, make_students):
+    make_students(3)
+    response = pusher.post(
+        PUSH, {"start": "2026-11-18", "end": "2026-11-20", "confirm": "yes", "run_now": "1"}, follow=True
+    )
+    texts = [str(message) for message in response.context["messages"]]
+    assert any("Only a single day runs in this request" in text for text in texts), texts
+    assert not PushRun.objects.exists()
+    assert not StudentAttendance.objects.exists()
+
+
+def test_run_now_of_a_push_too_big_for_one_request_is_refused(pusher, make_students, monkeypatch):
+    from attendance_push import admin as push_admin
+
+    monkeypatch.setattr(push_admin, "RUN_NOW_MAX_ROWS", {"sql": 2, "save": 2})
+    make_students(3)
+    page = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
+    assert 'name="run_now"' not in page
+    assert "This push writes 3 rows to Student attendance, more than one web request can finish in time (2)" in page
+    response = pusher.post(PUSH, {"start": "2026-11-20", "confirm": "yes", "run_now": "1"}, follow=True)
+    assert any("more than one web request" in str(m) for m in response.context["messages"])
+    assert not PushRun.objects.exists()
+    assert not StudentAttendance.objects.exists()
+
+
+def test_a_push_stopped_with_its_request_is_recorded_interrupted_at_once(superuser, make_students, monkeypatch):
+    from attendance_push import runs
+
+    make_students(3)
+
+    def worker_timeout(day, *, dry_run=False):
+        # What gunicorn does to a worker past its timeout (SIGABRT, handled as sys.exit(1)).
+        raise SystemExit(1)
+
+    monkeypatch.setattr(runs, "push", worker_timeout)
+    with pytest.raises(SystemExit):
+        run_push(TODAY, trigger=PushRun.Trigger.ADMIN)
+    run = PushRun.objects.get()
+    assert run.status == "interrupted" and run.finished_at
+    assert "nothing was written" in run.error and run.error.endswith("(SystemExit)")
