@@ -118,8 +118,12 @@ def test_a_worker_stopped_mid_push_writes_nothing_and_catch_up_completes_the_day
 
     assert not StudentAttendance.objects.filter(date=day).exists()
     assert PushRun.objects.get(pk=run.pk).status == "running"
+    if connection.vendor == "postgresql":
+        # The killed worker's session finishes the statement it was running, then ends with its
+        # lock: until then the push looks alive, and it is the lock that says when it died.
+        wait_for(lambda: not push_is_writing(), timeout=120, what="the dead push's session to end", log=log)
 
-    # Once the run is older than the task timeout it will never finish: catch-up takes over. At
+    # Once the run is known dead it will never finish: catch-up takes over. At
     # about noon in the push zone, yesterday is the only day whose push time has passed unpushed.
     with time_machine.travel(datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=11)):
         (redo,) = catch_up()
