@@ -261,7 +261,7 @@ def test_a_database_that_stops_answering_fails_the_command_with_one_line(superus
     monkeypatch.setattr(runs, "RECORD_ATTEMPTS", (0, 0, 0, 0))
     failures = {"record": 2}
 
-    def dying_push(day, *, dry_run=False):
+    def dying_push(day, *, dry_run=False, **kwargs):
         raise OperationalError("server closed the connection unexpectedly\n\tThis probably means the server died")
 
     original = PushRun.mark_failed
@@ -290,7 +290,7 @@ def test_a_database_that_never_answers_again_fails_the_command_with_one_line(sup
 
     monkeypatch.setattr(runs, "RECORD_ATTEMPTS", (0, 0))
 
-    def dying_push(day, *, dry_run=False):
+    def dying_push(day, *, dry_run=False, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
     def mark_failed_while_down(self, exc):

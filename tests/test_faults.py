@@ -369,7 +369,7 @@ def test_a_push_stopped_with_its_request_is_recorded_interrupted_at_once(superus
 
     make_students(3)
 
-    def worker_timeout(day, *, dry_run=False):
+    def worker_timeout(day, *, dry_run=False, **kwargs):
         # What gunicorn does to a worker past its timeout (SIGABRT, handled as sys.exit(1)).
         raise SystemExit(1)
 
