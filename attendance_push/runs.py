@@ -84,11 +84,19 @@ def run_push(
 
 
 def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: PushRun | None = None) -> PushRun:
-    """Undo the push `undone` and record the attempt as a PushRun with trigger undo; never raise."""
+    """Undo the push `undone` and record the attempt as a PushRun with trigger undo.
+
+    A failing undo is recorded, not raised; raise PushError when the day is already under way.
+    """
     if run is None:
-        run = PushRun.objects.create(
-            date=undone.date, trigger=PushRun.Trigger.UNDO, undoes=undone, requested_by=requested_by
-        )
+        try:
+            with transaction.atomic(using=router.db_for_write(PushRun)):
+                run = PushRun.objects.create(
+                    date=undone.date, trigger=PushRun.Trigger.UNDO, undoes=undone, requested_by=requested_by
+                )
+        except IntegrityError:
+            # One queued or running run per day, the database says: a push or undo of the day is on.
+            raise PushError(_already_under_way(undone.date)) from None
     run.mark_running()
     logger.info("Undo of run %s (%s) started (run %s).", undone.pk, undone.date, run.pk)
     try:
@@ -109,14 +117,17 @@ def queue_undo(undone: PushRun, *, requested_by: models.Model | None = None) -> 
     """
     from django_q.tasks import async_task
 
-    with transaction.atomic(using=router.db_for_write(PushRun)):
-        reason = refusal(undone)
-        if reason:
-            raise PushError(reason)
-        refuse_days_under_way([undone.date])
-        run = PushRun.objects.create(
-            date=undone.date, trigger=PushRun.Trigger.UNDO, undoes=undone, requested_by=requested_by
-        )
+    try:
+        with transaction.atomic(using=router.db_for_write(PushRun)):
+            reason = refusal(undone)
+            if reason:
+                raise PushError(reason)
+            refuse_days_under_way([undone.date])
+            run = PushRun.objects.create(
+                date=undone.date, trigger=PushRun.Trigger.UNDO, undoes=undone, requested_by=requested_by
+            )
+    except IntegrityError:
+        raise PushError(_already_under_way(undone.date)) from None
 
     def enqueue() -> None:
         try:

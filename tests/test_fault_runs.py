@@ -7,6 +7,7 @@ import datetime
 import threading
 import time
 import uuid
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -309,3 +310,15 @@ def test_a_database_that_never_answers_again_fails_the_command_with_one_line(sup
     assert run.status == "running"
     monkeypatch.undo()
     assert mark_never_finishing_interrupted(now() + datetime.timedelta(minutes=1)) == 1
+
+
+def test_an_undo_that_meets_a_live_run_of_its_day_says_already_under_way(superuser, make_students):
+    make_students(2)
+    day = today() - datetime.timedelta(days=1)
+    pushed = run_push(day, trigger="command")
+    assert pushed.status == "succeeded"
+    live = PushRun.objects.create(date=day, trigger="admin", status="queued", task_id="waiting")
+    with pytest.raises(CommandError, match=rf"already under way \(queued, run {live.pk}"):
+        call_command("undo_push", f"{pushed.pk}", stdout=StringIO())
+    assert StudentAttendance.objects.filter(date=day).count() == 2
+    assert set(PushRun.objects.values_list("pk", flat=True)) == {pushed.pk, live.pk}

@@ -44,7 +44,10 @@ class Command(BaseCommand):
         if dry_run:
             self._report(f"Undoing run {run.pk} ({run.date:%Y-%m-%d}) would:", preview.counts(), verbosity)
             return
-        undo_run = run_undo(run)
+        try:
+            undo_run = run_undo(run)
+        except PushError as exc:
+            raise CommandError(str(exc)) from None
         if undo_run.status != PushRun.Status.SUCCEEDED:
             raise CommandError(f"Undo of run {run.pk} failed (PushRun {undo_run.pk}): {undo_run.error}")
         self._report(f"Undid run {run.pk} ({run.date:%Y-%m-%d}) as PushRun {undo_run.pk}:", undo_run.counts, verbosity)
