@@ -322,3 +322,54 @@ def test_an_undo_that_meets_a_live_run_of_its_day_says_already_under_way(superus
         call_command("undo_push", f"{pushed.pk}", stdout=StringIO())
     assert StudentAttendance.objects.filter(date=day).count() == 2
     assert set(PushRun.objects.values_list("pk", flat=True)) == {pushed.pk, live.pk}
+
+
+def test_a_scheduled_push_that_meets_a_live_run_of_its_day_pushes_nothing(superuser, make_students):
+    from attendance_push.runs import scheduled_push
+    from attendance_push.schedule import push_instant
+    from attendance_push.tasks import push_today
+
+    make_students(2)
+    day = today() - datetime.timedelta(days=1)
+    live = PushRun.objects.create(date=day, trigger="admin", status="queued", task_id="waiting")
+    assert scheduled_push(push_instant(day), now=push_instant(day)) is None
+    PushRun.objects.create(date=today(), trigger="admin", status="queued", task_id="waiting too")
+    assert push_today(lease_until=(now() + datetime.timedelta(minutes=1)).isoformat()) is None
+    assert PushRun.objects.filter(status="queued").count() == 2 and live.pk
+    assert not StudentAttendance.objects.exists()
+
+
+def test_two_confirmations_that_both_pass_the_check_meet_the_constraint(superuser, make_students, monkeypatch):
+    from attendance_push import runs
+
+    make_students(1)
+    day = today() - datetime.timedelta(days=1)
+    first = queue_push(day, trigger="admin", requested_by=superuser)
+    # As when both read "nothing under way" before either inserted.
+    monkeypatch.setattr(runs, "refuse_days_under_way", lambda days: None)
+    with pytest.raises(PushError, match=rf"already under way \(queued, run {first.pk}"):
+        queue_push(day, trigger="admin", requested_by=superuser)
+    assert PushRun.objects.count() == 1
+
+
+def test_with_the_history_on_another_database_the_outcome_follows_the_push(superuser, make_students, monkeypatch):
+    from attendance_push import runs
+
+    make_students(2)
+    monkeypatch.setattr(runs, "shares_database", lambda: False)
+    run = run_push(today() - datetime.timedelta(days=1), trigger="command")
+    assert (run.status, run.created) == ("succeeded", 2)
+
+
+def test_the_test_mode_lease_is_renewed_by_its_command(superuser):
+    from django_q.models import Schedule
+
+    from attendance_push.conf import TEST_SCHEDULE_NAME
+    from attendance_push.management.commands.attendance_scheduler import Command
+    from attendance_push.schedule import ensure_test_schedule
+
+    ensure_test_schedule()
+    Schedule.objects.filter(name=TEST_SCHEDULE_NAME).update(kwargs="{'lease_until': '2000-01-01T00:00:00+00:00'}")
+    Command()._renew_lease()
+    lease = Schedule.objects.get(name=TEST_SCHEDULE_NAME).kwargs
+    assert "2000-01-01" not in lease and "lease_until" in lease

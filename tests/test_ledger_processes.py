@@ -49,15 +49,15 @@ def holding_the_day(day: datetime.date):
             holder.close()
 
 
-def both_waiting(processes: list, *, vendor: str) -> bool:
-    """Return whether every process is stuck behind the held lock."""
+def one_waiting(processes: list, *, vendor: str) -> bool:
+    """Return whether a process is stuck behind the held lock."""
     if vendor == "postgresql":
         rows = query(
             database_url(),
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
             ("%pg_advisory_xact_lock%",),
         )
-        return rows[0][0] == len(processes)
+        return rows[0][0] >= 1
     # SQLite shows no waiters: a process that has opened the database file is at its first write,
     # recording its run, which the held write lock blocks.
     name = os.path.realpath(connection.settings_dict["NAME"])
@@ -67,7 +67,7 @@ def both_waiting(processes: list, *, vendor: str) -> bool:
         with contextlib.suppress(FileNotFoundError, PermissionError):
             if any(os.path.realpath(fd) == name for fd in fds.iterdir()):
                 opened += 1
-    return opened == len(processes)
+    return opened >= 1
 
 
 def test_an_undo_racing_a_push_of_the_same_day(superuser, make_students, tmp_path):
@@ -83,37 +83,44 @@ def test_an_undo_racing_a_push_of_the_same_day(superuser, make_students, tmp_pat
             start("push_attendance", "--date", f"{DAY}", log=tmp_path / "push.log"),
         ]
         try:
-            # Two processes start side by side and each reaches the lock: two start-ups.
+            # Two processes start side by side: one reaches the day's lock, and the other either
+            # waits there too or is told the day is under way (one queued or running run per day).
             wait_for(
-                lambda: both_waiting(racers, vendor=connection.vendor),
+                lambda: one_waiting(racers, vendor=connection.vendor) or any(r.poll() is not None for r in racers),
                 timeout=patience(starts=2),
-                what="the undo and the push to wait on the day",
+                what="the undo or the push to wait on the day",
                 log=tmp_path / "undo.log",
             )
         except BaseException:
             for racer in racers:
                 stop(racer)
             raise
-    # Then each does a few statements on 40 people, one after the other.
     codes = [racer.wait(timeout=patience(starts=1)) for racer in racers]
     logs = [(tmp_path / name).read_text() for name in ("undo.log", "push.log")]
-    assert codes == [0, 0], logs
+    assert codes.count(0) >= 1, logs
+    for code, log in zip(codes, logs, strict=True):
+        assert code == 0 or "already under way" in log, logs
 
-    undo_run = PushRun.objects.get(trigger=PushRun.Trigger.UNDO)
-    assert undo_run.status == PushRun.Status.SUCCEEDED
-    assert undo_run.undoes_id == pushed.pk
-    # Whichever went first, the undo removed everything the first push wrote...
-    assert undo_run.counts["school.StudentAttendance"] == {"deleted": PEOPLE - OPEN, "cleared": OPEN, "kept": 0}
-    second = PushRun.objects.exclude(pk__in=[pushed.pk, undo_run.pk]).get()
-    assert second.status == PushRun.Status.SUCCEEDED
-    assert (second.created, second.filled) in [(0, 0), (PEOPLE - OPEN, OPEN)]
-    # ...and what is left of the day is exactly the hand-made records plus what the second push wrote.
     records = StudentAttendance.objects.filter(date=DAY)
     assert not records.values("student").annotate(n=Count("id")).filter(n__gt=1).exists()
+    hand_made = {str(s.pk) for s in students[:OPEN]}
+    others = PushRun.objects.exclude(pk=pushed.pk)
+    undo_run = others.filter(trigger=PushRun.Trigger.UNDO).first()
+    second = others.exclude(trigger=PushRun.Trigger.UNDO).first()
+    if codes[1] == 0:
+        assert second.status == PushRun.Status.SUCCEEDED
+        assert (second.created, second.filled) in [(0, 0), (PEOPLE - OPEN, OPEN)]
+    else:
+        assert second is None
+    if codes[0] != 0:
+        assert undo_run is None
+        return  # the push ran alone on a day already pushed: the first push's records stand
+    assert undo_run.status == PushRun.Status.SUCCEEDED and undo_run.undoes_id == pushed.pk
+    # Whichever went first, the undo removed everything the first push wrote...
+    assert undo_run.counts["school.StudentAttendance"] == {"deleted": PEOPLE - OPEN, "cleared": OPEN, "kept": 0}
+    # ...and what is left of the day is exactly the hand-made records plus what a second push wrote.
     created = set(PushedRecord.objects.filter(run=second, action="created").values_list("person", flat=True))
     filled = set(PushedRecord.objects.filter(run=second, action="filled").values_list("person", flat=True))
-    hand_made = {str(s.pk) for s in students[:OPEN]}
     assert {str(pk) for pk in records.values_list("student", flat=True)} == hand_made | created
     closed = {str(pk) for pk in records.filter(time_out__isnull=False).values_list("student", flat=True)}
     assert closed == created | filled
-    assert len(created) == second.created and len(filled) == second.filled
