@@ -12,7 +12,14 @@ class AttendancePushConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .checks import check_databases, check_settings, check_static_root, check_status_rows, check_task_queue
+        from .checks import (
+            check_calendar,
+            check_databases,
+            check_settings,
+            check_static_root,
+            check_status_rows,
+            check_task_queue,
+        )
         from .schedule import create_push_schedule, keep_on_time
 
         checks.register(check_settings)
@@ -20,6 +27,7 @@ class AttendancePushConfig(AppConfig):
         checks.register(check_databases)
         checks.register(check_status_rows, checks.Tags.database)
         checks.register(check_static_root, checks.Tags.staticfiles, checks.Tags.security, deploy=True)
+        checks.register(check_calendar)
         if not self.apps.is_installed("django_q"):
             return  # check_settings reports it (attendance_push.E010).
         from django_q.models import Schedule

@@ -841,3 +841,87 @@ def _check_unfilled(where: str, model: type[models.Model], mapped) -> Iterator[c
             hint="Give the field a default, or make it nullable.",
             id="attendance_push.E013",
         )
+
+
+def check_calendar(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Validate the working calendar (WEEKLY_OFF, HOLIDAYS and each target's own); warn when there is none."""
+    raw = getattr(settings, SETTING, {})
+    if not isinstance(raw, dict):
+        return []  # check_settings reports it (attendance_push.E001).
+    errors: list[checks.CheckMessage] = []
+    errors.extend(_check_weekly_off(f"{SETTING}['WEEKLY_OFF']", raw.get("WEEKLY_OFF", [])))
+    errors.extend(_check_holidays(f"{SETTING}['HOLIDAYS']", raw.get("HOLIDAYS")))
+    targets = raw.get("TARGETS", [])
+    targets = [item for item in targets if isinstance(item, dict)] if isinstance(targets, list | tuple) else []
+    for index, item in enumerate(targets):
+        where = f"{SETTING}['TARGETS'][{index}]"
+        if "weekly_off" in item:
+            errors.extend(_check_weekly_off(f"{where}['weekly_off']", item["weekly_off"]))
+        if "holidays" in item:
+            errors.extend(_check_holidays(f"{where}['holidays']", item["holidays"]))
+    configured = {"WEEKLY_OFF", "HOLIDAYS"} & set(raw) or any({"weekly_off", "holidays"} & set(t) for t in targets)
+    if not configured:
+        errors.append(
+            checks.Warning(
+                f"{SETTING} has no working calendar: every day, weekends included, gets records.",
+                hint="Set WEEKLY_OFF (e.g. ['SAT']) and HOLIDAYS (e.g. {'country': 'NP'}); set 'WEEKLY_OFF': [] "
+                "to say that every day is a working day.",
+                id="attendance_push.W030",
+            )
+        )
+    return errors
+
+
+def _check_weekly_off(where: str, value: Any) -> Iterator[checks.CheckMessage]:
+    from .workdays import WEEKDAYS
+
+    if not isinstance(value, list | tuple) or not all(isinstance(name, str) for name in value):
+        yield _error(30, f"{where} must be a list of weekday names, not {value!r}.", f"Use {', '.join(WEEKDAYS)}.")
+        return
+    unknown = [name for name in value if name not in WEEKDAYS]
+    if unknown:
+        yield _error(
+            30,
+            f"{where} has unknown weekday name(s): {', '.join(map(repr, unknown))}.",
+            f"Valid names are {', '.join(WEEKDAYS)}, e.g. ['SAT'].",
+        )
+
+
+def _check_holidays(where: str, value: Any) -> Iterator[checks.CheckMessage]:
+    from .workdays import HOLIDAY_KEYS, holiday_calendar
+
+    if value is None:
+        return
+    if not isinstance(value, dict) or "country" not in value or set(value) - set(HOLIDAY_KEYS):
+        yield _error(
+            31,
+            f"{where} must be None or a dict with 'country' (and optionally 'subdiv', 'categories'), not {value!r}.",
+            "e.g. {'country': 'NP', 'subdiv': None, 'categories': None}.",
+        )
+        return
+    try:
+        import holidays
+    except ImportError:
+        yield _error(31, f"{where} needs the holidays package.", "pip install holidays (a dependency of the app).")
+        return
+    countries = holidays.list_supported_countries()
+    country = value["country"]
+    if country not in countries:
+        yield _error(
+            31,
+            f"{where}: {country!r} is not a country the holidays package knows.",
+            f"Valid country codes: {', '.join(sorted(countries))}.",
+        )
+        return
+    subdiv = value.get("subdiv")
+    if subdiv is not None and subdiv not in countries[country]:
+        known = ", ".join(countries[country]) or "none (leave 'subdiv' None)"
+        yield _error(
+            31, f"{where}: {subdiv!r} is not a subdivision of {country}.", f"Valid subdivisions of {country}: {known}."
+        )
+        return
+    try:
+        holiday_calendar(value, [2026])
+    except (NotImplementedError, ValueError, TypeError) as exc:
+        supported = ", ".join(holidays.country_holidays(country).supported_categories)
+        yield _error(31, f"{where}: {exc}", f"Valid categories for {country}: {supported}.")

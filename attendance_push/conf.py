@@ -28,7 +28,21 @@ DEFAULTS: dict[str, Any] = {
     "KEEP_LEDGER_DAYS": 400,
     "KEEP_RUNS_DAYS": None,
     "MAX_PAST_DAYS": 366,
+    # The working calendar (workdays.py): weekday names MON … SUN, and holidays from the `holidays`
+    # package, e.g. {"country": "NP", "subdiv": None, "categories": None}.
+    "WEEKLY_OFF": [],
+    "HOLIDAYS": None,
 }
+
+
+class _Inherit:
+    """The value of a target's calendar key that it does not set: the global one applies."""
+
+    def __repr__(self) -> str:
+        return "INHERIT"
+
+
+INHERIT: Any = _Inherit()
 
 TARGET_DEFAULTS: dict[str, Any] = {
     "people_filter": {},
@@ -45,6 +59,9 @@ TARGET_DEFAULTS: dict[str, Any] = {
     "fill_values": {},
     "check_in": None,
     "check_out": None,
+    # The global WEEKLY_OFF / HOLIDAYS unless the target gives its own (None for holidays means none).
+    "weekly_off": INHERIT,
+    "holidays": INHERIT,
 }
 TARGET_REQUIRED = ("attendance", "person_field")
 RULE_KEYS = frozenset({"name", "people", "status", "check_in", "check_out", "skip"})
@@ -86,6 +103,8 @@ class Target:
     fill_values: dict[str, Any] | str
     check_in: str | datetime.time | dict[str, str] | None
     check_out: str | datetime.time | dict[str, str] | None
+    weekly_off: Any
+    holidays: Any
 
     @classmethod
     def from_setting(cls, raw: dict[str, Any]) -> Target:
@@ -102,6 +121,16 @@ class Target:
     @property
     def label(self) -> str:
         return self.model._meta.label
+
+    @property
+    def weekly_off_days(self) -> list[str]:
+        """Return this target's weekly off day names (its own, else the global WEEKLY_OFF)."""
+        return list(conf.WEEKLY_OFF if self.weekly_off is INHERIT else self.weekly_off or [])
+
+    @property
+    def holiday_calendar(self) -> dict[str, Any] | None:
+        """Return this target's `holidays` options (its own, else the global HOLIDAYS), or None."""
+        return conf.HOLIDAYS if self.holidays is INHERIT else self.holidays
 
     def people(self, using: str) -> models.QuerySet:
         """Return the people this target pushes (people_filter is a dict of lookups or a Q)."""
@@ -164,6 +193,14 @@ class Settings:
     @property
     def KEEP_RUNS_DAYS(self) -> int | None:
         return self._get("KEEP_RUNS_DAYS")
+
+    @property
+    def WEEKLY_OFF(self) -> list[str]:
+        return list(self._get("WEEKLY_OFF") or [])
+
+    @property
+    def HOLIDAYS(self) -> dict[str, Any] | None:
+        return self._get("HOLIDAYS")
 
     @property
     def TARGETS(self) -> list[Target]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -94,6 +95,11 @@ class PushRun(models.Model):
         null=True,
         blank=True,
         help_text=_("Written every few seconds by the process running the push (where the day's lock cannot tell)."),
+    )
+    include_closed = models.BooleanField(
+        _("closed days pushed too"),
+        default=False,
+        help_text=_("Records were created even where the day was closed (a weekly off, a holiday, a closure)."),
     )
 
     objects = PushRunQuerySet.as_manager()
@@ -212,3 +218,77 @@ class PushedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target} {self.person} {self.day:%Y-%m-%d} ({self.get_action_display()})"
+    )
+def validate_target_labels(value: object) -> None:
+    """Raise ValidationError unless `value` is a list of the configured targets' attendance labels."""
+    from .conf import conf
+
+    known = [target.label for target in conf.TARGETS]
+    if not isinstance(value, list) or not all(isinstance(label, str) for label in value):
+        raise ValidationError(_("Give a list of attendance labels such as %(example)s."), params={"example": known})
+    unknown = [label for label in value if label not in known]
+    if unknown:
+        raise ValidationError(
+            _("%(unknown)s: not an attendance model the push fills; choose among %(known)s (or none for all)."),
+            code="unknown_target",
+            params={"unknown": ", ".join(unknown), "known": ", ".join(known) or _("none configured")},
+        )
+
+
+TARGETS_HELP = _(
+    'Attendance labels such as "school.StudentAttendance"; empty means every attendance model the push fills.'
+)
+
+
+class Closure(models.Model):
+    """A break or an unplanned closure: no records are created on its days."""
+
+    name = models.CharField(_("name"), max_length=200, help_text=_("Shown as the reason, e.g. “Winter break”."))
+    first_day = models.DateField(_("first day"))
+    last_day = models.DateField(_("last day"), help_text=_("The same as the first day for a one-day closure."))
+    targets = models.JSONField(
+        _("attendance"), default=list, blank=True, validators=[validate_target_labels], help_text=TARGETS_HELP
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-first_day", "-pk"]
+        verbose_name = _("closure")
+        verbose_name_plural = _("closures")
+
+    def __str__(self) -> str:
+        if self.first_day == self.last_day:
+            return f"{self.name} ({self.first_day:%Y-%m-%d})"
+        return f"{self.name} ({self.first_day:%Y-%m-%d} – {self.last_day:%Y-%m-%d})"
+
+    def clean(self) -> None:
+        if self.first_day and self.last_day and self.last_day < self.first_day:
+            raise ValidationError({"last_day": _("The last day is before the first day.")})
+
+
+class WorkingDay(models.Model):
+    """A make-up day: open despite a weekly off or a holiday."""
+
+    day = models.DateField(_("day"), db_index=True)
+    name = models.CharField(_("name"), max_length=200, blank=True, help_text=_("e.g. “Make-up day for Dashain”."))
+    targets = models.JSONField(
+        _("attendance"), default=list, blank=True, validators=[validate_target_labels], help_text=TARGETS_HELP
+    )
+
+    class Meta:
+        ordering = ["-day", "-pk"]
+        verbose_name = _("working day")
+        verbose_name_plural = _("working days")
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.name}".strip()

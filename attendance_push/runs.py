@@ -32,6 +32,7 @@ from .liveness import (
 from .models import PushRun
 from .schedule import daily_next_run, push_instant
 from .service import PushResult, push, validate_day
+from .workdays import closed_for_all
 
 logger = logging.getLogger("attendance_push")
 
@@ -45,15 +46,18 @@ def run_push(
     trigger: str,
     requested_by: models.Model | None = None,
     run: PushRun | None = None,
+    include_closed: bool = False,
 ) -> PushRun:
     """Push `day` and record the attempt in a PushRun (a new one unless `run` is given).
+
+    With `include_closed` (or a `run` recorded with it), create records on a closed day too.
 
     A failing push is recorded as a failed run, not raised. Raise PushError when a new run cannot
     start because the day is already under way, or when the database did not answer to record a
     failure.
     """
     if run is None:
-        run = start_run(day, trigger=trigger, requested_by=requested_by)
+        run = start_run(day, trigger=trigger, requested_by=requested_by, include_closed=include_closed)
     else:
         run.mark_running()
     logger.info("Push of %s started (run %s, trigger %s).", day, run.pk, run.trigger)
@@ -80,6 +84,10 @@ def run_push(
         result.skipped,
         run.duration.total_seconds(),
     )
+    for label, reason in result.closed.items():
+        logger.info(
+            "Push of %s: closed for %s (%s)%s.", day, label, reason, ", pushed anyway" if run.include_closed else ""
+        )
     return run
 
 
@@ -150,13 +158,13 @@ def queue_undo(undone: PushRun, *, requested_by: models.Model | None = None) -> 
 def _push_and_record(day: datetime.date, run: PushRun) -> PushResult:
     """Push `day` and record the success in the push's own transaction where they share a database."""
     if not shares_database():
-        result = push(day, run_id=run.pk)
+        result = push(day, run_id=run.pk, include_closed=run.include_closed)
         run.mark_succeeded(result)
         return result
     # A process killed after the COMMIT would otherwise leave a pushed day recorded as running,
     # and later as "interrupted, nothing was written".
     with transaction.atomic(using=router.db_for_write(PushRun)):
-        result = push(day, run_id=run.pk)
+        result = push(day, run_id=run.pk, include_closed=run.include_closed)
         run.mark_succeeded(result)
     return result
 
@@ -192,7 +200,9 @@ def _record_stop(run: PushRun, exc: BaseException) -> None:
         )
 
 
-def start_run(day: datetime.date, *, trigger: str, requested_by: models.Model | None = None) -> PushRun:
+def start_run(
+    day: datetime.date, *, trigger: str, requested_by: models.Model | None = None, include_closed: bool = False
+) -> PushRun:
     """Record a running PushRun for `day`; raise PushError when a push of the day is already under way."""
     for attempt in range(2):
         try:
@@ -202,6 +212,7 @@ def start_run(day: datetime.date, *, trigger: str, requested_by: models.Model | 
                     date=day,
                     trigger=trigger,
                     requested_by=requested_by,
+                    include_closed=include_closed,
                     status=PushRun.Status.RUNNING,
                     started_at=now,
                 )
@@ -249,15 +260,23 @@ def refuse_days_under_way(days: list[datetime.date]) -> None:
         raise PushError(describe_blocking(run))
 
 
-def queue_push(day: datetime.date, *, trigger: str, requested_by: models.Model | None = None) -> PushRun:
+def queue_push(
+    day: datetime.date, *, trigger: str, requested_by: models.Model | None = None, include_closed: bool = False
+) -> PushRun:
     """Record a queued PushRun for `day` and hand it to the django-q2 cluster once committed.
 
     Refuse (PushError) a future day, or a day whose push is already queued or running.
     """
-    return queue_pushes([day], trigger=trigger, requested_by=requested_by)[0]
+    return queue_pushes([day], trigger=trigger, requested_by=requested_by, include_closed=include_closed)[0]
 
 
-def queue_pushes(days: list[datetime.date], *, trigger: str, requested_by: models.Model | None = None) -> list[PushRun]:
+def queue_pushes(
+    days: list[datetime.date],
+    *,
+    trigger: str,
+    requested_by: models.Model | None = None,
+    include_closed: bool = False,
+) -> list[PushRun]:
     """Queue a push of each of `days`, all or none (see `queue_push`)."""
     from django_q.tasks import async_task
 
@@ -266,7 +285,12 @@ def queue_pushes(days: list[datetime.date], *, trigger: str, requested_by: model
     try:
         with transaction.atomic(using=router.db_for_write(PushRun)):
             refuse_days_under_way(days)
-            runs = [PushRun.objects.create(date=day, trigger=trigger, requested_by=requested_by) for day in days]
+            runs = [
+                PushRun.objects.create(
+                    date=day, trigger=trigger, requested_by=requested_by, include_closed=include_closed
+                )
+                for day in days
+            ]
     except IntegrityError:
         # Another push of one of the days was recorded between the check and the INSERT (two
         # administrators confirming at once): the database keeps one per day.
@@ -347,10 +371,12 @@ def missed_days(now: datetime.datetime) -> list[datetime.date]:
     if installed is None:
         # A new installation does not invent attendance for the days before it was set up.
         return []
+    local_today = now.astimezone(conf.TIME_ZONE).date()
+    # A day closed for every target is handled: there is nothing to create, so nothing was missed.
+    closed = closed_for_all(conf.TARGETS, local_today - datetime.timedelta(days=conf.CATCH_UP_DAYS), local_today)
     # A day the daily schedule has yet to fire for is its to push (when a worker returns, the
     # overdue schedule fires at once).
     scheduled = daily_next_run()
-    local_today = now.astimezone(conf.TIME_ZONE).date()
     days = []
     for back in range(conf.CATCH_UP_DAYS, -1, -1):
         day = local_today - datetime.timedelta(days=back)
@@ -358,6 +384,8 @@ def missed_days(now: datetime.datetime) -> list[datetime.date]:
         if day < installed or not now - datetime.timedelta(days=conf.CATCH_UP_DAYS) < instant <= now - LATE_AFTER:
             continue
         if scheduled is not None and scheduled <= instant:
+            continue
+        if day in closed:
             continue
         if is_pushed(day) or PushRun.objects.active().filter(date=day).exists():
             continue

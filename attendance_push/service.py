@@ -40,6 +40,7 @@ from .ledger import (
     rule_values,
 )
 from .signals import target_pushed
+from .workdays import closed_days
 
 logger = logging.getLogger("attendance_push")
 
@@ -74,6 +75,8 @@ class TargetResult:
     pushed: dict[str, Any] = dataclass_field(default_factory=dict, compare=False)
     # Records earlier pushes of the day created, nobody changed, and the rules now decide otherwise.
     corrected: int = 0
+    # Why the day is closed for this target (a weekly off, a holiday, a closure), or None when open.
+    closed: str | None = None
 
     def counts(self) -> dict[str, Any]:
         counts = {
@@ -84,6 +87,8 @@ class TargetResult:
         }
         if self.corrected:
             counts["corrected"] = self.corrected
+        if self.closed:
+            counts["closed"] = self.closed
         return counts
 
 
@@ -106,6 +111,11 @@ class PushResult:
     @property
     def skipped(self) -> int:
         return sum(target.skipped for target in self.targets)
+
+    @property
+    def closed(self) -> dict[str, str]:
+        """Return the reason of each target the day is closed for."""
+        return {target.label: target.closed for target in self.targets if target.closed}
 
     def counts(self) -> dict[str, dict[str, Any]]:
         return {target.label: target.counts() for target in self.targets}
@@ -191,23 +201,30 @@ def resolve_actor() -> models.Model:
     return actor
 
 
-def push(day: datetime.date, *, dry_run: bool = False, run_id: int | None = None) -> PushResult:
+def push(
+    day: datetime.date, *, dry_run: bool = False, run_id: int | None = None, include_closed: bool = False
+) -> PushResult:
     """Push `day` for every target in one transaction and return the counts.
 
     With `run_id` (the PushRun of this attempt), every record written is entered in the ledger.
-    With `dry_run`, count what would change and write nothing.
+    Where the day is closed for a target, create nothing (unless `include_closed`) but still fill
+    its open check-outs. With `dry_run`, count what would change and write nothing.
     """
     validate_day(day)
     targets = conf.TARGETS
-    actor = resolve_actor() if any(target.created_by_field for target in targets) else None
+    closed = closed_days(targets, day, day)
+    # Per target: (reason or None, whether to insert the missing records).
+    plan = {t.label: (closed[t.label].get(day), include_closed or day not in closed[t.label]) for t in targets}
+    needs_actor = any(target.created_by_field and plan[target.label][1] for target in targets)
+    actor = resolve_actor() if needs_actor else None
     if dry_run:
-        return PushResult(day, tuple(_preview_target(target, day) for target in targets), dry_run=True)
+        return PushResult(day, tuple(_preview_target(t, day, *plan[t.label]) for t in targets), dry_run=True)
     aliases = sorted({router.db_for_write(target.model) for target in targets})
     with ExitStack() as stack:
         for alias in aliases:
             stack.enter_context(transaction.atomic(using=alias))
             _lock_day(alias, day)
-        results = tuple(_push_target(target, day, actor, run_id) for target in targets)
+        results = tuple(_push_target(target, day, actor, run_id, *plan[target.label]) for target in targets)
     return PushResult(day, results)
 
 
@@ -629,23 +646,31 @@ def _fill_values(target: Target, day: datetime.date, plan: FillPlan) -> dict[str
 # --- Preview and push ------------------------------------------------------------------------------
 
 
-def _preview_target(target: Target, day: datetime.date) -> TargetResult:
+def _preview_target(target: Target, day: datetime.date, closed: str | None = None, insert: bool = True) -> TargetResult:
     alias = router.db_for_read(target.model)
     plan = fill_plan(target, day, alias)
     filled = skipped = 0
     if plan is not None:
         filled, skipped = plan.to_fill.count(), plan.to_skip.count()
     rules = []
-    for rule, people in _rule_buckets(target, day, alias):
+    # A closed day: no rule creates anything (the check-outs above are still filled).
+    for rule, people in _rule_buckets(target, day, alias) if insert else ():
         count = people.count()
         if rule.skip:
             rules.append(RuleResult(rule.name, "", skipped=count, skip=True))
         else:
             rules.append(RuleResult(rule.name, _rule_status(target, rule)[1], created=count))
-    return TargetResult(target.label, sum(rule.created for rule in rules), filled, skipped, tuple(rules))
+    return TargetResult(target.label, sum(rule.created for rule in rules), filled, skipped, tuple(rules), closed=closed)
 
 
-def _push_target(target: Target, day: datetime.date, actor: models.Model | None, run_id: int | None) -> TargetResult:
+def _push_target(
+    target: Target,
+    day: datetime.date,
+    actor: models.Model | None,
+    run_id: int | None,
+    closed: str | None = None,
+    insert: bool = True,
+) -> TargetResult:
     alias = router.db_for_write(target.model)
     entry = Entry(run_id, target.label, day) if run_id is not None else None
     by_save = target.write == "save"
@@ -663,7 +688,8 @@ def _push_target(target: Target, day: datetime.date, actor: models.Model | None,
     rules = []
     written: list[dict[str, Any] | None] = []
     decisions: list[Decision] = []
-    for index, (rule, people) in enumerate(_rule_buckets(target, day, alias)):
+    # A closed day: no rule creates anything (the check-outs above are still filled).
+    for index, (rule, people) in enumerate(_rule_buckets(target, day, alias) if insert else ()):
         if rule.skip:
             rules.append(RuleResult(rule.name, "", skipped=people.count(), skip=True))
             written.append(None)
@@ -681,7 +707,8 @@ def _push_target(target: Target, day: datetime.date, actor: models.Model | None,
         rules.append(RuleResult(rule.name, label, created=created))
     created = sum(rule.created for rule in rules)
     corrected = 0
-    if entry is not None:
+    # On a closed day no rule decided anything: records of earlier pushes are left as they are.
+    if entry is not None and insert:
         expected = _people(target, day, alias)
         buckets = [people for _rule, people in _rule_buckets(target, day, alias, base=expected)]
         corrected = correct_earlier(target, entry, list(zip(decisions, buckets, strict=True)), alias)
@@ -693,9 +720,10 @@ def _push_target(target: Target, day: datetime.date, actor: models.Model | None,
         skipped=skipped,
         rules=tuple(rules),
         using=alias,
+        closed=closed,
     )
     pushed = pushed_values(target, written, fill_check_out) if entry is not None else {}
-    return TargetResult(target.label, created, filled, skipped, tuple(rules), pushed, corrected)
+    return TargetResult(target.label, created, filled, skipped, tuple(rules), pushed, corrected, closed=closed)
 
 
 def _fill_by_save(target: Target, plan: FillPlan, values: dict[str, Any], alias: str, entry: Entry | None) -> int:

@@ -196,6 +196,9 @@ ATTENDANCE_PUSH = {
     "CATCH_UP_DAYS": env.int("ATTENDANCE_PUSH_CATCH_UP_DAYS", default=3),
     # Makes the links in failure e-mails absolute.
     "SITE_URL": env.str("SITE_URL", default=None),
+    # Nepal's weekly holiday and public holidays: no records are created on them (README, "Closed days").
+    "WEEKLY_OFF": ["SAT"],
+    "HOLIDAYS": {"country": "NP"},
     "TARGETS": [
         {
             "attendance": "school.StudentAttendance",

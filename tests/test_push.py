@@ -309,9 +309,10 @@ def test_the_number_of_statements_does_not_grow_with_the_people(superuser, make_
             result = push(day)
         assert result.created == people + people // 10
         counts[people] = _statements(captured.captured_queries)
-    # The actor, then per target: UPDATE check-outs, COUNT skipped, INSERT … SELECT; one more
-    # INSERT … SELECT for the employees' rule (approved leave); plus one advisory lock on PostgreSQL.
-    expected = 1 + 3 * 2 + 1 + (1 if connection.vendor == "postgresql" else 0)
+    # The day's closures and make-up days, the actor, then per target: UPDATE check-outs, COUNT
+    # skipped, INSERT … SELECT; one more INSERT … SELECT for the employees' rule (approved leave);
+    # plus one advisory lock on PostgreSQL.
+    expected = 2 + 1 + 3 * 2 + 1 + (1 if connection.vendor == "postgresql" else 0)
     assert counts == {10: expected, 1000: expected}
 
 

@@ -78,6 +78,8 @@ ATTENDANCE_PUSH = {
     "STATUS": "present",
     "CHECK_IN": "10:00",
     "CHECK_OUT": "18:00",
+    # The office opens every day of the week; its closures are kept in the admin.
+    "WEEKLY_OFF": [],
     "TARGETS": [
         {
             "attendance": "hr.DailyAttendance",
