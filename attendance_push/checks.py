@@ -876,14 +876,18 @@ def _check_weekly_off(where: str, value: Any) -> Iterator[checks.CheckMessage]:
     from .workdays import WEEKDAYS
 
     if not isinstance(value, list | tuple) or not all(isinstance(name, str) for name in value):
-        yield _error(30, f"{where} must be a list of weekday names, not {value!r}.", f"Use {', '.join(WEEKDAYS)}.")
+        yield checks.Error(
+            f"{where} must be a list of weekday names, not {value!r}.",
+            hint=f"Use {', '.join(WEEKDAYS)}.",
+            id="attendance_push.E030",
+        )
         return
     unknown = [name for name in value if name not in WEEKDAYS]
     if unknown:
-        yield _error(
-            30,
+        yield checks.Error(
             f"{where} has unknown weekday name(s): {', '.join(map(repr, unknown))}.",
-            f"Valid names are {', '.join(WEEKDAYS)}, e.g. ['SAT'].",
+            hint=f"Valid names are {', '.join(WEEKDAYS)}, e.g. ['SAT'].",
+            id="attendance_push.E030",
         )
 
 
@@ -893,35 +897,36 @@ def _check_holidays(where: str, value: Any) -> Iterator[checks.CheckMessage]:
     if value is None:
         return
     if not isinstance(value, dict) or "country" not in value or set(value) - set(HOLIDAY_KEYS):
-        yield _error(
-            31,
+        yield checks.Error(
             f"{where} must be None or a dict with 'country' (and optionally 'subdiv', 'categories'), not {value!r}.",
-            "e.g. {'country': 'NP', 'subdiv': None, 'categories': None}.",
+            hint="e.g. {'country': 'NP', 'subdiv': None, 'categories': None}.",
+            id="attendance_push.E031",
         )
         return
-    try:
-        import holidays
-    except ImportError:
-        yield _error(31, f"{where} needs the holidays package.", "pip install holidays (a dependency of the app).")
-        return
+    import holidays  # a dependency of the app (pyproject.toml)
+
     countries = holidays.list_supported_countries()
     country = value["country"]
     if country not in countries:
-        yield _error(
-            31,
+        yield checks.Error(
             f"{where}: {country!r} is not a country the holidays package knows.",
-            f"Valid country codes: {', '.join(sorted(countries))}.",
+            hint=f"Valid country codes: {', '.join(sorted(countries))}.",
+            id="attendance_push.E031",
         )
         return
     subdiv = value.get("subdiv")
     if subdiv is not None and subdiv not in countries[country]:
         known = ", ".join(countries[country]) or "none (leave 'subdiv' None)"
-        yield _error(
-            31, f"{where}: {subdiv!r} is not a subdivision of {country}.", f"Valid subdivisions of {country}: {known}."
+        yield checks.Error(
+            f"{where}: {subdiv!r} is not a subdivision of {country}.",
+            hint=f"Valid subdivisions of {country}: {known}.",
+            id="attendance_push.E031",
         )
         return
     try:
         holiday_calendar(value, [2026])
     except (NotImplementedError, ValueError, TypeError) as exc:
         supported = ", ".join(holidays.country_holidays(country).supported_categories)
-        yield _error(31, f"{where}: {exc}", f"Valid categories for {country}: {supported}.")
+        yield checks.Error(
+            f"{where}: {exc}", hint=f"Valid categories for {country}: {supported}.", id="attendance_push.E031"
+        )
