@@ -1,6 +1,7 @@
-"""The PushRun history in the admin: read at a glance, push a day, rerun days.
+"""The PushRun history in the admin: read at a glance, push a day, rerun days; and the closed days.
 
 Pushing needs the `attendance_push.push_attendance` permission; reading needs `view_pushrun`.
+Closures and working days are edited under their own model permissions.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ import contextlib
 import datetime
 from typing import Any
 
+from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import CharField, Exists, OuterRef, Subquery
 from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -34,7 +37,7 @@ from .forms import MAX_DAYS, PushDaysForm
 from .health import next_push_text, running_clusters, worker_contacts
 from .ledger import refusal as undo_refusal
 from .ledger import undo, undone_by
-from .models import PushedRecord, PushRun
+from .models import Closure, PushedRecord, PushRun, WorkingDay
 from .runs import (
     blocking_run,
     describe_blocking,
@@ -71,7 +74,7 @@ class PushRunAdmin(admin.ModelAdmin):
         (gettext_lazy("Timing"), {"fields": ("created_at", "started_at", "finished_at", "duration_display")}),
         (
             gettext_lazy("Counts"),
-            {"fields": ("created", "filled", "skipped", "counts_table", "ledger_links")},
+            {"fields": ("created", "filled", "skipped", "counts_table", "include_closed", "ledger_links")},
         ),
         (gettext_lazy("Error"), {"fields": ("error", "fixed_by_link", "traceback_block")}),
         (gettext_lazy("Task queue"), {"fields": ("task_link",)}),
@@ -91,6 +94,7 @@ class PushRunAdmin(admin.ModelAdmin):
         "filled",
         "skipped",
         "counts_table",
+        "include_closed",
         "error",
         "fixed_by_link",
         "traceback_block",
@@ -278,6 +282,12 @@ class PushRunAdmin(admin.ModelAdmin):
                 row["rules"].extend(counts["rules"])
         records = {label: describe_rules(counts["rules"]) for label, counts in totals.items()}
         cannot_run_now = run_now_refusal(days, previews) if refusal is None else None
+        # Listed before anything is written: the days that create no records unless forced.
+        closed_rows = [
+            (preview.day, [(target_name(label), reason) for label, reason in preview.closed.items()])
+            for preview in previews
+            if preview.closed
+        ]
         context = {
             **self.admin_site.each_context(request),
             "title": _("Push attendance?"),
@@ -289,6 +299,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "totals": totals,
             "target_rows": [(target_name(label), counts, records[label]) for label, counts in totals.items()],
             "previews": previews if len(days) > 1 else [],
+            "closed_rows": closed_rows,
             "refusal": refusal,
             "no_actor": no_actor,
             "day_groups": day_groups(days),
@@ -306,19 +317,26 @@ class PushRunAdmin(admin.ModelAdmin):
 
     def _push_confirmed(self, request: HttpRequest, days: list[datetime.date]) -> HttpResponse:
         """Queue the push of `days` (or, when asked, run it in this request) and go back to the history."""
+        # "Push closed days too", recorded on each run.
+        forced = request.POST.get("include_closed") == "yes"
         try:
             if "run_now" in request.POST:
                 refuse_days_under_way(days)
                 try:
-                    previews = [push(day, dry_run=True) for day in days]
+                    previews = [push(day, dry_run=True, include_closed=forced) for day in days]
                 except PushError:
                     previews = []  # the push itself fails the same way, and records it
                 cannot_run_now = run_now_refusal(days, previews)
                 if cannot_run_now:
                     raise PushError(cannot_run_now)
-                self._report(request, run_push(days[0], trigger=PushRun.Trigger.ADMIN, requested_by=request.user))
+                self._report(
+                    request,
+                    run_push(days[0], trigger=PushRun.Trigger.ADMIN, requested_by=request.user, include_closed=forced),
+                )
             else:
-                runs = queue_pushes(days, trigger=PushRun.Trigger.ADMIN, requested_by=request.user)
+                runs = queue_pushes(
+                    days, trigger=PushRun.Trigger.ADMIN, requested_by=request.user, include_closed=forced
+                )
                 queued = [run for run in runs if run.status == PushRun.Status.QUEUED]
                 for run in runs:
                     if run.status == PushRun.Status.FAILED:
@@ -496,9 +514,15 @@ class PushRunAdmin(admin.ModelAdmin):
         else:
             html = format_html_join(
                 mark_safe("<br>"),  # noqa: S308 (a constant)
-                '{}: <span class="nowrap">{} / {} / {}</span>',
+                '{}: <span class="nowrap">{} / {} / {}</span>{}',
                 (
-                    (target_name(label), c.get("created", 0), c.get("filled", 0), c.get("skipped", 0))
+                    (
+                        target_name(label),
+                        c.get("created", 0),
+                        c.get("filled", 0),
+                        c.get("skipped", 0),
+                        _closed_text(c, run.include_closed),
+                    )
                     for label, c in run.counts.items()
                 ),
             )
@@ -527,7 +551,7 @@ class PushRunAdmin(admin.ModelAdmin):
             )
         rows = format_html_join(
             "",
-            '<tr><td>{}</td><td>{}</td><td class="attendance-push-records">{}</td><td>{}</td><td>{}</td></tr>',
+            '<tr><td>{}</td><td>{}</td><td class="attendance-push-records">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
             (
                 (
                     target_name(label),
@@ -536,18 +560,20 @@ class PushRunAdmin(admin.ModelAdmin):
                     describe_rules(counts["rules"]) if "rules" in counts else "—",
                     counts.get("filled", 0),
                     counts.get("skipped", 0),
+                    _closed_text(counts, run.include_closed).lstrip(" —") or _("open"),
                 )
                 for label, counts in run.counts.items()
             ),
         )
         return format_html(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             _("target"),
             _("created"),
             _("records by rule"),
             _("check-outs filled"),
             _("skipped"),
+            _("day"),
             rows,
         )
 
@@ -805,6 +831,16 @@ def _time_text(time: Any) -> str:
     return _("%(field)s of the person") % {"field": time.path}
 
 
+def _closed_text(counts: dict, forced: bool) -> str:
+    """Return " — closed: <reason>" (and whether records were created anyway) for a target's counts, or ""."""
+    reason = counts.get("closed")
+    if not reason:
+        return ""
+    if forced:
+        return " — " + _("closed: %(reason)s, pushed anyway") % {"reason": reason}
+    return " — " + _("closed: %(reason)s") % {"reason": reason}
+
+
 def _days_text(days: list[datetime.date]) -> str:
     if len(days) == 1:
         return f"{days[0]:%Y-%m-%d}"
@@ -831,3 +867,48 @@ def _runs_text(runs: list[PushRun]) -> str:
     if pks == list(range(pks[0], pks[0] + len(pks))):
         return _("runs %(first)s–%(last)s") % {"first": pks[0], "last": pks[-1]}
     return _("runs %(runs)s") % {"runs": ", ".join(map(str, pks))}
+
+
+class TargetsField(forms.MultipleChoiceField):
+    """The attendance models a closure or a working day applies to: none ticked means all of them."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.pop("encoder", None)
+        kwargs.pop("decoder", None)
+        kwargs.pop("max_length", None)
+        super().__init__(**kwargs)
+        self.required = False
+        self.choices = [(target.label, f"{target_name(target.label)} ({target.label})") for target in conf.TARGETS]
+
+
+class CalendarAdmin(admin.ModelAdmin):
+    """Closures and working days: edited under their own model permissions."""
+
+    formfield_overrides = {models.JSONField: {"form_class": TargetsField}}
+
+    @admin.display(description=gettext_lazy("attendance"))
+    def targets_display(self, obj: Closure | WorkingDay) -> str:
+        return ", ".join(target_name(label) for label in obj.targets) or _("all")
+
+
+@admin.register(Closure)
+class ClosureAdmin(CalendarAdmin):
+    list_display = ("name", "first_day", "last_day", "targets_display", "created_by", "created_at")
+    date_hierarchy = "first_day"
+    search_fields = ("name", "note")
+    fields = ("name", "first_day", "last_day", "targets", "note", "created_by", "created_at")
+    readonly_fields = ("created_by", "created_at")
+
+    def save_model(self, request: HttpRequest, obj: Closure, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(WorkingDay)
+class WorkingDayAdmin(CalendarAdmin):
+    list_display = ("day", "name", "targets_display")
+    date_hierarchy = "day"
+    search_fields = ("name",)

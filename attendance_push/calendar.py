@@ -1,4 +1,4 @@
-"""The history calendar: the outcome of each of the last days, from one query."""
+"""The history calendar: the outcome of each of the last days, from one query (and two for closed days)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,21 @@ from dataclasses import dataclass
 
 from django.db.models import Max
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .conf import conf
 from .models import PushRun
 from .runs import installed_on
 from .schedule import push_instant
+from .workdays import closed_days
 
 # Outcome of a day, worst news first where several apply.
 PUSHED, FAILED, RUNNING, MISSED, UPCOMING, BEFORE = "pushed", "failed", "running", "missed", "upcoming", "before"
+CLOSED = "closed"
 LEGEND = {
     PUSHED: _("Pushed"),
+    CLOSED: _("Closed: a weekly off, a holiday or a closure (no records created)"),
     RUNNING: _("Queued or running"),
     FAILED: _("Failed (no successful push yet)"),
     MISSED: _("Missed: no push since its push time"),
@@ -30,6 +35,8 @@ LEGEND = {
 class CalendarDay:
     day: datetime.date
     outcome: str
+    # Why the day is closed, per target name, for the targets it is closed for.
+    closed: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -38,7 +45,13 @@ class CalendarDay:
         text = date_format(self.day, "D j M Y")
         if in_nepali():
             text = f"{text} ({bs_date(self.day)})"
-        return f"{text}: {LEGEND[self.outcome]}"
+        if self.outcome == CLOSED:
+            reasons = sorted({reason for _name, reason in self.closed})
+            return f"{text}: " + gettext("Closed (%(reasons)s)") % {"reasons": "; ".join(reasons)}
+        text = f"{text}: {LEGEND[self.outcome]}"
+        for name, reason in self.closed:
+            text += "; " + gettext("closed for %(target)s (%(reason)s)") % {"target": name, "reason": reason}
+        return text
 
 
 @dataclass(frozen=True)
@@ -90,10 +103,13 @@ def history_calendar(today: datetime.date, now: datetime.datetime, days: int = 9
     for day, status, last_start in rows:
         latest[day][status] = last_start
     installed = installed_on()
+    closed = _closed_reasons(start, today)
+    targets = len(conf.TARGETS)
     calendar = []
     for offset in range(days):
         day = start + datetime.timedelta(days=offset)
-        calendar.append(CalendarDay(day, _outcome(day, latest.get(day, {}), now, installed)))
+        outcome = _outcome(day, latest.get(day, {}), now, installed)
+        calendar.append(CalendarDay(day, _unless_closed(outcome, closed.get(day, ()), targets), closed.get(day, ())))
     return calendar
 
 
@@ -106,7 +122,30 @@ def day_outcomes(days: set[datetime.date], now: datetime.datetime) -> dict[datet
     for day, status, last_start in rows:
         latest[day][status] = last_start
     installed = installed_on()
-    return {day: _outcome(day, latest.get(day, {}), now, installed) for day in days}
+    closed = _closed_reasons(min(days), max(days)) if days else {}
+    targets = len(conf.TARGETS)
+    return {
+        day: _unless_closed(_outcome(day, latest.get(day, {}), now, installed), closed.get(day, ()), targets)
+        for day in days
+    }
+
+
+def _closed_reasons(first: datetime.date, last: datetime.date) -> dict[datetime.date, tuple[tuple[str, str], ...]]:
+    """Return, per closed day from `first` to `last`, the (target name, reason) of each target it is closed for."""
+    targets = conf.TARGETS
+    names = {target.label: str(target.model._meta.verbose_name) for target in targets}
+    reasons: dict[datetime.date, list[tuple[str, str]]] = defaultdict(list)
+    for label, by_day in closed_days(targets, first, last).items():
+        for day, reason in by_day.items():
+            reasons[day].append((names[label], reason))
+    return {day: tuple(found) for day, found in reasons.items()}
+
+
+def _unless_closed(outcome: str, reasons: tuple[tuple[str, str], ...], targets: int) -> str:
+    """Return CLOSED for a day closed for all `targets`, unless a push of it failed or is under way."""
+    if reasons and len(reasons) == targets and outcome not in (FAILED, RUNNING):
+        return CLOSED
+    return outcome
 
 
 def _outcome(day, statuses, now, installed) -> str:

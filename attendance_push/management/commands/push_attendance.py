@@ -37,6 +37,11 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="start", type=iso_date, help="First day of a range, YYYY-MM-DD.")
         parser.add_argument("--to", dest="end", type=iso_date, help="Last day of a range, YYYY-MM-DD.")
         parser.add_argument("--dry-run", action="store_true", help="Print what the push would do and write nothing.")
+        parser.add_argument(
+            "--include-closed",
+            action="store_true",
+            help="Create records on closed days too (a weekly off, a holiday, a closure); recorded on the run.",
+        )
 
     def handle(
         self,
@@ -45,6 +50,7 @@ class Command(BaseCommand):
         start: datetime.date | None,
         end: datetime.date | None,
         dry_run: bool,
+        include_closed: bool,
         verbosity: int,
         **options,
     ) -> None:
@@ -61,10 +67,11 @@ class Command(BaseCommand):
             progress = f"[{index}/{len(days)}] " if len(days) > 1 else ""
             if dry_run:
                 heading = _("%(day)s would push:") % {"day": f"{day:%Y-%m-%d}"}
-                self._report(f"{progress}{heading}", push(day, dry_run=True).counts(), verbosity)
+                preview = push(day, dry_run=True, include_closed=include_closed)
+                self._report(f"{progress}{heading}", preview.counts(), verbosity)
                 continue
             try:
-                run = run_push(day, trigger=PushRun.Trigger.COMMAND)
+                run = run_push(day, trigger=PushRun.Trigger.COMMAND, include_closed=include_closed)
             except PushError as exc:
                 done = f" ({index - 1} earlier day(s) were pushed)" if index > 1 else ""
                 raise CommandError(f"{exc}{done}") from None
@@ -96,8 +103,9 @@ class Command(BaseCommand):
             return
         self.stdout.write(heading)
         for label, count in counts.items():
+            closed = _("closed (%(reason)s): ") % {"reason": count["closed"]} if count.get("closed") else ""
             self.stdout.write(
-                f"  {label}: "
+                f"  {label}: {closed}"
                 + _("%(created)d created, %(filled)d check-outs filled, %(skipped)d skipped")
                 % {"created": count["created"], "filled": count["filled"], "skipped": count["skipped"]}
                 + (f" ({describe_rules(count['rules'])})" if count.get("rules") else "")
