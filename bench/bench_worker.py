@@ -168,6 +168,53 @@ def floor_day(day: datetime.date) -> dict[str, Any]:
     return {"seconds": seconds, "statements": len(queries), "sql": statements(queries), "counts": counts}
 
 
+def fill_day(day: datetime.date) -> dict[str, Any]:
+    """Time the hand-written fill alone: the floor's UPDATE of the open check-outs per table, one transaction."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from attendance_push.conf import conf
+
+    ops = connection.ops
+    date = ops.adapt_datefield_value(day)
+    check_out = ops.adapt_timefield_value(conf.CHECK_OUT)
+    counts = {}
+    connection.ensure_connection()
+    with CaptureQueriesContext(connection) as queries:
+        start = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            for label, attendance, person, people in FLOOR_TABLES:
+                now = ops.adapt_datetimefield_value(timezone.now())
+                names = {"attendance": attendance, "person": person, "people": people}
+                cursor.execute(FLOOR_UPDATE.format(**names), [check_out, now, date, check_out])
+                counts[label] = {"created": 0, "filled": cursor.rowcount}
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "statements": len(queries), "sql": statements(queries), "counts": counts}
+
+
+def run_closed(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Push `day` once after closing it for every target (a Closure, made before the timing).
+
+    The calendar's first use in a process (importing `holidays`, computing the year's holidays) is
+    timed on its own first: it is paid once per process, whatever the number of people.
+    """
+    from attendance_push.conf import conf
+    from attendance_push.models import Closure
+    from attendance_push.workdays import closed_days
+
+    Closure.objects.create(name="Benchmark closure", first_day=day, last_day=day)
+    start = time.perf_counter()
+    closed_days(conf.TARGETS, day, day)
+    calendar_seconds = time.perf_counter() - start
+    return {**push_day(day), "calendar_seconds": calendar_seconds, "digest": digest(day)}
+
+
+def run_fill(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Run the hand-written fill alone on `day` once; describe the records it leaves."""
+    return {**fill_day(day), "digest": digest(day)}
+
+
 def run_push(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     """Push `day` once; describe the records it leaves."""
     return {**push_day(day), "digest": digest(day)}
@@ -238,10 +285,17 @@ def run_loop(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
 
 def run_range(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     """Push (or run the floor on) each day read from stdin, one per line; answer each with a DAY_MARK line."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
     from school.models import EmployeeAttendance, StudentAttendance
 
     one_day = floor_day if args.floor else push_day
     last = None
+    # The range measures working days, as the floor (which knows no calendar) does: the demo's Saturdays
+    # and holidays would otherwise be days the push leaves empty and the floor fills.
+    every_day_open = override_settings(ATTENDANCE_PUSH={**settings.ATTENDANCE_PUSH, "WEEKLY_OFF": [], "HOLIDAYS": None})
+    every_day_open.enable()
     for line in sys.stdin:
         last = datetime.date.fromisoformat(line.strip())
         records = StudentAttendance.objects.count() + EmployeeAttendance.objects.count()
@@ -461,6 +515,8 @@ CONTENDERS: dict[str, Callable[[datetime.date, argparse.Namespace], dict[str, An
     "undo_floor": run_undo_floor,
     "push": run_push,
     "floor": run_floor,
+    "closed": run_closed,
+    "fill": run_fill,
     "loop": run_loop,
     "range": run_range,
     "admin": run_admin,

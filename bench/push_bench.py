@@ -44,6 +44,9 @@ SMALL_PEOPLE = 1_000
 ADMIN_RUNS_SMALL, ADMIN_RUNS = 100, 10_000  # as in bench_worker.run_admin
 
 TARGET_FLOOR_RATIO = 1.2
+# A day closed for every target: the push fills check-outs only, at no more than this times the hand-written fill
+# (the calendar's first use in a process, a fixed cost whatever the number of people, is reported on its own).
+TARGET_CLOSED_RATIO = 1.2
 TARGET_LOOP_SPEEDUP = 100
 TARGET_RSS_MB = 150
 # Over a range, the push's time per day may grow at most this much more than the floor's.
@@ -488,7 +491,9 @@ def command_line() -> str:
 class DayRuns:
     """What the contenders measured on one day."""
 
-    runs: dict[str, list[dict[str, Any]]]  # "push" and "floor", in the order they ran
+    # "push" and "floor", then "closed" (a push of the day closed by a Closure) and "fill" (the floor's
+    # UPDATE of the check-outs alone), in the order they ran.
+    runs: dict[str, list[dict[str, Any]]]
     loop_runs: dict[str, list[dict[str, float]]]  # "autocommit" and "atomic", scaled to every person
     sizes: list[int]  # the students and employees the ORM loop was timed on
     small_push: dict[str, Any]
@@ -519,6 +524,18 @@ class DayRuns:
         return statistics.median(run["seconds"] for run in self.floors)
 
     @property
+    def closed_s(self) -> float:
+        return statistics.median(run["seconds"] for run in self.runs["closed"])
+
+    @property
+    def calendar_s(self) -> float:
+        return statistics.median(run["calendar_seconds"] for run in self.runs["closed"])
+
+    @property
+    def fill_s(self) -> float:
+        return statistics.median(run["seconds"] for run in self.runs["fill"])
+
+    @property
     def push_statements(self) -> list[int]:
         return sorted({run["statements"] for run in self.pushes})
 
@@ -529,6 +546,7 @@ def bench_day(bench: Bench) -> list[str]:
     emit_report(bench.store, bench.args.pg_url, day_table_rows(measured, bench.args.people))
     explain_day(bench, measured)
     problems = correctness(bench.args.people, measured.pushes, measured.floors, measured.small_push, measured.admin)
+    problems += closed_correctness(measured.runs["closed"], measured.runs["fill"])
     emit()
     emit("correctness: " + ("OK: " + CORRECT if not problems else "FAILED"))
     for problem in problems:
@@ -552,6 +570,12 @@ def run_day(bench: Bench) -> DayRuns:
         # Interleaved in ABBA order, so a drift of the machine, or going first, weighs on both alike.
         for name in ("push", "floor") if index % 2 == 0 else ("floor", "push"):
             emit(f"· {name} {len(runs[name]) + 1}/{args.repeat} …")
+            runs[name].append(bench.worker(name, big))
+            emit(f"  {runs[name][-1]['seconds']:.3f} s")
+    runs.update(closed=[], fill=[])
+    for index in range(args.repeat):
+        for name in ("closed", "fill") if index % 2 == 0 else ("fill", "closed"):
+            emit(f"· {name} day {len(runs[name]) + 1}/{args.repeat} …")
             runs[name].append(bench.worker(name, big))
             emit(f"  {runs[name][-1]['seconds']:.3f} s")
     sizes = sample_sizes(people, args.sample)
@@ -597,11 +621,24 @@ def day_table_rows(measured: DayRuns, people: int) -> list[tuple[str, ...]]:
             f"≈{loops['autocommit']['statements']:,.0f}", rows),
         row("ORM loop, 1 transaction (scaled)", people, loops["atomic"]["seconds"], loops["atomic"]["peak_rss_mb"],
             f"≈{loops['atomic']['statements']:,.0f}", rows),
+        row("closed day: push(day) of a day closed by a Closure", people, measured.closed_s,
+            max(run["peak_rss_mb"] for run in measured.runs["closed"]),
+            str(measured.runs["closed"][0]["statements"]), filled_rows(measured.runs["closed"])),
+        row("calendar: first use in a process (import, year)", None, measured.calendar_s,
+            max(run["peak_rss_mb"] for run in measured.runs["closed"]), "0", compare=False),
+        row("fill alone: hand-written UPDATEs, 1 transaction", people, measured.fill_s,
+            max(run["peak_rss_mb"] for run in measured.runs["fill"]),
+            str(measured.runs["fill"][0]["statements"]), filled_rows(measured.runs["fill"])),
         row(f"push at {SMALL_PEOPLE:,} people", SMALL_PEOPLE, small_push["seconds"], small_push["peak_rss_mb"],
             str(small_push["statements"]), rows_written(SMALL_PEOPLE), compare=False),
         row(f"admin: PushRun changelist, {ADMIN_RUNS:,} runs", None, admin[str(ADMIN_RUNS)]["seconds"],
             admin["peak_rss_mb"], str(admin[str(ADMIN_RUNS)]["statements"]), compare=False),
     ]  # fmt: skip
+
+
+def filled_rows(runs: list[dict[str, Any]]) -> int:
+    """Return the check-outs the first of `runs` filled (every run starts from the same data)."""
+    return sum(counts["filled"] for counts in runs[0]["counts"].values())
 
 
 def explain_day(bench: Bench, measured: DayRuns) -> None:
@@ -631,6 +668,10 @@ def explain_day(bench: Bench, measured: DayRuns) -> None:
         f"runs (autocommit {seconds_of['autocommit']} s, 1 transaction {seconds_of['atomic']} s). The 1-transaction "
         f"variant runs the same loop inside one atomic(): the push is {speedup_atomic:,.0f}x faster than that one.",
         "ratio to floor / to loop: seconds divided by the floor's / the autocommit loop's seconds.",
+        f"closed day: the same day closed for every target by a Closure; the push fills check-outs only (rows = "
+        f"check-outs filled), with the calendar already used once in the process, whose first use (importing "
+        f"holidays, computing the year) is the calendar row; fill alone: the floor's UPDATEs without its INSERTs; "
+        f"median of {args.repeat} runs each, interleaved.",
         f"admin: median of 5 renders after a warm-up, logged in as a superuser; with {ADMIN_RUNS_SMALL} runs "
         f"{small_admin['seconds']:.3f} s and {small_admin['statements']} statements.",
     ):
@@ -651,6 +692,10 @@ def day_targets(measured: DayRuns, people: int) -> list[tuple[bool, str]]:
         (
             speedup >= TARGET_LOOP_SPEEDUP,
             f"push at least {TARGET_LOOP_SPEEDUP}x faster than the ORM loop (autocommit): {speedup:,.0f}x",
+        ),
+        (
+            measured.closed_s / measured.fill_s <= TARGET_CLOSED_RATIO,
+            f"a closed day within {TARGET_CLOSED_RATIO}x of the fill alone: {measured.closed_s / measured.fill_s:.2f}x",
         ),
         (push_rss < TARGET_RSS_MB, f"push peak RSS under {TARGET_RSS_MB} MB: {push_rss:.1f} MB"),
         (
@@ -741,6 +786,21 @@ def correctness(people: int, pushes, floors, small_push, admin) -> list[str]:
     for total, render in admin.items():
         if isinstance(render, dict) and not render["shows_total"]:
             problems.append(f"the admin changelist with {total} runs does not say it holds {total} push runs")
+    return problems
+
+
+def closed_correctness(closed: list[dict[str, Any]], fill: list[dict[str, Any]]) -> list[str]:
+    """Return what is wrong with the closed-day pushes: any record created, or records unlike the fill's."""
+    problems = []
+    for index, result in enumerate(closed, start=1):
+        for label, counts in result["counts"].items():
+            if counts["created"] or counts.get("closed") != "Benchmark closure":
+                problems.append(f"closed day run {index}, {label}: counts {counts}, expected 0 created and the reason")
+    digests = {json.dumps(result["digest"], sort_keys=True) for result in (*closed, *fill)}
+    if len(digests) != 1:
+        problems.append(
+            "the closed-day push and the fill alone leave different records: " + " / ".join(sorted(digests))
+        )
     return problems
 
 
