@@ -1,0 +1,87 @@
+"""Closed days in a real browser: the history calendar colours them with the reason on hover, and a push
+of a range lists them on the confirmation and creates nothing on them unless "Push closed days too"."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.conf import settings as django_settings
+
+from attendance_push.models import Closure, PushRun
+from attendance_push.service import today
+from school.models import StudentAttendance
+
+from .test_browser import (  # noqa: F401 (the fixtures browser and page)
+    ARTIFACTS,
+    CHANGELIST,
+    browser,
+    day_cell,
+    expect,
+    log_in,
+    open_history,
+    page,
+    wait_until_no_worker,
+)
+
+pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo_calendar(settings):
+    """The demo's calendar as it ships: Saturdays off and Nepal's public holidays."""
+    settings.ATTENDANCE_PUSH = django_settings.DEMO_ATTENDANCE_PUSH
+
+
+def last_saturday_before(day: datetime.date) -> datetime.date:
+    return day - datetime.timedelta(days=(day.weekday() - 5) % 7 or 7)
+
+
+def test_the_calendar_shows_closed_days_and_the_confirmation_lists_them(page, demo_calendar, superuser, make_students):  # noqa: F811
+    make_students(2)
+    saturday = last_saturday_before(today())
+    friday = saturday - datetime.timedelta(days=1)
+    thursday = saturday - datetime.timedelta(days=2)
+    Closure.objects.create(name="Snow day", first_day=thursday, last_day=thursday, created_by=superuser)
+    wait_until_no_worker()
+    log_in(page, "root")
+    open_history(page)
+
+    closed = day_cell(page, saturday)
+    expect(closed).to_have_attribute("data-outcome", "closed")
+    expect(closed).to_have_attribute("title", re.compile(r": Closed \("))
+    expect(day_cell(page, thursday)).to_have_attribute("data-outcome", "closed")
+    expect(day_cell(page, thursday)).to_have_attribute("title", f"{thursday:%a %d %b %Y}: Closed (Snow day)")
+    # Its own colour, unlike the open days around it.
+    colours = {
+        day: day_cell(page, day).evaluate("cell => getComputedStyle(cell).backgroundColor")
+        for day in (saturday, thursday)
+    }
+    assert colours[saturday] == colours[thursday] == "rgb(130, 80, 223)"
+    if friday not in _nepal_holidays(friday):
+        assert day_cell(page, friday).evaluate("cell => getComputedStyle(cell).backgroundColor") != colours[saturday]
+    legend = page.locator(".attendance-push-legend")
+    expect(legend).to_contain_text("Closed: a weekly off, a holiday or a closure")
+    closed.hover()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "calendar-closed-days.png"))
+
+    # A push of Thursday to Saturday: the confirmation names the closed days before anything is written.
+    page.goto(f"/admin/attendance_push/pushrun/push/?start={thursday:%Y-%m-%d}&end={saturday:%Y-%m-%d}")
+    listed = page.locator(".attendance-push-closed")
+    expect(listed).to_contain_text(f"{thursday:%a %Y-%m-%d}: Student attendance: Snow day")
+    expect(listed).to_contain_text(f"{saturday:%a %Y-%m-%d}: Student attendance:")
+    expect(page.get_by_label("Push closed days too")).not_to_be_checked()
+    page.get_by_role("button", name="Run it now in this request").click()
+    expect(page).to_have_url(re.compile(rf"{CHANGELIST}$"))
+    created = dict(PushRun.objects.values_list("date", "created"))
+    assert created[thursday] == created[saturday] == 0
+    assert not StudentAttendance.objects.filter(date__in=[thursday, saturday]).exists()
+    assert not PushRun.objects.filter(include_closed=True).exists()
+
+
+def _nepal_holidays(day: datetime.date) -> set[datetime.date]:
+    import holidays
+
+    return set(holidays.country_holidays("NP", years=day.year))
