@@ -203,11 +203,16 @@ def test_detail_of_a_succeeded_run_shows_the_counts_per_target(admin_client, sup
     assert response.status_code == 200
     content = response.content.decode()
     assert (
-        "<th>target</th><th>created</th><th>records by rule</th><th>check-outs filled</th><th>skipped</th>" in content
+        "<th>target</th><th>created</th><th>records by rule</th><th>check-outs filled</th><th>skipped</th><th>day</th>"
+        in content
     )
     cell = '<td class="attendance-push-records">'
-    assert f"<tr><td>Student attendance</td><td>3</td>{cell}3 Present</td><td>0</td><td>0</td></tr>" in content
-    assert f"<tr><td>Employee attendance</td><td>2</td>{cell}2 Present</td><td>0</td><td>0</td></tr>" in content
+    assert f"<tr><td>Student attendance</td><td>3</td>{cell}3 Present</td><td>0</td><td>0</td><td>open</td></tr>" in (
+        content
+    )
+    assert f"<tr><td>Employee attendance</td><td>2</td>{cell}2 Present</td><td>0</td><td>0</td><td>open</td></tr>" in (
+        content
+    )
     assert "<pre" not in content  # No traceback to show.
     assert 'name="_save"' not in content
 

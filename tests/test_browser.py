@@ -219,7 +219,7 @@ def test_a_superuser_pushes_today_through_a_real_worker(page, superuser, make_st
     calendar = page.locator(".attendance-push-calendar")
     expect(calendar.get_by_role("heading")).to_have_text("Last 90 days")
     expect(calendar.locator(".attendance-push-calendar__grid a.attendance-push-day")).to_have_count(90)
-    expect(calendar.locator(".attendance-push-legend li")).to_have_count(6)
+    expect(calendar.locator(".attendance-push-legend li")).to_have_count(7)
     expect(page.locator(".attendance-push-no-worker")).to_contain_text("No worker is running")
 
     log = tmp_path / "qcluster.log"
