@@ -551,7 +551,8 @@ class PushRunAdmin(admin.ModelAdmin):
             )
         rows = format_html_join(
             "",
-            '<tr><td>{}</td><td>{}</td><td class="attendance-push-records">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            '<tr><td>{}</td><td>{}</td><td class="attendance-push-records">{}</td>'
+            "<td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     target_name(label),
