@@ -19,7 +19,7 @@ from attendance_push.service import push
 from attendance_push.workdays import closed_days, closed_reason
 from school.models import EmployeeAttendance, StudentAttendance
 
-from .conftest import attendance
+from .conftest import attendance, schedule_next_run
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,13 @@ FRIDAY = datetime.date(2026, 11, 27)
 DASHAMI = datetime.date(2026, 10, 20)  # Bijaya Dashami, a Tuesday
 KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
 STUDENTS, EMPLOYEES = "school.StudentAttendance", "school.EmployeeAttendance"
+
+
+@pytest.fixture(autouse=True)
+def monday():
+    """Start at noon on Monday 30 November 2026 in Kathmandu: the days pushed here are in the past."""
+    with time_machine.travel(datetime.datetime(2026, 11, 30, 12, 0, tzinfo=KTM), tick=True):
+        yield
 
 
 @pytest.fixture
@@ -234,6 +241,7 @@ def test_catch_up_treats_closed_days_as_handled(demo, people):
     # Installed on Thursday the 26th; the worker was down until Sunday morning.
     with time_machine.travel(datetime.datetime(2026, 11, 26, 8, 0, tzinfo=KTM), tick=False):
         PushRun.objects.create(date=datetime.date(2026, 11, 25), trigger="command", status="succeeded")
+    schedule_next_run(datetime.datetime(2026, 11, 29, 8, 0, tzinfo=KTM))
     with time_machine.travel(datetime.datetime(2026, 11, 29, 8, 0, tzinfo=KTM), tick=False):
         assert missed_days(datetime.datetime.now(datetime.UTC)) == [datetime.date(2026, 11, 26), FRIDAY]
         runs = catch_up()
@@ -246,6 +254,7 @@ def test_catch_up_still_pushes_a_day_closed_for_one_target_only(demo, people):
     with time_machine.travel(datetime.datetime(2026, 11, 26, 8, 0, tzinfo=KTM), tick=False):
         PushRun.objects.create(date=datetime.date(2026, 11, 25), trigger="command", status="succeeded")
     Closure.objects.create(name="Sports day", first_day=FRIDAY, last_day=FRIDAY, targets=[STUDENTS])
+    schedule_next_run(datetime.datetime(2026, 11, 28, 8, 0, tzinfo=KTM))
     with time_machine.travel(datetime.datetime(2026, 11, 28, 8, 0, tzinfo=KTM), tick=False):
         runs = catch_up()
     assert [run.date for run in runs] == [datetime.date(2026, 11, 26), FRIDAY]

@@ -22,17 +22,15 @@ from .processes import process_env, start, stop, wait_for
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
-KTM = ZoneInfo("Asia/Kathmandu")
-
 
 def test_a_closure_added_before_the_push_time_stops_that_evenings_records(
-    superuser, make_students, make_employees, tmp_path
+    superuser, make_students, make_employees, tmp_path, noon_zone
 ):
     students = make_students(4)
     make_employees(2)
-    # The push time: the next whole minute at least a minute away, in Kathmandu (the real clock:
-    # the worker's clock cannot be faked, so the instant is pinned instead).
-    now = datetime.datetime.now(KTM)
+    # The push time: the next whole minute at least a minute away, in a push zone where it is about
+    # noon (the worker runs on the wall clock, so the instant is pinned instead; conftest.noon_zone).
+    now = datetime.datetime.now(ZoneInfo(noon_zone))
     instant = (now + datetime.timedelta(seconds=119)).replace(second=0, microsecond=0)
     day = instant.date()
     came_in = attendance(students[0], day, status="Present", time_in=datetime.time(9, 5))
