@@ -184,10 +184,11 @@ def fill_day(day: datetime.date) -> dict[str, Any]:
     with CaptureQueriesContext(connection) as queries:
         start = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
-            for label, attendance, person, people in FLOOR_TABLES:
+            for label, attendance, person, people, first_day, _leave in FLOOR_TABLES:
                 now = ops.adapt_datetimefield_value(timezone.now())
-                names = {"attendance": attendance, "person": person, "people": people}
-                cursor.execute(FLOOR_UPDATE.format(**names), [check_out, now, date, check_out])
+                expected_sql = FLOOR_EXPECTED.format(first_day=first_day)
+                names = {"attendance": attendance, "person": person, "people": people, "expected": expected_sql}
+                cursor.execute(FLOOR_UPDATE.format(**names), [check_out, now, date, check_out, date, date])
                 counts[label] = {"created": 0, "filled": cursor.rowcount}
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "statements": len(queries), "sql": statements(queries), "counts": counts}
