@@ -7,8 +7,8 @@ import traceback
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -218,7 +218,8 @@ class PushedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target} {self.person} {self.day:%Y-%m-%d} ({self.get_action_display()})"
-    )
+
+
 def validate_target_labels(value: object) -> None:
     """Raise ValidationError unless `value` is a list of the configured targets' attendance labels."""
     from .conf import conf

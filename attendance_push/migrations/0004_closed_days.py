@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attendance_push', '0002_translatable_names'),
+        ('attendance_push', '0003_ledger'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
