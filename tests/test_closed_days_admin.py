@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import TestCase
 
 from attendance_push.models import Closure, PushRun, WorkingDay
 from school.models import EmployeeAttendance, StudentAttendance
@@ -126,8 +127,19 @@ def test_without_forcing_a_closed_day_creates_nothing_and_the_run_says_why(pushe
     assert "<td>closed: weekly off (Saturday)</td>" in detail
 
 
+def queue_and_run(pusher, start: str, end: str, **extra) -> None:
+    """Confirm a range (queued, as ranges are) and run each queued run as the worker would."""
+    from attendance_push.tasks import execute_run
+
+    with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
+        pusher.post(PUSH, {"start": start, "end": end, "confirm": "yes", **extra})
+    assert callbacks, "the queued runs are handed to the worker once committed"
+    for run in PushRun.objects.filter(status="queued").order_by("date"):
+        execute_run(run.pk)
+
+
 def test_push_closed_days_too_is_recorded_on_the_run(pusher, people):
-    confirm(pusher, "2026-11-27", "2026-11-28", include_closed="yes")
+    queue_and_run(pusher, "2026-11-27", "2026-11-28", include_closed="yes")
     runs = list(PushRun.objects.order_by("date"))
     assert [(run.date, run.created, run.include_closed) for run in runs] == [(FRIDAY, 5, True), (SATURDAY, 5, True)]
     assert runs[1].counts[STUDENTS]["closed"] == "weekly off (Saturday)"
@@ -149,7 +161,7 @@ def test_a_queued_push_keeps_the_forcing_for_the_worker(pusher, people, django_c
 
 
 def test_a_range_without_forcing_skips_the_closed_days(pusher, people):
-    confirm(pusher, "2026-11-26", "2026-11-29")
+    queue_and_run(pusher, "2026-11-26", "2026-11-29")
     created = dict(PushRun.objects.values_list("date", "created"))
     assert created == {
         datetime.date(2026, 11, 26): 5,

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attendance_push', '0003_ledger'),
+        ('attendance_push', '0004_one_active_run_per_day'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
