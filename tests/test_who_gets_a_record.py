@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 import time_machine
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.test.utils import CaptureQueriesContext
 
 from attendance_push.exceptions import PushError
@@ -408,6 +409,9 @@ def test_a_register_target_with_functions_and_expressions_passes_the_checks(sett
     [
         ({"people_on_day": "tests.variants.days.nope"}, "attendance_push.E040", "cannot import"),
         ({"people_on_day": 5}, "attendance_push.E040", "is not the dotted path of a function"),
+        ({"people_on_day": "datetime.MINYEAR"}, "attendance_push.E040", "is not callable"),
+        ({"check_in": {"field": 5}}, "attendance_push.E042", "is not a time"),
+        ({"check_out_field": None, "fill_values": {"weekday": "x"}}, "attendance_push.E043", "no check-in and"),
         ({"people_on_day": "tests.variants.days.misspelled"}, "attendance_push.E040", "gives invalid lookups"),
         ({"people_on_day": "tests.variants.days.not_a_q"}, "attendance_push.E040", "returned list, not a Q"),
         ({"rules": [{"people": "tests.variants.days.misspelled"}]}, "attendance_push.E041", "invalid lookups"),
@@ -536,3 +540,63 @@ def test_leave_approved_after_the_evening_push_turns_its_present_into_leave(supe
     leave = employee_record(on_leave)
     assert (leave.status, leave.time_in, leave.time_out) == ("Leave", None, None)
     assert employee_record(working).status == "Present"
+
+
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [
+        ({"people_on_day": "tests.variants.days.nope"}, "cannot import 'tests.variants.days.nope'"),
+        ({"extra_values": "tests.variants.days.not_a_q"}, "returned list, not a dict of field names and values"),
+        ({"rules": [{"status": "Leave"}]}, "must be a dict with 'people'"),
+    ],
+)
+def test_a_day_setting_the_push_cannot_use_fails_it_and_writes_nothing(settings, members, target, fragment):
+    use_register(settings, **target)
+    with pytest.raises(PushError, match=re.escape(fragment)):
+        push(DAY)
+    assert not Register.objects.exists()
+
+
+def test_values_read_the_person_and_conditions_read_the_row(settings, members):
+    early = Case(When(time_in__lt=datetime.time(9), then=Value("early")), default=Value("on time"))
+    use_register(
+        settings,
+        extra_values={"check_in_date": F("day"), "weekday": F("member__full_name")},
+        fill_values={"weekday": early},
+    )
+    open_row = Register.objects.create(
+        member=members["ada"], day=DAY, status="Present", time_in=datetime.time(8), check_in_date=DAY, weekday="x"
+    )
+
+    push(DAY)
+
+    assert dict(Register.objects.exclude(pk=open_row.pk).values_list("member__full_name", "weekday")) == {
+        "Bo": "Bo",
+        "Cy": "Cy",
+        "Di": "Di",
+    }
+    open_row.refresh_from_db()
+    assert open_row.weekday == "early"
+
+
+def test_the_preview_of_a_target_without_times_counts_its_rules(settings, members):
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [
+            {
+                "attendance": "variants.Presence",
+                "person_field": "member",
+                "date_field": "day",
+                "status_field": None,
+                "check_in_field": None,
+                "check_out_field": None,
+                "created_by_field": None,
+                "rules": [{"people": "tests.variants.days.temps", "skip": True}],
+            }
+        ],
+    }
+
+    preview = push(DAY, dry_run=True).counts()["variants.Presence"]
+
+    assert (preview["created"], preview["filled"], preview["skipped"]) == (3, 0, 0)
+    assert describe_rules(preview["rules"]) == "3 records, 1 skipped by rule"
