@@ -600,3 +600,31 @@ def test_the_preview_of_a_target_without_times_counts_its_rules(settings, member
 
     assert (preview["created"], preview["filled"], preview["skipped"]) == (3, 0, 0)
     assert describe_rules(preview["rules"]) == "3 records, 1 skipped by rule"
+
+
+def test_an_undo_queued_for_the_worker_removes_the_leave_and_present_records_it_pushed(
+    superuser, make_employees, django_capture_on_commit_callbacks
+):
+    from django_q.models import OrmQ
+
+    from attendance_push.runs import queue_undo
+    from attendance_push.tasks import execute_run
+
+    on_leave, _working = make_employees(2)
+    Leave.objects.create(employee=on_leave, first_day=DAY, last_day=DAY, approved=True)
+    pushed = run_push(DAY, trigger=PushRun.Trigger.COMMAND, requested_by=superuser)
+    assert set(EmployeeAttendance.objects.values_list("status", flat=True)) == {"Leave", "Present"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = queue_undo(pushed, requested_by=superuser)
+    queued.refresh_from_db()
+    assert (queued.status, queued.trigger, queued.undoes) == (PushRun.Status.QUEUED, PushRun.Trigger.UNDO, pushed)
+    assert queued.task_id and OrmQ.objects.count() == 1
+    with pytest.raises(PushError):
+        queue_undo(pushed, requested_by=superuser)  # already being undone
+
+    execute_run(queued.pk)
+
+    queued.refresh_from_db()
+    assert queued.status == PushRun.Status.SUCCEEDED, queued.error
+    assert not EmployeeAttendance.objects.exists()
