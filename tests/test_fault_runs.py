@@ -373,3 +373,22 @@ def test_the_test_mode_lease_is_renewed_by_its_command(superuser):
     Command()._renew_lease()
     lease = Schedule.objects.get(name=TEST_SCHEDULE_NAME).kwargs
     assert "2000-01-01" not in lease and "lease_until" in lease
+
+
+def test_an_undo_is_queued_once_per_day(superuser, make_students):
+    from attendance_push.runs import queue_undo
+    from attendance_push.tasks import execute_run
+
+    make_students(2)
+    day = today() - datetime.timedelta(days=1)
+    pushed = run_push(day, trigger="command")
+    undo_run = queue_undo(pushed, requested_by=superuser)
+    undo_run.refresh_from_db()
+    assert (undo_run.status, undo_run.trigger, undo_run.undoes_id) == ("queued", "undo", pushed.pk)
+    assert undo_run.task_id
+    with pytest.raises(PushError, match=rf"already under way \(queued, run {undo_run.pk}"):
+        queue_undo(pushed, requested_by=superuser)
+    execute_run(undo_run.pk)  # what the worker does with the task
+    undo_run.refresh_from_db()
+    assert undo_run.status == "succeeded"
+    assert not StudentAttendance.objects.filter(date=day).exists()
