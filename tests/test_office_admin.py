@@ -269,3 +269,11 @@ def test_the_calendar_labels_bikram_sambat_months_where_they_begin_in_nepali(off
     assert [bs_date(day) for day in starts[1:]] == ["२०८३ आश्विन १", "२०८३ कार्तिक १", "२०८३ मंसिर १"]
     english = office.get(CHANGELIST).context["calendar_weeks"]
     assert not any(week.bs_month for week in english)
+
+
+def test_days_outside_the_bikram_sambat_table_show_no_bs_date():
+    from attendance_push.bikram import bs_month, is_bs_month_start
+
+    far = datetime.date(1900, 1, 1)  # before BS 1975, the table's first year
+    assert (bs_date(far), bs_month(far), is_bs_month_start(far)) == ("", "", False)
+    assert bs_month(datetime.date(2026, 12, 2)) == "मंसिर"
