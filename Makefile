@@ -62,12 +62,15 @@ clean:
 
 .PHONY: bench
 ## make bench: the push benchmark of docs/performance.md, on SQLite and on PostgreSQL (BENCH_PG_URL, default
-## postgres://postgres@127.0.0.1:5432/postgres): 1,000,000 people with --check, then 31 days on 100,000 people.
+## postgres://postgres@127.0.0.1:5432/postgres): 1,000,000 people with --check, then 31 days on 100,000 people,
+## then the push with its ledger and the undo at 1,000,000 people (--ledger).
 ## Every run is made even when an earlier one misses a target; make fails at the end if any did.
 bench: install
 	status=0; \
 	$(BIN)/python bench/push_bench.py --people 1000000 --db sqlite --check --show-sql || status=1; \
 	$(BIN)/python bench/push_bench.py --people 100000 --db sqlite --range-days 31 --check || status=1; \
+	$(BIN)/python bench/push_bench.py --people 1000000 --db sqlite --ledger --repeat 3 --check || status=1; \
 	$(BIN)/python bench/push_bench.py --people 1000000 --db postgres --check --show-sql || status=1; \
 	$(BIN)/python bench/push_bench.py --people 100000 --db postgres --range-days 31 --check || status=1; \
+	$(BIN)/python bench/push_bench.py --people 1000000 --db postgres --ledger --repeat 3 --check || status=1; \
 	exit $$status
