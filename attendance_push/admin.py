@@ -390,6 +390,10 @@ class PushRunAdmin(admin.ModelAdmin):
         change_url = self._change_url(run.pk)
         if request.method == "POST" and "confirm" in request.POST:
             try:
+                reason = undo_refusal(run)
+                if reason:
+                    # Refused before any run is recorded, as the queued path does.
+                    raise PushError(reason)
                 if "run_now" in request.POST:
                     undo_run = run_undo(run, requested_by=request.user)
                     if undo_run.status == PushRun.Status.SUCCEEDED:

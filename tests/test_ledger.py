@@ -545,3 +545,65 @@ def test_corrections_add_no_statement_per_person(superuser, make_employees):
         return len(queries)
 
     assert statements(3, DAY) == statements(60, DAY - datetime.timedelta(days=1))
+
+
+# More of the admin and the worker ---------------------------------------------------------------
+
+
+def test_an_undo_queued_from_the_run_page_is_run_by_the_worker_task(admin_client, superuser, make_students, settings):
+    from unittest import mock
+
+    from attendance_push.tasks import execute_run
+
+    make_students(2)
+    run = pushed_run()
+    url = reverse("admin:attendance_push_pushrun_undo", args=[run.pk])
+    with mock.patch("django_q.tasks.async_task", return_value="task-1") as enqueue:
+        with django_capture_on_commit() as callbacks:
+            response = admin_client.post(url, {"confirm": "yes"}, follow=True)
+        for callback in callbacks:
+            callback()
+    assert enqueue.call_args.args[:2] == ("attendance_push.tasks.execute_run", run.pk + 1)
+    undo_run = PushRun.objects.get(trigger=PushRun.Trigger.UNDO)
+    assert undo_run.status == PushRun.Status.QUEUED and undo_run.task_id == "task-1"
+    assert f"Queued the undo of run {run.pk}" in response.content.decode()
+    # A second undo of the same run is refused while this one is queued.
+    again = admin_client.post(url, {"confirm": "yes"}, follow=True)
+    assert "already queued" in again.content.decode()
+
+    assert execute_run(undo_run.pk) == undo_run.pk
+    undo_run.refresh_from_db()
+    assert undo_run.status == PushRun.Status.SUCCEEDED
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[undo_run.pk])).content.decode()
+    assert f"run {run.pk}</a>" in page and "records deleted" in page
+    changelist = admin_client.get(reverse("admin:attendance_push_pushrun_changelist")).content.decode()
+    assert "2 records deleted, 0 check-outs cleared, kept 0 changed since the push" in changelist
+
+
+def django_capture_on_commit():
+    from django.test import TestCase
+
+    return TestCase.captureOnCommitCallbacks()
+
+
+def test_a_refused_undo_from_the_run_page_says_why_and_changes_nothing(admin_client, make_students):
+    make_students(1)
+    failed = PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.ADMIN, status=PushRun.Status.FAILED)
+    url = reverse("admin:attendance_push_pushrun_undo", args=[failed.pk])
+    response = admin_client.post(url, {"confirm": "yes", "run_now": "1"}, follow=True)
+    assert f"Run {failed.pk} did not succeed" in response.content.decode()
+    assert not PushRun.objects.filter(trigger=PushRun.Trigger.UNDO).exists()
+    assert admin_client.get(reverse("admin:attendance_push_pushrun_undo", args=[999999])).status_code == 404
+
+
+def test_an_undo_of_a_target_no_longer_installed_is_refused(superuser, make_students):
+    make_students(1)
+    run = pushed_run()
+    PushRun.objects.filter(pk=run.pk).update(pushed={"gone.Model": run.pushed[STUDENTS]})
+    run.refresh_from_db()
+    with pytest.raises(PushError, match="gone.Model, pushed by run"):
+        undo(run)
+    nothing = PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.ADMIN, status=PushRun.Status.SUCCEEDED)
+    with pytest.raises(PushError, match="wrote nothing"):
+        undo(nothing)
