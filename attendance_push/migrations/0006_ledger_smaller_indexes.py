@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attendance_push', '0003_ledger'),
+        ('attendance_push', '0005_closed_days'),
     ]
 
     operations = [
