@@ -318,7 +318,10 @@ def test_the_procfile_releases_serves_pushes_and_stops(vendor, collected_static,
         # to a dyno: it kills django-q2's Sentinel (SIG_DFL) while it waits on the stop event, so the
         # main process's stop_event.set() waits for that dead waiter forever and honcho SIGKILLs it
         # after 5 s (Heroku after 30 s; README, "A dyno restart"). Nothing is left either way.
-        assert re.search(r"worker\.1 .*Q Cluster .+ stopping\.", output), output[-4000:]
+        # When the signal kills the Sentinel before the main process's handler runs, django-q2's
+        # stop() finds it dead and logs nothing; under load the worker was then seen to end on the
+        # signal itself (rc=-15). Both mean the worker stopped on the platform's SIGTERM.
+        assert re.search(r"worker\.1 .*Q Cluster .+ stopping\.|worker\.1 stopped \(rc=-15\)", output), output[-4000:]
         assert honcho.returncode == 130, f"honcho exited with {honcho.returncode}:\n{output[-4000:]}"
 
 
