@@ -123,8 +123,6 @@ def queue_undo(undone: PushRun, *, requested_by: models.Model | None = None) -> 
 
     Refuse (PushError) a run that cannot be undone, or whose day is being pushed or undone.
     """
-    from django_q.tasks import async_task
-
     try:
         with transaction.atomic(using=router.db_for_write(PushRun)):
             reason = refusal(undone)
@@ -138,18 +136,8 @@ def queue_undo(undone: PushRun, *, requested_by: models.Model | None = None) -> 
         raise PushError(_already_under_way(undone.date)) from None
 
     def enqueue() -> None:
-        try:
-            with transaction.atomic(using=router.db_for_write(PushRun)):
-                run.task_id = async_task(
-                    "attendance_push.tasks.execute_run",
-                    run.pk,
-                    task_name=f"attendance_push undo run {undone.pk} run {run.pk}",
-                )
-        except Exception as exc:
-            run.mark_failed(exc)
+        if not _hand_to_worker(run, f"attendance_push undo run {undone.pk} run {run.pk}"):
             logger.error("Undo of run %s could not be queued (run %s): %s", undone.pk, run.pk, run.error)
-            return
-        run.save(update_fields=["task_id"])
 
     transaction.on_commit(enqueue, using=router.db_for_write(PushRun))
     return run
@@ -278,8 +266,6 @@ def queue_pushes(
     include_closed: bool = False,
 ) -> list[PushRun]:
     """Queue a push of each of `days`, all or none (see `queue_push`)."""
-    from django_q.tasks import async_task
-
     for day in days:
         validate_day(day)
     try:
@@ -299,21 +285,9 @@ def queue_pushes(
 
     def enqueue() -> None:
         for run in runs:
-            try:
-                # A savepoint, so that a broker failure does not poison the caller's transaction.
-                with transaction.atomic(using=router.db_for_write(PushRun)):
-                    run.task_id = async_task(
-                        "attendance_push.tasks.execute_run",
-                        run.pk,
-                        task_name=f"attendance_push {run.date:%Y-%m-%d} run {run.pk}",
-                    )
-            except Exception as exc:
-                # The broker is down: say so on the run rather than leave it queued for ever.
-                run.mark_failed(exc)
+            if not _hand_to_worker(run, f"attendance_push {run.date:%Y-%m-%d} run {run.pk}"):
                 logger.error("Push of %s could not be queued (run %s): %s", run.date, run.pk, run.error)
                 notify_failure(run)
-                continue
-            run.save(update_fields=["task_id"])
 
     # The worker must find the PushRun rows when it picks up the tasks.
     transaction.on_commit(enqueue, using=router.db_for_write(PushRun))
@@ -442,3 +416,20 @@ def _drop_broken_connection() -> None:
     # Django reconnects on the next query once the broken one is closed.
     if not connection.in_atomic_block:
         connection.close_if_unusable_or_obsolete()
+
+
+def _hand_to_worker(run: PushRun, task_name: str) -> bool:
+    """Give queued `run` to the django-q2 broker and keep its task id; mark it failed and return False if the
+    broker refuses."""
+    from django_q.tasks import async_task
+
+    try:
+        # A savepoint, so that a broker failure does not poison the caller's transaction.
+        with transaction.atomic(using=router.db_for_write(PushRun)):
+            run.task_id = async_task("attendance_push.tasks.execute_run", run.pk, task_name=task_name)
+    except Exception as exc:
+        # The broker is down: say so on the run rather than leave it queued for ever.
+        run.mark_failed(exc)
+        return False
+    run.save(update_fields=["task_id"])
+    return True
