@@ -548,20 +548,29 @@ def _status_hint(where: str, field: models.Field) -> str:
     return f"Set {where}['status'] to a value the field accepts."
 
 
+# The hints of a function named by its dotted path, each written once for every setting that takes one.
+_PATH_HINT = "Write it as 'myapp.module.function'; the function takes the day (a datetime.date)."
+_VALUES_HINT = "The function gets a datetime.date and returns a dict of field names and values."
+
+
+def _failed(where: str, key: str, problem: str, hint: str, check_id: str) -> tuple[None, list[checks.CheckMessage]]:
+    """Return no value and the error saying `where[key]` has `problem`."""
+    return None, [checks.Error(f"{where}['{key}'] {problem}", hint=hint, id=check_id)]
+
+
 def _values_for_check(where: str, key: str, values: Any) -> tuple[dict[str, Any] | None, list[checks.CheckMessage]]:
     """Return a values setting as a dict (a dotted path is called with today's date), or the errors saying why not."""
     check_id = "attendance_push.E017" if key == "extra_values" else "attendance_push.E043"
     if isinstance(values, dict):
         return values, []
     if not isinstance(values, str):
-        return None, [
-            checks.Error(
-                f"{where}['{key}'] must be a dict of field names and values, or the dotted path of a function "
-                "f(day) returning one.",
-                hint="E.g. {'validated': True} or 'myapp.attendance.values_for_day'.",
-                id=check_id,
-            )
-        ]
+        return _failed(
+            where,
+            key,
+            "must be a dict of field names and values, or the dotted path of a function f(day) returning one.",
+            "E.g. {'validated': True} or 'myapp.attendance.values_for_day'.",
+            check_id,
+        )
     function, errors = _import_function(where, key, values, check_id)
     if function is None:
         return None, errors
@@ -569,51 +578,23 @@ def _values_for_check(where: str, key: str, values: Any) -> tuple[dict[str, Any]
         # Any day shows the shape of what the function returns; the push calls it with the day it pushes.
         result = function(timezone.now().date())
     except Exception as exc:  # noqa: BLE001 (the host's function: any failure is reported, not raised)
-        return None, [
-            checks.Error(
-                f"{where}['{key}'] {values}(day) raised {type(exc).__name__}: {exc}",
-                hint="The function gets a datetime.date and returns a dict of field names and values.",
-                id=check_id,
-            )
-        ]
+        return _failed(where, key, f"{values}(day) raised {type(exc).__name__}: {exc}", _VALUES_HINT, check_id)
     if not isinstance(result, dict):
-        return None, [
-            checks.Error(
-                f"{where}['{key}'] {values}(day) returned {type(result).__name__}, not a dict.",
-                hint="The function gets a datetime.date and returns a dict of field names and values.",
-                id=check_id,
-            )
-        ]
+        return _failed(
+            where, key, f"{values}(day) returned {type(result).__name__}, not a dict.", _VALUES_HINT, check_id
+        )
     return result, []
 
 
 def _import_function(where: str, key: str, path: Any, check_id: str) -> tuple[Any, list[checks.CheckMessage]]:
     if not isinstance(path, str):
-        return None, [
-            checks.Error(
-                f"{where}['{key}'] {path!r} is not the dotted path of a function.",
-                hint="Write it as 'myapp.module.function'; the function takes the day (a datetime.date).",
-                id=check_id,
-            )
-        ]
+        return _failed(where, key, f"{path!r} is not the dotted path of a function.", _PATH_HINT, check_id)
     try:
         function = import_string(path)
     except ImportError as exc:
-        return None, [
-            checks.Error(
-                f"{where}['{key}'] cannot import {path!r}: {exc}",
-                hint="Write it as 'myapp.module.function'; the function takes the day (a datetime.date).",
-                id=check_id,
-            )
-        ]
+        return _failed(where, key, f"cannot import {path!r}: {exc}", _PATH_HINT, check_id)
     if not callable(function):
-        return None, [
-            checks.Error(
-                f"{where}['{key}'] {path!r} is not callable.",
-                hint="Name a function f(day).",
-                id=check_id,
-            )
-        ]
+        return _failed(where, key, f"{path!r} is not callable.", "Name a function f(day).", check_id)
     return function, []
 
 
