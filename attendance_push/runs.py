@@ -287,7 +287,6 @@ def queue_pushes(
         for run in runs:
             if not _hand_to_worker(run, f"attendance_push {run.date:%Y-%m-%d} run {run.pk}"):
                 logger.error("Push of %s could not be queued (run %s): %s", run.date, run.pk, run.error)
-                notify_failure(run)
 
     # The worker must find the PushRun rows when it picks up the tasks.
     transaction.on_commit(enqueue, using=router.db_for_write(PushRun))
@@ -388,26 +387,43 @@ def is_pushed(day: datetime.date) -> bool:
 
 
 def notify_failure(run: PushRun) -> None:
-    """E-mail the site's ADMINS that `run` failed, with the day, the error and a link to the run."""
+    """E-mail the site's ADMINS that `run` (a push or an undo) failed, with the day, the error and a link to it."""
     try:
         link = conf.SITE_URL + reverse("admin:attendance_push_pushrun_change", args=[run.pk])
     except NoReverseMatch:
         link = _("PushRun %(run)s (the admin is not installed)") % {"run": run.pk}
-    day = f"{run.date:%Y-%m-%d}"
-    message = _(
-        "The attendance push of %(day)s failed.\n\n"
-        "Error: %(error)s\n"
-        "Trigger: %(trigger)s\n"
-        "Run: %(link)s\n\n"
-        "Fix the cause, then rerun the day from the admin (open the run, then “Rerun this day”) or with "
-        "`python manage.py push_attendance --date %(day)s`.\n\n"
-    ) % {"day": day, "error": run.error, "trigger": run.get_trigger_display(), "link": link}
-    message += run.traceback
+    if run.trigger == PushRun.Trigger.UNDO:
+        subject = _("Undo of run %(undone)s (push of %(day)s) failed")
+        message = _(
+            "The undo of run %(undone)s, the push of %(day)s, failed.\n\n"
+            "Error: %(error)s\n"
+            "Trigger: %(trigger)s\n"
+            "Run: %(link)s\n\n"
+            "Fix the cause, then undo the push again from the admin (open run %(undone)s, then “Undo this push”) "
+            "or with `python manage.py undo_push %(undone)s`.\n\n"
+        )
+    else:
+        subject = _("Attendance push of %(day)s failed")
+        message = _(
+            "The attendance push of %(day)s failed.\n\n"
+            "Error: %(error)s\n"
+            "Trigger: %(trigger)s\n"
+            "Run: %(link)s\n\n"
+            "Fix the cause, then rerun the day from the admin (open the run, then “Rerun this day”) or with "
+            "`python manage.py push_attendance --date %(day)s`.\n\n"
+        )
+    values = {
+        "day": f"{run.date:%Y-%m-%d}",
+        "undone": run.undoes_id,
+        "error": run.error,
+        "trigger": run.get_trigger_display(),
+        "link": link,
+    }
     try:
-        mail_admins(_("Attendance push of %(day)s failed") % {"day": day}, message)
+        mail_admins(subject % values, message % values + run.traceback)
     except Exception:
         # A broken mail server must not hide the failure itself, which is recorded already.
-        logger.exception("Could not e-mail ADMINS about the failed push of %s (run %s).", run.date, run.pk)
+        logger.exception("Could not e-mail ADMINS about the failed run %s (%s).", run.pk, run.date)
 
 
 def _drop_broken_connection() -> None:
@@ -419,8 +435,8 @@ def _drop_broken_connection() -> None:
 
 
 def _hand_to_worker(run: PushRun, task_name: str) -> bool:
-    """Give queued `run` to the django-q2 broker and keep its task id; mark it failed and return False if the
-    broker refuses."""
+    """Give queued `run` to the django-q2 broker and keep its task id; if the broker refuses, mark the run
+    failed, e-mail ADMINS and return False."""
     from django_q.tasks import async_task
 
     try:
@@ -430,6 +446,7 @@ def _hand_to_worker(run: PushRun, task_name: str) -> bool:
     except Exception as exc:
         # The broker is down: say so on the run rather than leave it queued for ever.
         run.mark_failed(exc)
+        notify_failure(run)
         return False
     run.save(update_fields=["task_id"])
     return True

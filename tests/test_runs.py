@@ -16,7 +16,15 @@ from django_q.models import Schedule
 from attendance_push.conf import SCHEDULE_NAME
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
-from attendance_push.runs import catch_up, is_pushed, missed_days, queue_push, run_push, scheduled_push
+from attendance_push.runs import (
+    catch_up,
+    is_pushed,
+    missed_days,
+    queue_push,
+    queue_undo,
+    run_push,
+    scheduled_push,
+)
 from attendance_push.schedule import push_instant
 from attendance_push.service import LOCK_NAMESPACE
 from school.models import EmployeeAttendance, StudentAttendance
@@ -357,3 +365,31 @@ def test_a_broker_that_is_down_fails_the_run_instead_of_leaving_it_queued(
     assert run.status == "failed" and run.task_id == ""
     assert "django_q_ormq" in run.error
     assert len(mail.outbox) == 1
+    (message,) = mail.outbox
+    assert message.subject.endswith("Attendance push of 2026-11-20 failed")
+    assert f"/attendance_push/pushrun/{run.pk}/change/" in message.body
+    assert f"Error: {run.error}" in message.body
+
+
+def test_an_undo_the_broker_refuses_fails_and_emails_the_admins_like_a_push(
+    settings, superuser, make_students, django_capture_on_commit_callbacks
+):
+    settings.ADMINS = [("Head", "head@school.example")]
+    make_students(2)
+    with time_machine.travel(at(20, 12), tick=False):
+        pushed_run = run_push(nov(19), trigger="admin")
+    assert pushed_run.status == "succeeded", pushed_run.error
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE django_q_ormq RENAME TO django_q_ormq_away")
+    with time_machine.travel(at(20, 12, 5), tick=False), django_capture_on_commit_callbacks(execute=True):
+        undo_run = queue_undo(pushed_run)
+    undo_run.refresh_from_db()
+    assert undo_run.status == "failed" and undo_run.task_id == ""
+    assert "django_q_ormq" in undo_run.error
+    (message,) = mail.outbox
+    assert message.to == ["head@school.example"]
+    assert message.subject.endswith(f"Undo of run {pushed_run.pk} (push of 2026-11-19) failed")
+    assert f"The undo of run {pushed_run.pk}, the push of 2026-11-19, failed." in message.body
+    assert f"Error: {undo_run.error}" in message.body
+    assert f"/attendance_push/pushrun/{undo_run.pk}/change/" in message.body
+    assert f"undo_push {pushed_run.pk}" in message.body
