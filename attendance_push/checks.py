@@ -78,6 +78,15 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 id="attendance_push.E014",
             )
         )
+    admin_site = raw.get("ADMIN_SITE", DEFAULTS["ADMIN_SITE"])
+    if not (isinstance(admin_site, str) and admin_site):
+        errors.append(
+            checks.Error(
+                f"{SETTING}['ADMIN_SITE'] must be the name of an admin site, not {admin_site!r}.",
+                hint="'admin' (the default site), or the name= of the AdminSite you registered PushRunAdmin on.",
+                id="attendance_push.E024",
+            )
+        )
     # Literal IDs, one per setting, so that a search for the ID finds its check.
     for key, check_id in (("KEEP_LEDGER_DAYS", "attendance_push.E060"), ("KEEP_RUNS_DAYS", "attendance_push.E061")):
         keep = raw.get(key, DEFAULTS[key])

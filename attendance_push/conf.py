@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "TARGETS": [],
     "CATCH_UP_DAYS": 3,
     "SITE_URL": None,
+    # The name of the AdminSite whose history the links in e-mails open (a custom site's `name`).
+    "ADMIN_SITE": "admin",
     "KEEP_LEDGER_DAYS": 400,
     "KEEP_RUNS_DAYS": None,
     "MAX_PAST_DAYS": 366,
@@ -185,6 +187,10 @@ class Settings:
     @property
     def SITE_URL(self) -> str:
         return (self._get("SITE_URL") or "").rstrip("/")
+
+    @property
+    def ADMIN_SITE(self) -> str:
+        return self._get("ADMIN_SITE")
 
     @property
     def KEEP_LEDGER_DAYS(self) -> int | None:

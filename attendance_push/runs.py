@@ -389,7 +389,10 @@ def is_pushed(day: datetime.date) -> bool:
 def notify_failure(run: PushRun) -> None:
     """E-mail the site's ADMINS that `run` (a push or an undo) failed, with the day, the error and a link to it."""
     try:
-        link = conf.SITE_URL + reverse("admin:attendance_push_pushrun_change", args=[run.pk])
+        # No request tells which admin site this is: the setting does, as `admin_site.name` does on the pages.
+        link = conf.SITE_URL + reverse(
+            "admin:attendance_push_pushrun_change", args=[run.pk], current_app=conf.ADMIN_SITE
+        )
     except NoReverseMatch:
         link = _("PushRun %(run)s (the admin is not installed)") % {"run": run.pk}
     if run.trigger == PushRun.Trigger.UNDO:

@@ -7,8 +7,10 @@ import re
 
 import pytest
 import time_machine
+from django.core import mail
 
 from attendance_push.models import PushRun
+from attendance_push.runs import run_push
 from school.models import StudentAttendance
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.custom_admin_urls")]
@@ -108,3 +110,21 @@ def test_the_live_status_view_is_on_its_own_site_and_links_there(pusher):
     data = pusher.get(f"{HISTORY}status/", {"ids": str(failed.pk)}).json()
     assert f'href="{HISTORY}{fixed.pk}/change/"' in data["runs"][str(failed.pk)]["cells"]["error_line"]
     assert_stays_on_the_office_site(data["runs"][str(failed.pk)]["cells"]["error_line"])
+
+
+@pytest.mark.parametrize(("site", "prefix"), [("office", "/office/"), (None, "/admin/")])
+def test_the_failure_email_links_to_the_run_on_the_configured_admin_site(settings, site, prefix):
+    settings.ADMINS = [("Head", "head@school.example")]
+    extra = {"ADMIN_SITE": site} if site else {}
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "ACTOR": "ghost",
+        "SITE_URL": "https://school.example",
+        **extra,
+    }
+
+    run = run_push(datetime.date(2026, 11, 19), trigger="schedule")
+
+    assert run.status == "failed"
+    (message,) = mail.outbox
+    assert f"Run: https://school.example{prefix}attendance_push/pushrun/{run.pk}/change/" in message.body

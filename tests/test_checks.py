@@ -582,3 +582,17 @@ def test_e020_targets_on_different_databases(settings):
 def test_e021_use_tz_off(settings):
     settings.USE_TZ = False
     assert "attendance_push.E021" in ids(check_settings())
+
+
+# --- E024: the admin site of the e-mails' links ----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["", None, 5])
+def test_e024_admin_site_must_be_a_site_name(value):
+    errors = changed(lambda c: c.update(ADMIN_SITE=value))
+    assert_reports(errors, "attendance_push.E024", "['ADMIN_SITE']", repr(value))
+    assert "PushRunAdmin" in errors[0].hint
+
+
+def test_admin_site_accepts_a_custom_sites_name():
+    assert changed(lambda c: c.update(ADMIN_SITE="office")) == []
