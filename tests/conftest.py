@@ -1,4 +1,4 @@
-"""Shared fixtures: a superuser, demo people and their attendance records."""
+"""Shared fixtures: a superuser and a client logged in as it, demo people and their attendance records."""
 
 from __future__ import annotations
 
@@ -63,6 +63,13 @@ def schedule_next_run(moment: datetime.datetime) -> None:
 @pytest.fixture
 def superuser(db):
     return get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+
+
+@pytest.fixture
+def superuser_client(client, superuser):
+    """Return the test client, logged in as the superuser."""
+    client.force_login(superuser)
+    return client
 
 
 @pytest.fixture

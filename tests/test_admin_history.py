@@ -6,7 +6,6 @@ import datetime
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
@@ -15,11 +14,10 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from school.models import EmployeeAttendance, StudentAttendance
 
+from .admin_pages import CHANGELIST, staff_with
 from .conftest import DAY, attendance
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
-
-CHANGELIST = "/admin/attendance_push/pushrun/"
 
 
 def change_url(run: PushRun) -> str:
@@ -33,12 +31,6 @@ def delete_url(run: PushRun) -> str:
 def shown(response) -> set[int]:
     """The primary keys of the runs listed on a changelist page."""
     return {run.pk for run in response.context["cl"].result_list}
-
-
-@pytest.fixture
-def admin_client(client, superuser):
-    client.force_login(superuser)
-    return client
 
 
 @pytest.fixture
@@ -92,8 +84,8 @@ def runs(superuser) -> dict[str, PushRun]:
 # The changelist
 
 
-def test_changelist_shows_every_status_as_a_badge_with_day_counts_and_error(admin_client, runs):
-    response = admin_client.get(CHANGELIST)
+def test_changelist_shows_every_status_as_a_badge_with_day_counts_and_error(superuser_client, runs):
+    response = superuser_client.get(CHANGELIST)
 
     assert response.status_code == 200
     assert shown(response) == {run.pk for run in runs.values()}
@@ -111,8 +103,8 @@ def test_changelist_shows_every_status_as_a_badge_with_day_counts_and_error(admi
     assert "second line of the error" not in content
 
 
-def test_changelist_filters_by_status(admin_client, runs):
-    response = admin_client.get(CHANGELIST, {"status__exact": "failed"})
+def test_changelist_filters_by_status(superuser_client, runs):
+    response = superuser_client.get(CHANGELIST, {"status__exact": "failed"})
 
     assert response.status_code == 200
     assert shown(response) == {runs["failed"].pk}
@@ -121,30 +113,30 @@ def test_changelist_filters_by_status(admin_client, runs):
     assert "attendance-push-badge--succeeded" not in content
 
 
-def test_changelist_filters_by_trigger(admin_client, runs):
-    response = admin_client.get(CHANGELIST, {"trigger__exact": "schedule"})
+def test_changelist_filters_by_trigger(superuser_client, runs):
+    response = superuser_client.get(CHANGELIST, {"trigger__exact": "schedule"})
 
     assert response.status_code == 200
     assert shown(response) == {runs["running"].pk, runs["succeeded"].pk}
 
 
-def test_changelist_date_hierarchy_narrows_to_a_month(admin_client, runs):
-    november = admin_client.get(CHANGELIST, {"date__year": "2026", "date__month": "11"})
-    october = admin_client.get(CHANGELIST, {"date__year": "2026", "date__month": "10"})
+def test_changelist_date_hierarchy_narrows_to_a_month(superuser_client, runs):
+    november = superuser_client.get(CHANGELIST, {"date__year": "2026", "date__month": "11"})
+    october = superuser_client.get(CHANGELIST, {"date__year": "2026", "date__month": "10"})
 
     assert november.status_code == october.status_code == 200
     assert shown(november) == {runs[s].pk for s in ("queued", "running", "succeeded", "failed", "interrupted")}
     assert shown(october) == {runs["october"].pk}
 
 
-def test_changelist_searches_the_error(admin_client, runs):
-    response = admin_client.get(CHANGELIST, {"q": "database is locked"})
+def test_changelist_searches_the_error(superuser_client, runs):
+    response = superuser_client.get(CHANGELIST, {"q": "database is locked"})
 
     assert response.status_code == 200
     assert shown(response) == {runs["failed"].pk}
 
 
-def test_changelist_query_count_does_not_grow_with_the_runs(admin_client):
+def test_changelist_query_count_does_not_grow_with_the_runs(superuser_client):
     User = get_user_model()  # noqa: N806
 
     def add_runs(n: int) -> None:
@@ -155,12 +147,12 @@ def test_changelist_query_count_does_not_grow_with_the_runs(admin_client):
             for user in users
         )
 
-    admin_client.get(CHANGELIST)  # Warm the session and the content-type caches.
+    superuser_client.get(CHANGELIST)  # Warm the session and the content-type caches.
     counts = {}
     for total in (5, 60):
         add_runs(total - PushRun.objects.count())
         with CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as captured:
-            response = admin_client.get(CHANGELIST)
+            response = superuser_client.get(CHANGELIST)
         assert response.status_code == 200
         assert len(shown(response)) == total
         assert f"clerk{total - 1:03d}" in response.content.decode()
@@ -192,13 +184,15 @@ def test_detail_of_a_failed_run_shows_the_error_and_the_traceback_read_only(clie
     assert 'name="_continue"' not in content
 
 
-def test_detail_of_a_succeeded_run_shows_the_counts_per_target(admin_client, superuser, make_students, make_employees):
+def test_detail_of_a_succeeded_run_shows_the_counts_per_target(
+    superuser_client, superuser, make_students, make_employees
+):
     make_students(3)
     make_employees(2)
     run = run_push(DAY, trigger=PushRun.Trigger.ADMIN, requested_by=superuser)
     assert run.status == PushRun.Status.SUCCEEDED
 
-    response = admin_client.get(change_url(run))
+    response = superuser_client.get(change_url(run))
 
     assert response.status_code == 200
     content = response.content.decode()
@@ -217,7 +211,7 @@ def test_detail_of_a_succeeded_run_shows_the_counts_per_target(admin_client, sup
     assert 'name="_save"' not in content
 
 
-def test_detail_of_a_run_counts_the_records_of_each_rule(admin_client, settings, superuser, make_employees):
+def test_detail_of_a_run_counts_the_records_of_each_rule(superuser_client, settings, superuser, make_employees):
     from school.models import Leave
 
     on_leave, *_others = make_employees(4)
@@ -228,7 +222,7 @@ def test_detail_of_a_run_counts_the_records_of_each_rule(admin_client, settings,
     settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [targets[0], employees]}
 
     run = run_push(DAY, trigger=PushRun.Trigger.ADMIN, requested_by=superuser)
-    content = admin_client.get(change_url(run)).content.decode()
+    content = superuser_client.get(change_url(run)).content.decode()
 
     cell = '<td class="attendance-push-records">'
     assert f"<tr><td>Employee attendance</td><td>2</td>{cell}1 Present, 1 Leave, 2 skipped by rule</td>" in content
@@ -246,17 +240,17 @@ def last_two(day):
 # Permissions
 
 
-def test_runs_cannot_be_added_through_the_admin(admin_client):
-    assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
-    assert admin_client.post(f"{CHANGELIST}add/", {"date": "2026-11-20", "trigger": "admin"}).status_code == 403
+def test_runs_cannot_be_added_through_the_admin(superuser_client):
+    assert superuser_client.get(f"{CHANGELIST}add/").status_code == 403
+    assert superuser_client.post(f"{CHANGELIST}add/", {"date": "2026-11-20", "trigger": "admin"}).status_code == 403
     assert not PushRun.objects.exists()
 
 
-def test_posting_a_change_does_not_modify_the_run(admin_client, runs):
+def test_posting_a_change_does_not_modify_the_run(superuser_client, runs):
     run = runs["failed"]
     before = PushRun.objects.filter(pk=run.pk).values().get()
 
-    response = admin_client.post(
+    response = superuser_client.post(
         change_url(run),
         {
             "date": "2026-11-01",
@@ -274,9 +268,7 @@ def test_posting_a_change_does_not_modify_the_run(admin_client, runs):
 
 
 def test_a_viewer_sees_the_history_but_cannot_delete(client, runs):
-    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
-    viewer.user_permissions.add(Permission.objects.get(codename="view_pushrun"))
-    client.force_login(viewer)
+    client.force_login(staff_with("view_pushrun", username="viewer"))
     run = runs["failed"]
 
     listing = client.get(CHANGELIST)
@@ -291,17 +283,17 @@ def test_a_viewer_sees_the_history_but_cannot_delete(client, runs):
 
 
 def test_staff_without_the_view_permission_cannot_see_the_history(client, runs):
-    client.force_login(get_user_model().objects.create_user("clerk", password="pw", is_staff=True))
+    client.force_login(staff_with())
 
     assert client.get(CHANGELIST).status_code == 403
     assert client.get(change_url(runs["failed"])).status_code == 403
 
 
-def test_a_superuser_can_delete_a_run(admin_client, runs):
+def test_a_superuser_can_delete_a_run(superuser_client, runs):
     run = runs["failed"]
 
-    confirm = admin_client.get(delete_url(run))
-    response = admin_client.post(delete_url(run), {"post": "yes"})
+    confirm = superuser_client.get(delete_url(run))
+    response = superuser_client.post(delete_url(run), {"post": "yes"})
 
     assert confirm.status_code == 200
     assert response.status_code == 302
@@ -314,13 +306,13 @@ def test_a_superuser_can_delete_a_run(admin_client, runs):
 
 
 @pytest.mark.parametrize("model", ["student", "employee", "studentattendance", "employeeattendance"])
-def test_school_changelists_render(admin_client, superuser, make_students, make_employees, model):
+def test_school_changelists_render(superuser_client, superuser, make_students, make_employees, model):
     (student,) = make_students(1)
     (employee,) = make_employees(1)
     attendance(student, status="Present", time_in=datetime.time(9, 0), created_by=superuser)
     attendance(employee, status="Absent")
 
-    response = admin_client.get(f"/admin/school/{model}/")
+    response = superuser_client.get(f"/admin/school/{model}/")
 
     assert response.status_code == 200
     assert response.context["cl"].result_count == 1
@@ -345,12 +337,12 @@ def test_adding_student_attendance_in_the_admin_records_the_user_as_creator(clie
     assert record.created_by == clerk
 
 
-def test_editing_attendance_in_the_admin_keeps_the_original_creator(admin_client, superuser, make_employees):
+def test_editing_attendance_in_the_admin_keeps_the_original_creator(superuser_client, superuser, make_employees):
     original = get_user_model().objects.create_user("device", password="pw")
     (employee,) = make_employees(1)
     record = attendance(employee, status="Present", time_in=datetime.time(9, 0), created_by=original)
 
-    response = admin_client.post(
+    response = superuser_client.post(
         f"/admin/school/employeeattendance/{record.pk}/change/",
         {"employee": employee.pk, "date": "2026-11-20", "status": "Present", "time_in": "09:00", "time_out": "16:30"},
     )

@@ -13,24 +13,15 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from school.models import StudentAttendance
 
+from .admin_pages import KTM, failed_run, frozen_at
+
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.custom_admin_urls")]
 
 HISTORY = "/office/attendance_push/pushrun/"
 PUSH = "/office/attendance_push/pushrun/push/"
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
 NOW = datetime.datetime(2026, 11, 20, 14, 5, tzinfo=KTM)
 
-
-@pytest.fixture(autouse=True)
-def frozen_time():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture
-def pusher(client, superuser):
-    client.force_login(superuser)
-    return client
+frozen_time = frozen_at(NOW)
 
 
 def admin_links(content: str) -> set[str]:
@@ -48,8 +39,8 @@ def assert_stays_on_the_office_site(content: str) -> None:
     )
 
 
-def test_the_history_links_to_the_push_pages_of_its_own_site(pusher):
-    response = pusher.get(HISTORY)
+def test_the_history_links_to_the_push_pages_of_its_own_site(superuser_client):
+    response = superuser_client.get(HISTORY)
     assert response.status_code == 200
     content = response.content.decode()
     assert response.context["site_header"] == "School office"
@@ -57,57 +48,59 @@ def test_the_history_links_to_the_push_pages_of_its_own_site(pusher):
     assert_stays_on_the_office_site(content)
 
 
-def test_the_push_form_confirms_and_pushes_on_its_own_site(pusher, make_students):
+def test_the_push_form_confirms_and_pushes_on_its_own_site(superuser_client, make_students):
     make_students(3)
 
-    form = pusher.get(PUSH)
+    form = superuser_client.get(PUSH)
     assert form.status_code == 200 and 'name="start"' in form.content.decode()
     assert_stays_on_the_office_site(form.content.decode())
 
-    confirmation = pusher.post(PUSH, {"start": "2026-11-19"})
+    confirmation = superuser_client.post(PUSH, {"start": "2026-11-19"})
     assert confirmation.status_code == 200
     assert f'action="{PUSH}"' in confirmation.content.decode()
     assert_stays_on_the_office_site(confirmation.content.decode())
     assert not PushRun.objects.exists()
 
-    response = pusher.post(PUSH, {"start": "2026-11-19", "end": "2026-11-19", "confirm": "yes", "run_now": "1"})
+    response = superuser_client.post(
+        PUSH, {"start": "2026-11-19", "end": "2026-11-19", "confirm": "yes", "run_now": "1"}
+    )
     assert response.status_code == 302 and response.url == HISTORY
     run = PushRun.objects.get()
     assert (run.status, run.created) == ("succeeded", 3)
     assert StudentAttendance.objects.filter(date=datetime.date(2026, 11, 19)).count() == 3
 
 
-def test_the_rerun_action_returns_to_its_own_site(pusher):
-    failed = PushRun.objects.create(date=datetime.date(2026, 11, 18), trigger="schedule", status="failed")
-    confirmation = pusher.post(HISTORY, {"action": "rerun_days", "_selected_action": [failed.pk]})
+def test_the_rerun_action_returns_to_its_own_site(superuser_client):
+    failed = failed_run(datetime.date(2026, 11, 18))
+    confirmation = superuser_client.post(HISTORY, {"action": "rerun_days", "_selected_action": [failed.pk]})
     assert confirmation.status_code == 200
     assert_stays_on_the_office_site(confirmation.content.decode())
 
-    response = pusher.post(HISTORY, {"action": "rerun_days", "_selected_action": [failed.pk], "post": "yes"})
+    response = superuser_client.post(HISTORY, {"action": "rerun_days", "_selected_action": [failed.pk], "post": "yes"})
     assert response.status_code == 302 and response.url == HISTORY
     assert PushRun.objects.filter(status="queued", date=datetime.date(2026, 11, 18)).count() == 1
 
 
-def test_the_run_page_links_to_a_rerun_on_its_own_site_and_deleting_returns_there(pusher):
-    run = PushRun.objects.create(date=datetime.date(2026, 11, 18), trigger="schedule", status="failed")
-    page = pusher.get(f"{HISTORY}{run.pk}/change/")
+def test_the_run_page_links_to_a_rerun_on_its_own_site_and_deleting_returns_there(superuser_client):
+    run = failed_run(datetime.date(2026, 11, 18))
+    page = superuser_client.get(f"{HISTORY}{run.pk}/change/")
     assert page.status_code == 200
     content = page.content.decode()
     assert f'href="{PUSH}?start=2026-11-18"' in content
     assert_stays_on_the_office_site(content)
 
-    response = pusher.post(f"{HISTORY}{run.pk}/delete/", {"post": "yes"})
+    response = superuser_client.post(f"{HISTORY}{run.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302 and response.url == HISTORY
     assert not PushRun.objects.exists()
 
 
-def test_the_live_status_view_is_on_its_own_site_and_links_there(pusher):
-    failed = PushRun.objects.create(date=datetime.date(2026, 11, 19), trigger="schedule", status="failed", error="x")
+def test_the_live_status_view_is_on_its_own_site_and_links_there(superuser_client):
+    failed = failed_run(datetime.date(2026, 11, 19), error="x")
     with time_machine.travel(NOW + datetime.timedelta(minutes=1), tick=False):
         fixed = PushRun.objects.create(date=failed.date, trigger="admin", status="succeeded")
-    content = pusher.get(HISTORY).content.decode()
+    content = superuser_client.get(HISTORY).content.decode()
     assert f'data-url="{HISTORY}status/"' in content
-    data = pusher.get(f"{HISTORY}status/", {"ids": str(failed.pk)}).json()
+    data = superuser_client.get(f"{HISTORY}status/", {"ids": str(failed.pk)}).json()
     assert f'href="{HISTORY}{fixed.pk}/change/"' in data["runs"][str(failed.pk)]["cells"]["error_line"]
     assert_stays_on_the_office_site(data["runs"][str(failed.pk)]["cells"]["error_line"])
 

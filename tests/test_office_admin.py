@@ -8,38 +8,30 @@ import json
 
 import pytest
 import time_machine
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import override_settings
-from django_q.models import Schedule
 
 from attendance_push.bikram import bs_date
 from attendance_push.models import PushRun
-from attendance_push.schedule import ensure_schedule, push_instant
+from attendance_push.schedule import push_instant
+
+from .admin_pages import CHANGELIST, KTM, PUSH, STATUS, failed_run, frozen_at, staff_with
+from .conftest import schedule_next_run
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = "/admin/attendance_push/pushrun/"
-PUSH = "/admin/attendance_push/pushrun/push/"
-STATUS = "/admin/attendance_push/pushrun/status/"
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
 # 18:50 on Thursday 3 December 2026 in Kathmandu: 2 h 10 min before the 21:00 push.
 NOW = datetime.datetime(2026, 12, 3, 18, 50, tzinfo=KTM)
 TODAY = datetime.date(2026, 12, 3)
 
 
+frozen_time = frozen_at(NOW)
+
+
 @pytest.fixture(autouse=True)
-def frozen_time():
-    with time_machine.travel(NOW, tick=False):
-        Schedule.objects.all().delete()
-        ensure_schedule()
-        yield
-
-
-@pytest.fixture
-def office(client, superuser):
-    client.force_login(superuser)
-    return client
+def schedule(frozen_time):
+    """Register the daily push as at NOW: the pages say when the next one is."""
+    schedule_next_run(NOW)
 
 
 def succeeded(day: datetime.date, **fields) -> PushRun:
@@ -52,30 +44,30 @@ def succeeded(day: datetime.date, **fields) -> PushRun:
 # The history -------------------------------------------------------------------------------
 
 
-def test_the_history_says_when_the_next_push_is_and_that_no_worker_runs(office):
-    content = office.get(CHANGELIST).content.decode()
+def test_the_history_says_when_the_next_push_is_and_that_no_worker_runs(superuser_client):
+    content = superuser_client.get(CHANGELIST).content.decode()
     assert "Next push: <strong>Thursday 3 December, 21:00 Asia/Kathmandu (in 2 h 10 min)</strong>" in content
     assert "No worker is running" in content
     assert "Ask the person who looks after this website's server to start the worker." in content
 
 
 @override_settings(ADMINS=[("Ram Thapa", "ram@example.com")])
-def test_the_no_worker_note_names_who_to_ask(office):
-    content = office.get(CHANGELIST).content.decode()
+def test_the_no_worker_note_names_who_to_ask(superuser_client):
+    content = superuser_client.get(CHANGELIST).content.decode()
     assert "Ask Ram Thapa (ram@example.com) to start the worker." in content
 
 
-def test_rows_are_ordered_by_day_newest_first(office):
-    old = PushRun.objects.create(date=TODAY - datetime.timedelta(days=5), trigger="admin", status="failed")
-    new = PushRun.objects.create(date=TODAY - datetime.timedelta(days=1), trigger="schedule", status="failed")
+def test_rows_are_ordered_by_day_newest_first(superuser_client):
+    old = failed_run(TODAY - datetime.timedelta(days=5), trigger="admin")
+    new = failed_run(TODAY - datetime.timedelta(days=1))
     # Requested last, but for the oldest day.
-    rerun = PushRun.objects.create(date=TODAY - datetime.timedelta(days=9), trigger="admin", status="failed")
-    response = office.get(CHANGELIST)
+    rerun = failed_run(TODAY - datetime.timedelta(days=9), trigger="admin")
+    response = superuser_client.get(CHANGELIST)
     assert [run.pk for run in response.context["cl"].result_list] == [new.pk, old.pk, rerun.pk]
 
 
-def test_the_calendar_has_weekday_labels_and_sunday_first_weeks(office):
-    response = office.get(CHANGELIST)
+def test_the_calendar_has_weekday_labels_and_sunday_first_weeks(superuser_client):
+    response = superuser_client.get(CHANGELIST)
     content = response.content.decode()
     assert content.count('class="attendance-push-weekday"') == 7
     weeks = response.context["calendar_weeks"]
@@ -95,29 +87,29 @@ def test_the_calendar_has_weekday_labels_and_sunday_first_weeks(office):
     ]
 
 
-def test_a_failed_run_shows_its_whole_first_line_and_links_to_the_run_that_fixed_its_day(office):
+def test_a_failed_run_shows_its_whole_first_line_and_links_to_the_run_that_fixed_its_day(superuser_client):
     day = TODAY - datetime.timedelta(days=2)
     error = "OperationalError: " + "could not connect to the database server at db.internal; " * 4
-    failed = PushRun.objects.create(date=day, trigger="schedule", status="failed", error=error + "\nsecond line")
+    failed = failed_run(day, error=error + "\nsecond line")
     with time_machine.travel(NOW + datetime.timedelta(minutes=1), tick=False):
         fixed = PushRun.objects.create(date=day, trigger="admin", status="succeeded")
-    content = office.get(CHANGELIST).content.decode()
+    content = superuser_client.get(CHANGELIST).content.decode()
     assert f'title="{error}">{error}</span>' in content
     assert "second line" not in content
     assert f'<a class="attendance-push-fixed-by" href="{CHANGELIST}{fixed.pk}/change/">Fixed by run {fixed.pk}</a>' in (
         content
     )
-    page = office.get(f"{CHANGELIST}{failed.pk}/change/").content.decode()
+    page = superuser_client.get(f"{CHANGELIST}{failed.pk}/change/").content.decode()
     assert f"Run {fixed.pk} pushed this day later." in page
-    unfixed = PushRun.objects.create(date=day - datetime.timedelta(days=1), trigger="schedule", status="failed")
-    assert "Not fixed yet" in office.get(f"{CHANGELIST}{unfixed.pk}/change/").content.decode()
+    unfixed = failed_run(day - datetime.timedelta(days=1))
+    assert "Not fixed yet" in superuser_client.get(f"{CHANGELIST}{unfixed.pk}/change/").content.decode()
 
 
-def test_the_traceback_is_collapsed(office):
+def test_the_traceback_is_collapsed(superuser_client):
     run = PushRun.objects.create(
         date=TODAY, trigger="schedule", status="failed", error="Boom", traceback="Traceback (most recent call last):"
     )
-    content = office.get(f"{CHANGELIST}{run.pk}/change/").content.decode()
+    content = superuser_client.get(f"{CHANGELIST}{run.pk}/change/").content.decode()
     details = content[content.index('<details class="attendance-push-traceback-box">') :]
     assert (
         details.index("<summary>") < details.index("Traceback (most recent call last):") < details.index("</details>")
@@ -128,10 +120,10 @@ def test_the_traceback_is_collapsed(office):
 # The live status view ----------------------------------------------------------------------
 
 
-def test_the_status_view_returns_each_runs_live_cells_and_the_days_outcome(office):
+def test_the_status_view_returns_each_runs_live_cells_and_the_days_outcome(superuser_client):
     queued = PushRun.objects.create(date=TODAY - datetime.timedelta(days=1), trigger="admin")
     done = succeeded(TODAY - datetime.timedelta(days=2), counts={"school.StudentAttendance": {"created": 3}})
-    response = office.get(STATUS, {"ids": f"{queued.pk},{done.pk},999999"})
+    response = superuser_client.get(STATUS, {"ids": f"{queued.pk},{done.pk},999999"})
     assert response.status_code == 200
     data = json.loads(response.content)
     assert set(data["runs"]) == {str(queued.pk), str(done.pk)}
@@ -146,20 +138,20 @@ def test_the_status_view_returns_each_runs_live_cells_and_the_days_outcome(offic
     assert data["days"] == {f"{queued.date:%Y-%m-%d}": "running", f"{done.date:%Y-%m-%d}": "pushed"}
 
 
-def test_the_status_view_refuses_bad_ids_and_people_who_cannot_see_the_history(client, office):
-    assert office.get(STATUS, {"ids": "1,x"}).status_code == 400
-    assert json.loads(office.get(STATUS).content) == {"runs": {}, "days": {}}
+def test_the_status_view_refuses_bad_ids_and_people_who_cannot_see_the_history(client, superuser_client):
+    assert superuser_client.get(STATUS, {"ids": "1,x"}).status_code == 400
+    assert json.loads(superuser_client.get(STATUS).content) == {"runs": {}, "days": {}}
     client.logout()
-    clerk = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
+    clerk = staff_with()
     client.force_login(clerk)
     assert client.get(STATUS, {"ids": "1"}).status_code == 403
     clerk.user_permissions.set(Permission.objects.filter(codename="view_pushrun"))
     assert client.get(STATUS, {"ids": "1"}).status_code == 200
 
 
-def test_queued_runs_are_tracked_by_the_page(office, make_students):
+def test_queued_runs_are_tracked_by_the_page(superuser_client, make_students):
     make_students(2)
-    response = office.post(PUSH, {"start": "2026-11-29", "end": "2026-12-01", "confirm": "yes"}, follow=True)
+    response = superuser_client.post(PUSH, {"start": "2026-11-29", "end": "2026-12-01", "confirm": "yes"}, follow=True)
     runs = list(PushRun.objects.order_by("pk"))
     content = response.content.decode()
     assert f'<span class="attendance-push-progress" data-runs="{",".join(str(run.pk) for run in runs)}"></span>' in (
@@ -173,36 +165,33 @@ def test_queued_runs_are_tracked_by_the_page(office, make_students):
 # Pushing -----------------------------------------------------------------------------------
 
 
-def test_the_push_form_uses_iso_date_inputs(office):
-    content = office.get(PUSH).content.decode()
+def test_the_push_form_uses_iso_date_inputs(superuser_client):
+    content = superuser_client.get(PUSH).content.decode()
     assert '<input type="date" name="start" value="2026-12-03"' in content
     assert 'class="attendance-push-weekday-of" data-for="id_start"' in content
     # A date typed the way one country writes it and another reads it is refused, not guessed.
-    response = office.get(PUSH, {"start": "01/12/2026"})
+    response = superuser_client.get(PUSH, {"start": "01/12/2026"})
     assert "Enter a valid date." in response.content.decode()
 
 
-def test_the_confirmation_says_what_each_record_holds(office, superuser, make_students):
+def test_the_confirmation_says_what_each_record_holds(superuser_client, superuser, make_students):
     make_students(1)
-    content = office.get(PUSH, {"start": "2026-12-02"}).content.decode()
+    content = superuser_client.get(PUSH, {"start": "2026-12-02"}).content.decode()
     assert "<li>Student attendance: Present, 09:00–17:00, created by root</li>" in content
     assert "<li>Employee attendance: Present, 09:00–17:00, created by root</li>" in content
 
 
-def test_the_confirmation_lists_days_that_are_not_consecutive_one_by_one(office, make_students):
+def test_the_confirmation_lists_days_that_are_not_consecutive_one_by_one(superuser_client, make_students):
     make_students(1)
-    runs = [
-        PushRun.objects.create(date=datetime.date(2026, 11, day), trigger="schedule", status="failed")
-        for day in (20, 24, 25)
-    ]
-    response = office.post(
+    runs = [failed_run(datetime.date(2026, 11, day)) for day in (20, 24, 25)]
+    response = superuser_client.post(
         CHANGELIST, {"action": "rerun_days", "_selected_action": [run.pk for run in runs]}, follow=True
     )
     content = response.content.decode()
     assert "not one after the other" in content
     assert "<li>Friday 20 November 2026</li>" in content
     assert "<li>Tuesday 24 November 2026 to Wednesday 25 November 2026</li>" in content
-    response = office.post(
+    response = superuser_client.post(
         CHANGELIST,
         {"action": "rerun_days", "post": "yes", "_selected_action": [run.pk for run in runs]},
         follow=True,
@@ -212,10 +201,8 @@ def test_the_confirmation_lists_days_that_are_not_consecutive_one_by_one(office,
 
 
 def test_without_a_superuser_the_confirmation_links_to_adding_one(client, make_students):
-    clerk = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
-    clerk.user_permissions.set(Permission.objects.filter(codename__in=["view_pushrun", "push_attendance"]))
     make_students(1)
-    client.force_login(clerk)
+    client.force_login(staff_with("view_pushrun", "push_attendance"))
     content = client.get(PUSH, {"start": "2026-12-02"}).content.decode()
     assert "No active superuser to record as the creator of pushed records." in content
     assert "Users › Add user" in content
@@ -244,20 +231,22 @@ def test_bikram_sambat_covers_every_day_the_pages_show():
         assert bs_date(datetime.date(year, 6, 1)), year
 
 
-def test_pages_in_nepali_show_bikram_sambat_dates(office):
-    PushRun.objects.create(date=datetime.date(2026, 12, 2), trigger="schedule", status="failed")
-    content = office.get(CHANGELIST, headers={"accept-language": "ne"}).content.decode()
+def test_pages_in_nepali_show_bikram_sambat_dates(superuser_client):
+    failed_run(datetime.date(2026, 12, 2))
+    content = superuser_client.get(CHANGELIST, headers={"accept-language": "ne"}).content.decode()
     assert '<html lang="ne"' in content
     assert '<span class="attendance-push-bs">२०८३ मंसिर १६</span>' in content
     assert "(२०८३ मंसिर १६)" in content  # the calendar square's label
-    confirmation = office.get(PUSH, {"start": "2026-12-02"}, headers={"accept-language": "ne"}).content.decode()
+    confirmation = superuser_client.get(
+        PUSH, {"start": "2026-12-02"}, headers={"accept-language": "ne"}
+    ).content.decode()
     assert "२०८३ मंसिर १६" in confirmation
-    english = office.get(CHANGELIST).content.decode()
+    english = superuser_client.get(CHANGELIST).content.decode()
     assert "२०८३" not in english
 
 
-def test_the_calendar_labels_bikram_sambat_months_where_they_begin_in_nepali(office):
-    weeks = office.get(CHANGELIST, headers={"accept-language": "ne"}).context["calendar_weeks"]
+def test_the_calendar_labels_bikram_sambat_months_where_they_begin_in_nepali(superuser_client):
+    weeks = superuser_client.get(CHANGELIST, headers={"accept-language": "ne"}).context["calendar_weeks"]
     starts = [week.bs_month for week in weeks if week.bs_month]
     # The calendar's first day, then Asoj 1, Kartik 1 and Mangsir 1 of 2083.
     assert starts == [
@@ -267,7 +256,7 @@ def test_the_calendar_labels_bikram_sambat_months_where_they_begin_in_nepali(off
         datetime.date(2026, 11, 17),
     ]
     assert [bs_date(day) for day in starts[1:]] == ["२०८३ आश्विन १", "२०८३ कार्तिक १", "२०८३ मंसिर १"]
-    english = office.get(CHANGELIST).context["calendar_weeks"]
+    english = superuser_client.get(CHANGELIST).context["calendar_weeks"]
     assert not any(week.bs_month for week in english)
 
 
