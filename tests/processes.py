@@ -7,12 +7,14 @@ import datetime
 import functools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg2
 from django.db import connection
 
 from attendance_push.conf import conf
@@ -116,6 +118,44 @@ def start(*args: str, env: dict[str, str] | None = None, log: Path) -> subproces
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def shell(code: str, *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.Popen:
+    """Start `manage.py shell -c code` in the background (in `cwd`'s project), its output piped back."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=cwd,
+        env=env or process_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@contextlib.contextmanager
+def holding_writes(url: str, table: str) -> Iterator[None]:
+    """Hold back every write to `table` of the database at `url` from another connection until the block
+    ends, as a long push does, so that processes racing for it all start before any can write."""
+    if url.startswith("postgres"):
+        other = psycopg2.connect(url)
+        with other.cursor() as cursor:
+            # Reads go on, writes wait: every push gets as far as its first write (or the day lock).
+            cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+        try:
+            yield
+        finally:
+            other.rollback()
+            other.close()
+    else:
+        # SQLite has one writer at a time: an open IMMEDIATE transaction holds every write back.
+        other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float | None = None) -> int:

@@ -10,17 +10,15 @@ import contextlib
 import datetime
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg2
 import pytest
 
-from .processes import ROOT, patience, startup_seconds
+from .processes import ROOT, holding_writes, patience, shell, startup_seconds
 from .servers import postgres_database, query
 
 pytestmark = pytest.mark.process
@@ -98,30 +96,6 @@ def host_database(vendor: str, tmp_path: Path):
         yield f"sqlite:///{tmp_path / 'host.sqlite3'}"
 
 
-@contextlib.contextmanager
-def holding_writes(url: str):
-    """Hold back every write to the attendance table, so the racers all start before any can push."""
-    if url.startswith("postgres"):
-        connection = psycopg2.connect(url)
-        with connection.cursor() as cursor:
-            # Reads go on, writes wait: every push gets as far as its first write (or the day lock).
-            cursor.execute("LOCK TABLE hr_dailyattendance IN SHARE MODE")
-        try:
-            yield
-        finally:
-            connection.rollback()
-            connection.close()
-    else:
-        # SQLite has one writer at a time: an open IMMEDIATE transaction holds every push back.
-        connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            connection.execute("ROLLBACK")
-            connection.close()
-
-
 def racers_waiting(url: str, day: datetime.date, racers: int) -> bool:
     if url.startswith("postgres"):
         # One holds the day's lock and waits for the table; the others wait for the day's lock.
@@ -141,20 +115,10 @@ def test_four_concurrent_pushes_create_one_record_per_person(vendor, tmp_path):
     with host_database(vendor, tmp_path) as url:
         host_manage(url, "migrate", "--noinput", "-v", "0")
         active = host_shell(url, SEED)
-        with holding_writes(url):
-            racers = [
-                subprocess.Popen(
-                    # The push itself, not push_attendance: the history allows one running run per
-                    # day, so four commands would be refused before they race (test_fault_runs).
-                    [sys.executable, "manage.py", "shell", "-c", PUSH.format(day=day)],
-                    cwd=HOST,
-                    env=host_env(url),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-                for _ in range(4)
-            ]
+        with holding_writes(url, "hr_dailyattendance"):
+            # The push itself, not push_attendance: the history allows one running run per day, so
+            # four commands would be refused before they race (test_fault_runs).
+            racers = [shell(PUSH.format(day=day), env=host_env(url), cwd=HOST) for _ in range(4)]
             deadline = time.monotonic() + patience(starts=4)  # four start-ups side by side
             while not racers_waiting(url, day, 4):
                 assert time.monotonic() < deadline, "the four pushes never all started"

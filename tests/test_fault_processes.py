@@ -23,7 +23,7 @@ from attendance_push.models import PushRun
 from attendance_push.service import today
 from school.models import StudentAttendance
 
-from .processes import ROOT, process_env, wait_for
+from .processes import ROOT, database_url, holding_writes, process_env, shell, wait_for
 from .servers import query
 from .test_worker_faults import push_is_writing
 
@@ -56,18 +56,6 @@ def hold(sender, **kwargs):
 target_pushed.connect(hold, weak=False)
 call_command("push_attendance", "--date", "{day}")
 """
-
-
-def shell(code: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=process_env(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def now() -> datetime.datetime:
@@ -107,7 +95,7 @@ def test_a_push_running_longer_than_the_task_timeout_is_not_interrupted_while_al
     make_students(3)
     day = today() - datetime.timedelta(days=1)
     release = tmp_path / "release"
-    process = shell(HELD.format(day=day, release=str(release)), Q_TIMEOUT="1", Q_RETRY="2")
+    process = shell(HELD.format(day=day, release=str(release)), env=process_env(Q_TIMEOUT="1", Q_RETRY="2"))
     try:
         run = wait_until_pushing(process)
         if connection.vendor == "sqlite":
@@ -151,8 +139,6 @@ def test_a_killed_push_is_found_dead_by_its_lock_or_its_heartbeat_not_the_task_t
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="SQLite has no server connection to cut")
 def test_a_connection_cut_mid_push_fails_the_command_with_one_line_and_the_run(superuser, make_students, tmp_path):
-    from .processes import database_url
-
     make_students(3)
     day = today() - datetime.timedelta(days=1)
     release = tmp_path / "release"
@@ -225,15 +211,13 @@ class Proxy:
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="SQLite is a file: it has no server to die")
 def test_a_database_server_that_dies_mid_push_fails_the_command_with_one_line(superuser, make_students, tmp_path):
-    from .processes import database_url
-
     make_students(3)
     day = today() - datetime.timedelta(days=1)
     settings = connection.settings_dict
     proxy = Proxy((settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432)))
     url = database_url().replace(f":{settings['PORT'] or 5432}/", f":{proxy.port}/")
     release = tmp_path / "release"
-    process = shell(HELD.format(day=day, release=str(release)), DATABASE_URL=url)
+    process = shell(HELD.format(day=day, release=str(release)), env=process_env(DATABASE_URL=url))
     try:
         run = wait_until_pushing(process)
         proxy.stop()  # the server is gone: the push's connection breaks, and no new one is accepted
@@ -293,35 +277,6 @@ def test_a_killed_attendance_scheduler_test_leaves_no_hourly_push_behind(superus
     assert not Schedule.objects.filter(name=TEST_SCHEDULE_NAME).exists()
 
 
-@contextlib.contextmanager
-def attendance_writes_held():
-    """Hold back every write to the students' attendance from another connection (a long push)."""
-    from .processes import database_url
-
-    url = database_url()
-    if url.startswith("postgres"):
-        import psycopg2
-
-        other = psycopg2.connect(url)
-        with other.cursor() as cursor:
-            cursor.execute("LOCK TABLE school_studentattendance IN SHARE MODE")
-        try:
-            yield
-        finally:
-            other.rollback()
-            other.close()
-    else:
-        import sqlite3
-
-        other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
-
-
 def test_run_now_cut_off_by_gunicorns_timeout_leaves_no_run_running(superuser, make_students, tmp_path, client):
     import http.client
     import re
@@ -365,7 +320,7 @@ def test_run_now_cut_off_by_gunicorns_timeout_leaves_no_run_running(superuser, m
         assert status == 200 and "csrfmiddlewaretoken" in page, log.read_text()[-3000:]
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
         body = f"csrfmiddlewaretoken={token}&start={day}&end={day}&confirm=yes&run_now=1"
-        with attendance_writes_held():
+        with holding_writes(database_url(), "school_studentattendance"):
             # The push waits for the attendance table past gunicorn's timeout: the worker is killed.
             status, _page = request("POST", "/admin/attendance_push/pushrun/push/", body, f"; csrftoken={token}")
     finally:
