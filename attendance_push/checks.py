@@ -27,6 +27,29 @@ from .service import status_value
 SETTING = "ATTENDANCE_PUSH"
 
 
+_KEEP_HINT = "None keeps everything; prune_push_history deletes what is older."
+# The settings that count days: (key, check ID, the fewest days, whether None keeps everything, hint).
+# Literal IDs, one per setting, so that a search for the ID finds its check.
+_DAY_COUNTS = (
+    (
+        "CATCH_UP_DAYS",
+        "attendance_push.E014",
+        0,
+        False,
+        "It is how many missed days a returning worker pushes; 0 turns catch-up off.",
+    ),
+    ("KEEP_LEDGER_DAYS", "attendance_push.E060", 1, True, _KEEP_HINT),
+    ("KEEP_RUNS_DAYS", "attendance_push.E061", 1, True, _KEEP_HINT),
+    (
+        "MAX_PAST_DAYS",
+        "attendance_push.E023",
+        0,
+        False,
+        "It is how far back the admin, the command and the preview accept a day (default 366).",
+    ),
+)
+
+
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Validate every key of `ATTENDANCE_PUSH`."""
     raw = getattr(settings, SETTING, {})
@@ -69,13 +92,16 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 id="attendance_push.E011",
             )
         )
-    catch_up_days = raw.get("CATCH_UP_DAYS", DEFAULTS["CATCH_UP_DAYS"])
-    if isinstance(catch_up_days, bool) or not isinstance(catch_up_days, int) or catch_up_days < 0:
+    for key, check_id, minimum, none_keeps_all, hint in _DAY_COUNTS:
+        value = raw.get(key, DEFAULTS[key])
+        if (value is None and none_keeps_all) or (
+            isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+        ):
+            continue
+        accepted = f"{minimum} or more, or None" if none_keeps_all else f"{minimum} or more"
         errors.append(
             checks.Error(
-                f"{SETTING}['CATCH_UP_DAYS'] must be a whole number of days, 0 or more, not {catch_up_days!r}.",
-                hint="It is how many missed days a returning worker pushes; 0 turns catch-up off.",
-                id="attendance_push.E014",
+                f"{SETTING}[{key!r}] must be a whole number of days, {accepted}, not {value!r}.", hint=hint, id=check_id
             )
         )
     admin_site = raw.get("ADMIN_SITE", DEFAULTS["ADMIN_SITE"])
@@ -85,26 +111,6 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 f"{SETTING}['ADMIN_SITE'] must be the name of an admin site, not {admin_site!r}.",
                 hint="'admin' (the default site), or the name= of the AdminSite you registered PushRunAdmin on.",
                 id="attendance_push.E024",
-            )
-        )
-    # Literal IDs, one per setting, so that a search for the ID finds its check.
-    for key, check_id in (("KEEP_LEDGER_DAYS", "attendance_push.E060"), ("KEEP_RUNS_DAYS", "attendance_push.E061")):
-        keep = raw.get(key, DEFAULTS[key])
-        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
-            errors.append(
-                checks.Error(
-                    f"{SETTING}[{key!r}] must be a whole number of days, 1 or more, or None, not {keep!r}.",
-                    hint="None keeps everything; prune_push_history deletes what is older.",
-                    id=check_id,
-                )
-            )
-    max_past_days = raw.get("MAX_PAST_DAYS", DEFAULTS["MAX_PAST_DAYS"])
-    if isinstance(max_past_days, bool) or not isinstance(max_past_days, int) or max_past_days < 0:
-        errors.append(
-            checks.Error(
-                f"{SETTING}['MAX_PAST_DAYS'] must be a whole number of days, 0 or more, not {max_past_days!r}.",
-                hint="It is how far back the admin, the command and the preview accept a day (default 366).",
-                id="attendance_push.E023",
             )
         )
     site_url = raw.get("SITE_URL")
