@@ -92,20 +92,14 @@ def ensure_schedule(schedule_model: Any = None, using: str = DEFAULT_DB_ALIAS) -
             "next_run": current if is_on_time(current) else next_push_after(timezone.now()),
         },
     )
-    _drop_copies(schedules, CATCH_UP_SCHEDULE_NAME)
-    catch_up = {"func": CATCH_UP_TASK, "schedule_type": "I", "minutes": CATCH_UP_EVERY_MINUTES, "repeats": -1}
-    schedules.update_or_create(
-        name=CATCH_UP_SCHEDULE_NAME,
-        defaults={**catch_up, "cluster": None},
-        create_defaults={**catch_up, "cluster": None, "next_run": timezone.now()},
-    )
-    _drop_copies(schedules, PRUNE_SCHEDULE_NAME)
-    prune = {"func": PRUNE_TASK, "schedule_type": "D", "repeats": -1}
-    schedules.update_or_create(
-        name=PRUNE_SCHEDULE_NAME,
-        defaults={**prune, "cluster": None},
-        create_defaults={**prune, "cluster": None, "next_run": timezone.now()},
-    )
+    for name, fields in (
+        (CATCH_UP_SCHEDULE_NAME, {"func": CATCH_UP_TASK, "schedule_type": "I", "minutes": CATCH_UP_EVERY_MINUTES}),
+        (PRUNE_SCHEDULE_NAME, {"func": PRUNE_TASK, "schedule_type": "D"}),
+    ):
+        _drop_copies(schedules, name)
+        fields = {**fields, "repeats": -1, "cluster": None}
+        # Due at once when new; an existing one keeps its next run.
+        schedules.update_or_create(name=name, defaults=fields, create_defaults={**fields, "next_run": timezone.now()})
     # The hourly test schedule lives only while `attendance_scheduler --test` runs.
     schedules.filter(name=TEST_SCHEDULE_NAME).delete()
     return schedule, created
