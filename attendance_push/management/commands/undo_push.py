@@ -17,7 +17,7 @@ def run_id(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a run id (a whole number).") from None
+        number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a run id (a whole number).")
     return number
