@@ -47,7 +47,7 @@ from .runs import (
     run_push,
     run_undo,
 )
-from .service import describe_rules, planned_records, push, resolve_actor, today
+from .service import corrected_words, describe_rules, planned_records, push, resolve_actor, today
 
 
 @admin.register(PushRun)
@@ -276,9 +276,10 @@ class PushRunAdmin(admin.ModelAdmin):
         totals: dict[str, dict[str, int]] = {}
         for preview in previews:
             for label, counts in preview.counts().items():
-                row = totals.setdefault(label, {"created": 0, "filled": 0, "skipped": 0, "rules": []})
+                row = totals.setdefault(label, {"created": 0, "filled": 0, "skipped": 0, "corrected": 0, "rules": []})
                 for key in ("created", "filled", "skipped"):
                     row[key] += counts[key]
+                row["corrected"] += counts.get("corrected", 0)
                 row["rules"].extend(counts["rules"])
         records = {label: describe_rules(counts["rules"]) for label, counts in totals.items()}
         cannot_run_now = run_now_refusal(days, previews) if refusal is None else None
@@ -300,6 +301,8 @@ class PushRunAdmin(admin.ModelAdmin):
             "target_rows": [(target_name(label), counts, records[label]) for label, counts in totals.items()],
             "previews": previews if len(days) > 1 else [],
             "closed_rows": closed_rows,
+            # Shown only when an earlier push of these days left records to correct or withdraw.
+            "any_corrected": any(row["corrected"] for row in totals.values()),
             "refusal": refusal,
             "no_actor": no_actor,
             "day_groups": day_groups(days),
@@ -525,7 +528,7 @@ class PushRunAdmin(admin.ModelAdmin):
                         c.get("created", 0),
                         c.get("filled", 0),
                         c.get("skipped", 0),
-                        _closed_text(c, run.include_closed),
+                        _closed_text(c, run.include_closed) + _corrected_text(c),
                     )
                     for label, c in run.counts.items()
                 ),
@@ -562,7 +565,7 @@ class PushRunAdmin(admin.ModelAdmin):
                     target_name(label),
                     counts.get("created", 0),
                     # Runs from before rules were counted have no "rules": their created records say it all.
-                    describe_rules(counts["rules"]) if "rules" in counts else "—",
+                    (describe_rules(counts["rules"]) if "rules" in counts else "—") + _corrected_text(counts),
                     counts.get("filled", 0),
                     counts.get("skipped", 0),
                     _closed_text(counts, run.include_closed).lstrip(" —") or _("open"),
@@ -844,6 +847,13 @@ def _closed_text(counts: dict, forced: bool) -> str:
     if forced:
         return " — " + _("closed: %(reason)s, pushed anyway") % {"reason": reason}
     return " — " + _("closed: %(reason)s") % {"reason": reason}
+
+
+def _corrected_text(counts: dict) -> str:
+    """Return " — N earlier records corrected" for a target's counts (see TargetResult.corrected), or ""."""
+    if not counts.get("corrected"):
+        return ""
+    return " — " + corrected_words(counts["corrected"])
 
 
 def _days_text(days: list[datetime.date]) -> str:

@@ -17,8 +17,8 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models, router, transaction
-from django.db.models import CharField, Exists, OuterRef, Value
-from django.db.models.functions import Cast
+from django.db.models import BooleanField, Case, CharField, Exists, F, Func, OuterRef, Subquery, TextField, Value, When
+from django.db.models.functions import Cast, Concat, Length
 from django.db.models.sql.subqueries import UpdateQuery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +32,7 @@ from .models import PushedRecord, PushRun
 class Entry:
     """Who the ledger rows of one write belong to: a run, a target, its day and the rule that decided."""
 
-    run_id: int
+    run_id: int | None  # None: a dry run
     label: str
     day: datetime.date
     rule: int = 0
@@ -184,58 +184,213 @@ def _constant(expression: Any) -> tuple[bool, Any]:
     return True, expression
 
 
-def rule_values(target: Target, values: dict[models.Field, Any]) -> dict[str, Any]:
-    """Return the constant columns one rule wrote (attname: value): what an undo compares a record with.
-
-    Columns computed per row (F(), a time read from the person) cannot be compared and are left out;
-    so are the day, the primary key and the auto_now timestamps.
-    """
-    compared = {}
+def _compared(target: Target, values: dict[models.Field, Any]):
     for field, expression in values.items():
         if field.primary_key or field.name == target.date_field:
             continue
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             continue
+        yield field, expression
+
+
+def rule_values(target: Target, values: dict[models.Field, Any]) -> dict[str, Any]:
+    """Return the constant columns one rule wrote (attname: value): what an undo compares a record with.
+
+    Columns computed per row (F(), a time read from the person) are in `rule_rows`; the day, the
+    primary key and the auto_now timestamps are compared with nothing.
+    """
+    compared = {}
+    for field, expression in _compared(target, values):
         constant, value = _constant(expression)
         if constant:
             compared[field.attname] = value
     return compared
 
 
-def pushed_values(target: Target, rules: list[dict[str, Any] | None], check_out: Any) -> dict[str, Any]:
+def rule_rows(target: Target, values: dict[models.Field, Any]) -> dict[str, Any]:
+    """Return the columns one rule computes per row (attname: expression): what the ledger fingerprints."""
+    return {
+        field.attname: expression for field, expression in _compared(target, values) if not _constant(expression)[0]
+    }
+
+
+def fingerprint(columns: list[str]) -> Any:
+    """Return the text of a record's `columns` as the database holds them (the same text for the same values).
+
+    Each column gives its length, a colon and its text, or "-" when NULL: no two rows of values give
+    the same text. Built by the ORM on the database that holds the record, at the push and at the
+    undo alike, so that comparing the two texts compares the values exactly.
+    """
+    parts = []
+    for attname in columns:
+        text = Cast(F(attname), output_field=TextField())
+        parts.append(
+            Case(
+                When(**{f"{attname}__isnull": True}, then=Value("-", output_field=TextField())),
+                default=Concat(
+                    Cast(Length(text), output_field=TextField()),
+                    Value(":", output_field=TextField()),
+                    text,
+                    output_field=TextField(),
+                ),
+                output_field=TextField(),
+            )
+        )
+    return parts[0] if len(parts) == 1 else Concat(*parts, output_field=TextField())
+
+
+def record_fingerprints(target: Target, entry: Entry | None, action: str, columns: list[str], alias: str) -> None:
+    """Keep, on the ledger rows of `entry` (its rule) and `action`, the fingerprint of each record's `columns`.
+
+    One UPDATE of the ledger rows from the records, after the write: what the database holds then.
+    """
+    if entry is None or not columns:
+        return
+    person = target.model._meta.get_field(target.person_field)
+    record = (
+        target.model._default_manager.using(alias)
+        .filter(
+            **{target.date_field: entry.day, person.attname: Cast(OuterRef("person"), output_field=person.target_field)}
+        )
+        .order_by()
+        .annotate(attendance_push_fingerprint=fingerprint(columns))
+        .values("attendance_push_fingerprint")[:1]
+    )
+    PushedRecord.objects.using(alias).filter(
+        run_id=entry.run_id, target=entry.label, action=action, rule=entry.rule
+    ).update(fingerprint=Subquery(record))
+
+
+def pushed_values(
+    target: Target, rules: list[dict[str, Any] | None], check_out: Any, rows: list[list[str] | None] | None = None
+) -> dict[str, Any]:
     """Return what a push of `target` wrote, for its run: the field names an undo needs and the values.
 
     `rules` holds, per rule index (the ledger's `rule`), the constant columns of its records (None for
-    a skip rule); `check_out` is the check-out filled (an expression per row is not kept).
+    a skip rule), and `rows` the columns it computed per row (fingerprinted in the ledger);
+    `check_out` is the check-out filled: a constant is kept here, one computed per row is
+    fingerprinted (`filled_rows`).
     """
     check_out_field = target.model._meta.get_field(target.check_out_field).attname if target.check_out_field else None
     constant, value = _constant(check_out)
+    filled_per_row = bool(check_out_field and check_out is not None and not constant)
     return {
         "person_field": target.model._meta.get_field(target.person_field).attname,
         "date_field": target.date_field,
         "check_out_field": check_out_field,
         "write": target.write,
         "rules": rules,
+        "rows": rows if rows is not None else [None if r is None else [] for r in rules],
         "filled": {check_out_field: value} if check_out_field and check_out is not None and constant else {},
+        "filled_rows": [check_out_field] if filled_per_row else [],
     }
 
 
-def all_constant(values: dict[models.Field, Any]) -> bool:
-    """Return whether every column a rule writes is a constant (so an UPDATE can set it to what it would insert)."""
-    return all(_constant(expression)[0] for expression in values.values())
+def filled_rows(target: Target, check_out: Any) -> list[str]:
+    """Return the columns of a filled record the ledger fingerprints: the check-out when computed per row."""
+    if not target.check_out_field or check_out is None or _constant(check_out)[0]:
+        return []
+    return [target.model._meta.get_field(target.check_out_field).attname]
 
 
-# Corrections ----------------------------------------------------------------------------------
+# Corrections and withdrawals --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What a rule of the current settings gives its people: constant values, no record (skip), or
-    values computed per row (None, not skip), which a correction cannot write."""
+    """What a rule of the current settings gives its people: no record (skip), or its constant values
+    (attname: value, as the ledger keeps them) and its values computed per row (attname: expression
+    for an UPDATE of the record, person paths read by correlated subqueries)."""
 
     rule: int
     values: dict[str, Any] | None
     skip: bool = False
+    rows: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+
+
+class _Differs(Func):
+    """Whether two values differ, NULL being a value like any other (never NULL itself)."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        lhs, rhs = self.get_source_expressions()
+        lhs_sql, lhs_params = compiler.compile(lhs)
+        rhs_sql, rhs_params = compiler.compile(rhs)
+        operator = "IS NOT" if connection.vendor == "sqlite" else "IS DISTINCT FROM"
+        return f"({lhs_sql} {operator} {rhs_sql})", (*lhs_params, *rhs_params)
+
+
+def earlier_runs(label: str, day: datetime.date, exclude: int | None) -> list[tuple[PushRun, dict[str, Any]]]:
+    """Return the succeeded, not undone runs of `day` whose ledger (not pruned) holds records they created
+    for `label`, with what they wrote (one query)."""
+    undone = PushRun.objects.filter(undoes=OuterRef("pk"), status=PushRun.Status.SUCCEEDED)
+    runs = (
+        PushRun.objects.filter(
+            ~Exists(undone),
+            Exists(PushedRecord.objects.filter(run=OuterRef("pk"), target=label, action=PushedRecord.Action.CREATED)),
+            date=day,
+            status=PushRun.Status.SUCCEEDED,
+            ledger_pruned_at__isnull=True,
+        )
+        .exclude(pk=exclude)
+        .only("pk", "date", "pushed", "counts", "include_closed")
+        .order_by("pk")
+    )
+    return [(run, run.pushed[label]) for run in runs if run.pushed.get(label)]
+
+
+def withdraw_earlier(
+    target: Target,
+    runs: list[tuple[PushRun, dict[str, Any]]],
+    alias: str,
+    *,
+    closed: bool,
+    outside: Exists | None,
+    dry_run: bool = False,
+) -> int:
+    """Delete the records earlier pushes of the day created, that nobody changed since, and that are now
+    false: all of them where the day is now `closed` for the target, else those of people the
+    target's `people_on_day` now excludes (`outside`, the condition on a record). Return how many.
+
+    Runs that created records on a day closed then, on purpose (include_closed), keep them. Filled
+    check-outs are left alone. The ledger rows of withdrawn records go with them.
+    """
+    if not closed and outside is None:
+        return 0
+    label = target.label
+    model = target.model
+    person = model._meta.get_field(target.person_field)
+    withdrawn = 0
+    for run, spec in runs:
+        if closed and run.include_closed and run.counts.get(label, {}).get("closed"):
+            continue
+        records = _records(model, spec, run.date, alias)
+        day_records = records
+        if not closed:
+            records = records.filter(outside)
+        for rule, values in enumerate(spec["rules"]):
+            if values is None:
+                continue
+            gone = _unedited(records, run, label, spec, rule)
+            if dry_run:
+                withdrawn += gone.count()
+                continue
+            deleted = _delete(gone, spec, label, alias)
+            if deleted:
+                withdrawn += deleted
+                PushedRecord.objects.using(alias).filter(
+                    ~Exists(
+                        day_records.filter(
+                            **{person.attname: Cast(OuterRef("person"), output_field=person.target_field)}
+                        )
+                    ),
+                    run=run,
+                    target=label,
+                    action=PushedRecord.Action.CREATED,
+                    rule=rule,
+                )._raw_delete(alias)
+    return withdrawn
 
 
 def correct_earlier(
@@ -243,69 +398,97 @@ def correct_earlier(
     entry: Entry,
     decisions: list[tuple[Decision, models.QuerySet]],
     alias: str,
+    runs: list[tuple[PushRun, dict[str, Any]]],
+    *,
+    dry_run: bool = False,
 ) -> int:
-    """Correct the records earlier pushes of the day created, that nobody changed since, and that the
-    rules now decide otherwise; return how many.
+    """Correct the records earlier pushes of the day (`runs`) created, that nobody changed since, and that
+    the rules now decide otherwise; return how many changed (or, in a dry run, would change).
 
-    A record whose person another rule now matches gets that rule's values (leave approved after the
-    evening push: Present becomes Leave), and its ledger row moves to this run; a record of a person a
-    skip rule now matches is deleted. People no longer expected at all are left alone: `people_filter`
-    says who is active now, not then. A constant number of statements per earlier run and pair of
-    rules, whatever the number of people.
+    A record whose person another rule now decides gets that rule's values, constant or computed per
+    row (leave approved after the evening push: Present becomes Leave), and its ledger row moves to
+    this run; a record of a person a skip rule now matches is deleted. People no longer expected
+    at all are left to `withdraw_earlier`: `people_filter` says who is active now, not then. A
+    constant number of statements per earlier run and pair of rules, whatever the number of people.
+    With a dry run, `entry.run_id` may be None.
     """
     model = target.model
     label = entry.label
     person = model._meta.get_field(target.person_field)
     key = person.target_field.name
-    undone = PushRun.objects.filter(undoes=OuterRef("pk"), status=PushRun.Status.SUCCEEDED)
-    earlier = list(
-        PushRun.objects.filter(
-            ~Exists(undone),
-            Exists(PushedRecord.objects.filter(run=OuterRef("pk"), target=label, action=PushedRecord.Action.CREATED)),
-            date=entry.day,
-            status=PushRun.Status.SUCCEEDED,
-            ledger_pruned_at__isnull=True,
-        )
-        .exclude(pk=entry.run_id)
-        .only("pk", "pushed")
-    )
     records = model._default_manager.using(alias).filter(**{target.date_field: entry.day}).order_by()
     corrected = 0
-    for run in earlier:
-        spec = run.pushed.get(label)
-        if not spec:
-            continue
+    moved_to: dict[int, Decision] = {}
+    for run, spec in runs:
         for old_rule, old in enumerate(spec["rules"]):
             if old is None:
                 continue
-            held = records.filter(
-                _ledger_of(run, label, PushedRecord.Action.CREATED, spec, rule=old_rule), **_typed(model, old)
-            )
+            held = _unedited(records, run, label, spec, old_rule)
             for decision, people in decisions:
-                if decision.values is not None and _typed(model, decision.values) == _typed(model, old):
+                if (
+                    decision.values is not None
+                    and not decision.rows
+                    and not _rows(spec, old_rule)
+                    and _typed(model, decision.values) == _typed(model, old)
+                ):
                     continue  # the same record either way
                 mine = held.filter(Exists(people.filter(**{key: OuterRef(person.attname)})))
                 if decision.skip:
-                    corrected += (
-                        mine.delete()[1].get(label, 0) if spec["write"] != "save" else _delete_each(mine, alias)
-                    )
+                    if dry_run:
+                        corrected += mine.count()
+                    elif spec["write"] == "save":
+                        corrected += _delete_each(mine, alias)
+                    else:
+                        corrected += mine.delete()[1].get(label, 0)
                     continue
-                if decision.values is None:
-                    continue  # values per row: left as they are
+                changing = _differing(mine, model, decision)
+                if dry_run:
+                    corrected += changing.count()
+                    continue
                 # The ledger row first (while the record still holds the old values), then the record.
                 moved = PushedRecord.objects.filter(
-                    Exists(mine.filter(**{person.attname: Cast(OuterRef("person"), output_field=person.target_field)})),
+                    Exists(
+                        changing.filter(**{person.attname: Cast(OuterRef("person"), output_field=person.target_field)})
+                    ),
                     run=run,
                     target=label,
                     action=PushedRecord.Action.CREATED,
                     rule=old_rule,
-                ).update(run_id=entry.run_id, rule=decision.rule)
+                ).update(run_id=entry.run_id, rule=decision.rule, fingerprint=None)
                 if moved:
-                    now_mine = records.filter(
-                        _ledger_of_run(entry.run_id, entry.day, label, spec, decision.rule), **_typed(model, old)
-                    )
-                    corrected += now_mine.update(**_typed(model, decision.values), **_auto_now(model))
+                    moved_to[decision.rule] = decision
+    for rule, decision in sorted(moved_to.items()):
+        # This run's records of the rule that differ from what it gives: the ones just moved (those it
+        # created itself hold its values already).
+        now_mine = _differing(
+            records.filter(_ledger_of_run(entry.run_id, entry.day, label, target, rule)), model, decision
+        )
+        corrected += now_mine.update(**_typed(model, decision.values), **decision.rows, **_auto_now(model))
+        record_fingerprints(target, entry.of_rule(rule), PushedRecord.Action.CREATED, list(decision.rows), alias)
     return corrected
+
+
+def _differing(records: models.QuerySet, model: type[models.Model], decision: Decision) -> models.QuerySet:
+    """Return the `records` that differ in a column from what `decision` gives (NULL-safe)."""
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    differs = [
+        _Differs(F(attname), Value(value, output_field=by_attname[attname]))
+        for attname, value in _typed(model, decision.values or {}).items()
+    ]
+    differs += [_Differs(F(attname), expression) for attname, expression in decision.rows.items()]
+    if not differs:
+        return records.none()
+    condition = models.Q(differs[0])
+    for other in differs[1:]:
+        condition |= models.Q(other)
+    return records.filter(condition)
+
+
+def _delete(records: models.QuerySet, spec: dict[str, Any], label: str, alias: str) -> int:
+    if spec["write"] == "save":
+        # Through the model, so that its delete() and signals run, as its save() did.
+        return _delete_each(records, alias)
+    return records.delete()[1].get(label, 0)
 
 
 def _delete_each(records: models.QuerySet, alias: str) -> int:
@@ -316,7 +499,7 @@ def _delete_each(records: models.QuerySet, alias: str) -> int:
     return deleted
 
 
-def _ledger_of_run(run_id: int, day: datetime.date, label: str, spec: dict[str, Any], rule: int) -> Exists:
+def _ledger_of_run(run_id: int, day: datetime.date, label: str, target: Target, rule: int) -> Exists:
     return Exists(
         PushedRecord.objects.filter(
             run_id=run_id,
@@ -324,9 +507,37 @@ def _ledger_of_run(run_id: int, day: datetime.date, label: str, spec: dict[str, 
             target=label,
             action=PushedRecord.Action.CREATED,
             rule=rule,
-            person=person_key(spec["person_field"]),
+            person=person_key(target.model._meta.get_field(target.person_field).attname),
         )
     )
+
+
+def _rows(spec: dict[str, Any], rule: int) -> list[str]:
+    """Return the columns `rule` of a run's target computed per row (fingerprinted), [] when none or not known."""
+    rows = spec.get("rows") or []
+    return (rows[rule] or []) if rule < len(rows) else []
+
+
+def _unedited(records: models.QuerySet, run: PushRun, label: str, spec: dict[str, Any], rule: int) -> models.QuerySet:
+    """Return the `records` that `rule` of `run` created and that still hold exactly what it wrote.
+
+    The constant columns are compared with the values the run kept; the columns computed per row
+    by their fingerprint with the one the ledger row kept after the write.
+    """
+    model = records.model
+    ledger = PushedRecord.objects.filter(
+        day=run.date,
+        target=label,
+        run=run,
+        action=PushedRecord.Action.CREATED,
+        rule=rule,
+        person=person_key(spec["person_field"]),
+    )
+    rows = _rows(spec, rule)
+    if rows:
+        records = records.alias(attendance_push_fingerprint=fingerprint(rows))
+        ledger = ledger.filter(fingerprint=OuterRef("attendance_push_fingerprint"))
+    return records.filter(Exists(ledger), **_typed(model, spec["rules"][rule]))
 
 
 # Undo -----------------------------------------------------------------------------------------
@@ -480,31 +691,39 @@ def _undo_target(run: PushRun, label: str, spec: dict[str, Any], *, dry_run: boo
         if values is None:
             continue
         # Only records the rule wrote, still holding what it wrote: one statement per rule.
-        unchanged = records.filter(
-            _ledger_of(run, label, PushedRecord.Action.CREATED, spec, rule=index), **_typed(model, values)
-        )
+        unchanged = _unedited(records, run, label, spec, index)
         if dry_run:
             deleted += unchanged.count()
-        elif spec["write"] == "save":
-            # Through the model, so that its delete() and signals run, as its save() did.
-            for record in list(unchanged.select_for_update()):
-                record.delete(using=alias)
-                deleted += 1
         else:
-            deleted += unchanged.delete()[1].get(label, 0)
+            deleted += _delete(unchanged, spec, label, alias)
     kept = total - deleted if dry_run else created.count()
     check_out = spec["check_out_field"]
     if not check_out:
         return TargetUndo(label, deleted, cleared, kept)
     filled = records.filter(_ledger_of(run, label, PushedRecord.Action.FILLED, spec))
-    if not spec["filled"]:
-        # A check-out computed per person cannot be compared with what it was: keep those fills.
+    if spec.get("filled_rows"):
+        # A check-out computed per person: still the one the push wrote when its fingerprint matches.
+        still = records.alias(attendance_push_fingerprint=fingerprint(spec["filled_rows"])).filter(
+            Exists(
+                PushedRecord.objects.filter(
+                    day=run.date,
+                    target=label,
+                    run=run,
+                    action=PushedRecord.Action.FILLED,
+                    person=person_key(spec["person_field"]),
+                    fingerprint=OuterRef("attendance_push_fingerprint"),
+                )
+            ),
+            **{f"{check_out}__isnull": False},
+        )
+    elif spec["filled"]:
+        still = filled.filter(**{check_out: _typed(model, spec["filled"])[check_out]})
+    else:
+        # A run from before check-outs computed per person were fingerprinted: nothing to compare with.
         return TargetUndo(label, deleted, cleared, kept + filled.count())
-    pushed_out = _typed(model, spec["filled"])[check_out]
-    still = filled.filter(**{check_out: pushed_out})
     if dry_run:
         cleared = still.count()
-        kept += filled.exclude(**{check_out: pushed_out}).exclude(**{f"{check_out}__isnull": True}).count()
+        kept += filled.filter(**{f"{check_out}__isnull": False}).count() - cleared
         return TargetUndo(label, deleted, cleared, kept)
     if spec["write"] == "save":
         for record in list(still.select_for_update()):

@@ -202,6 +202,15 @@ class PushedRecord(models.Model):
     rule = models.PositiveSmallIntegerField(
         _("rule"), default=0, help_text=_("The target's rule that decided a created record (0: the first).")
     )
+    # Only for a rule whose values are computed per row (a time read from the person, an expression):
+    # the text of those columns as the database held them after the write (see ledger.fingerprint).
+    # NULL, not "", for "none": most rows have none, and NULL never equals a record's fingerprint.
+    fingerprint = models.TextField(  # noqa: DJ001
+        _("fingerprint"),
+        null=True,
+        blank=True,
+        help_text=_("The values computed per record, as written: an undo deletes only a record that still holds them."),
+    )
 
     objects = PushedRecordQuerySet.as_manager()
 

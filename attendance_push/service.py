@@ -31,14 +31,19 @@ from .exceptions import NoActorError, PushError
 from .ledger import (
     Decision,
     Entry,
-    all_constant,
     correct_earlier,
+    earlier_runs,
+    filled_rows,
     pushed_values,
     record_fill,
+    record_fingerprints,
     record_insert,
     record_people,
+    rule_rows,
     rule_values,
+    withdraw_earlier,
 )
+from .models import PushedRecord
 from .signals import target_pushed
 from .workdays import closed_days
 
@@ -73,7 +78,9 @@ class TargetResult:
     rules: tuple[RuleResult, ...] = ()
     # What the push wrote, for the ledger's undo (see ledger.pushed_values); empty in a dry run.
     pushed: dict[str, Any] = dataclass_field(default_factory=dict, compare=False)
-    # Records earlier pushes of the day created, nobody changed, and the rules now decide otherwise.
+    # Records earlier pushes of the day created and nobody changed since, that the rules now decide
+    # otherwise (changed, or deleted by a skip rule) or that are now false (withdrawn: the day closed
+    # since, or the person no longer expected that day by people_on_day).
     corrected: int = 0
     # Why the day is closed for this target (a weekly off, a holiday, a closure), or None when open.
     closed: str | None = None
@@ -140,6 +147,11 @@ def describe_rules(rules: list[dict[str, Any]]) -> str:
     if skipped:
         parts.append(_("%(count)d skipped by rule") % {"count": skipped})
     return ", ".join(parts) or _("no records")
+
+
+def corrected_words(count: int) -> str:
+    """Return "N earlier records corrected": unchanged records of earlier pushes changed, or deleted as false."""
+    return _("%(count)d earlier records corrected") % {"count": count}
 
 
 def today() -> datetime.date:
@@ -218,7 +230,9 @@ def push(
     needs_actor = any(target.created_by_field and plan[target.label][1] for target in targets)
     actor = resolve_actor() if needs_actor else None
     if dry_run:
-        return PushResult(day, tuple(_preview_target(t, day, *plan[t.label]) for t in targets), dry_run=True)
+        return PushResult(
+            day, tuple(_preview_target(t, day, *plan[t.label], actor=actor) for t in targets), dry_run=True
+        )
     aliases = sorted({router.db_for_write(target.model) for target in targets})
     with ExitStack() as stack:
         for alias in aliases:
@@ -646,21 +660,76 @@ def _fill_values(target: Target, day: datetime.date, plan: FillPlan) -> dict[str
 # --- Preview and push ------------------------------------------------------------------------------
 
 
-def _preview_target(target: Target, day: datetime.date, closed: str | None = None, insert: bool = True) -> TargetResult:
+def _preview_target(
+    target: Target, day: datetime.date, closed: str | None = None, insert: bool = True, *, actor: Any = None
+) -> TargetResult:
     alias = router.db_for_read(target.model)
     plan = fill_plan(target, day, alias)
     filled = skipped = 0
     if plan is not None:
         filled, skipped = plan.to_fill.count(), plan.to_skip.count()
     rules = []
+    decisions: list[Decision] = []
     # A closed day: no rule creates anything (the check-outs above are still filled).
-    for rule, people in _rule_buckets(target, day, alias) if insert else ():
+    for index, (rule, people) in enumerate(_rule_buckets(target, day, alias) if insert else ()):
         count = people.count()
         if rule.skip:
             rules.append(RuleResult(rule.name, "", skipped=count, skip=True))
+            decisions.append(Decision(index, None, skip=True))
         else:
-            rules.append(RuleResult(rule.name, _rule_status(target, rule)[1], created=count))
-    return TargetResult(target.label, sum(rule.created for rule in rules), filled, skipped, tuple(rules), closed=closed)
+            status, label = _rule_status(target, rule)
+            rules.append(RuleResult(rule.name, label, created=count))
+            decisions.append(_decision(target, index, _insert_values(target, day, actor, rule, status)))
+    corrected = _correct_earlier(target, Entry(None, target.label, day), alias, insert, decisions, dry_run=True)
+    return TargetResult(
+        target.label,
+        sum(rule.created for rule in rules),
+        filled,
+        skipped,
+        tuple(rules),
+        corrected=corrected,
+        closed=closed,
+    )
+
+
+def _decision(target: Target, index: int, values: dict[models.Field, Any]) -> Decision:
+    """Return what rule `index` gives its people: its constant values and, for an UPDATE, its values per row."""
+    person_ref = _person_ref_in_update(target)
+    rows = {attname: _rebase(expression, person_ref) for attname, expression in rule_rows(target, values).items()}
+    return Decision(index, rule_values(target, values), rows=rows)
+
+
+def _outside(target: Target, day: datetime.date, alias: str) -> Exists | None:
+    """Return the condition on a record that `people_on_day` excludes its person on `day`, or None without one."""
+    if not target.people_on_day:
+        return None
+    person_fk = target.model._meta.get_field(target.person_field)
+    there = (
+        target.person_model._default_manager.using(alias)
+        .filter(day_q(target.people_on_day, day, f"{target.label} people_on_day"))
+        .filter(**{person_fk.target_field.name: OuterRef(target.person_field)})
+    )
+    return ~Exists(there)
+
+
+def _correct_earlier(
+    target: Target, entry: Entry, alias: str, insert: bool, decisions: list[Decision], *, dry_run: bool = False
+) -> int:
+    """Withdraw and correct the unchanged records of earlier pushes of the day; return how many (see ledger)."""
+    runs = earlier_runs(target.label, entry.day, entry.run_id)
+    if not runs:
+        return 0
+    # A closed day withdraws them all; an open one those of people no longer expected that day.
+    corrected = withdraw_earlier(
+        target, runs, alias, closed=not insert, outside=_outside(target, entry.day, alias), dry_run=dry_run
+    )
+    if insert:
+        expected = _people(target, entry.day, alias)
+        buckets = [people for _rule, people in _rule_buckets(target, entry.day, alias, base=expected)]
+        corrected += correct_earlier(
+            target, entry, list(zip(decisions, buckets, strict=True)), alias, runs, dry_run=dry_run
+        )
+    return corrected
 
 
 def _push_target(
@@ -685,33 +754,39 @@ def _push_target(
             filled = _fill_by_save(target, plan, values, alias, entry)
         else:
             filled = record_fill(connections[alias], entry, plan.to_fill, values, target.person_field, alias)
+        if filled:
+            record_fingerprints(target, entry, PushedRecord.Action.FILLED, filled_rows(target, fill_check_out), alias)
     rules = []
     written: list[dict[str, Any] | None] = []
+    rows: list[list[str] | None] = []
     decisions: list[Decision] = []
     # A closed day: no rule creates anything (the check-outs above are still filled).
     for index, (rule, people) in enumerate(_rule_buckets(target, day, alias) if insert else ()):
         if rule.skip:
             rules.append(RuleResult(rule.name, "", skipped=people.count(), skip=True))
             written.append(None)
+            rows.append(None)
             decisions.append(Decision(index, None, skip=True))
             continue
         status, label = _rule_status(target, rule)
         values = _insert_values(target, day, actor, rule, status)
-        written.append(rule_values(target, values))
-        decisions.append(Decision(index, written[-1] if all_constant(values) else None))
+        decision = _decision(target, index, values)
+        written.append(decision.values)
+        rows.append(list(decision.rows))
+        decisions.append(decision)
         rule_entry = entry.of_rule(index) if entry is not None else None
         if by_save:
             created = _insert_by_save(target, people, values, alias, rule_entry)
         else:
             created = _insert_missing(target, people, values, alias, rule_entry)
+        if created:
+            # Only for values computed per row: a rule of constants needs no fingerprint.
+            record_fingerprints(target, rule_entry, PushedRecord.Action.CREATED, rows[-1], alias)
         rules.append(RuleResult(rule.name, label, created=created))
     created = sum(rule.created for rule in rules)
     corrected = 0
-    # On a closed day no rule decided anything: records of earlier pushes are left as they are.
-    if entry is not None and insert:
-        expected = _people(target, day, alias)
-        buckets = [people for _rule, people in _rule_buckets(target, day, alias, base=expected)]
-        corrected = correct_earlier(target, entry, list(zip(decisions, buckets, strict=True)), alias)
+    if entry is not None:
+        corrected = _correct_earlier(target, entry, alias, insert, decisions)
     target_pushed.send(
         sender=target.model,
         day=day,
@@ -722,7 +797,7 @@ def _push_target(
         using=alias,
         closed=closed,
     )
-    pushed = pushed_values(target, written, fill_check_out) if entry is not None else {}
+    pushed = pushed_values(target, written, fill_check_out, rows) if entry is not None else {}
     return TargetResult(target.label, created, filled, skipped, tuple(rules), pushed, corrected, closed=closed)
 
 

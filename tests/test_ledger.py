@@ -462,7 +462,7 @@ def test_write_save_enters_only_what_the_hosts_save_kept(settings, superuser):
     assert list(Guarded.objects.values_list("member__full_name", flat=True)) == ["Locked"]
 
 
-def test_columns_computed_per_row_are_not_compared_and_fills_by_expression_are_kept(settings, superuser):
+def test_columns_computed_per_row_are_compared_by_their_fingerprint(settings, superuser):
     from tests.variants.models import Group, Member, Register
 
     settings.ATTENDANCE_PUSH = {
@@ -490,10 +490,10 @@ def test_columns_computed_per_row_are_not_compared_and_fills_by_expression_are_k
 
     assert (run.created, run.filled) == (1, 1)
     undo_run = run_undo(run)
-    # Di's record is deleted although its hours were computed per row; Ada's fill, by her group's
-    # end of shift, cannot be compared with what it was, and stays.
-    assert undo_run.counts["variants.Register"] == {"deleted": 1, "cleared": 0, "kept": 1}
-    assert list(Register.objects.values_list("member", "time_out")) == [(ada.pk, datetime.time(14))]
+    # Di's record, its hours computed per row, still holds them: deleted. Ada's check-out, her group's
+    # end of shift, is still the one the push wrote: cleared.
+    assert undo_run.counts["variants.Register"] == {"deleted": 1, "cleared": 1, "kept": 0}
+    assert list(Register.objects.values_list("member", "time_out")) == [(ada.pk, None)]
 
 
 # Corrections ------------------------------------------------------------------------------------

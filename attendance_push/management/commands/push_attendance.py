@@ -13,7 +13,7 @@ from attendance_push.conf import conf
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
 from attendance_push.runs import run_push
-from attendance_push.service import describe_rules, push, resolve_actor, today, validate_day
+from attendance_push.service import corrected_words, describe_rules, push, resolve_actor, today, validate_day
 
 
 def iso_date(value: str) -> datetime.date:
@@ -108,5 +108,6 @@ class Command(BaseCommand):
                 f"  {label}: {closed}"
                 + _("%(created)d created, %(filled)d check-outs filled, %(skipped)d skipped")
                 % {"created": count["created"], "filled": count["filled"], "skipped": count["skipped"]}
+                + (", " + corrected_words(count["corrected"]) if count.get("corrected") else "")
                 + (f" ({describe_rules(count['rules'])})" if count.get("rules") else "")
             )
