@@ -146,7 +146,14 @@ def record_people(entry: Entry | None, action: str, people: list[Any], alias: st
         return
     PushedRecord.objects.using(alias).bulk_create(
         [
-            PushedRecord(run_id=entry.run_id, target=entry.label, person=str(person), day=entry.day, action=action)
+            PushedRecord(
+                run_id=entry.run_id,
+                target=entry.label,
+                person=str(person),
+                day=entry.day,
+                action=action,
+                rule=entry.rule,
+            )
             for person in people
         ],
         batch_size=500,

@@ -322,3 +322,18 @@ def test_a_closure_withdraws_through_the_hosts_model_too_and_keeps_edited_record
 
     assert pushed_run().counts[SHEETS]["corrected"] == 1
     assert sheets() == {"Bo": ("Present", SIX, datetime.time(15))}
+
+
+def test_write_save_enters_the_rule_of_each_record_and_undo_compares_with_it(settings, ops):
+    use_timesheets(settings, "save", rules=[{"people": "tests.variants.days.ops", "status": "Shift"}])
+    ada = Member.objects.create(full_name="Ada", group=ops)
+    bo = Member.objects.create(full_name="Bo")
+    run = pushed_run()
+    assert set(PushedRecord.objects.filter(run=run).values_list("person", "rule")) == {
+        (str(ada.pk), 0),
+        (str(bo.pk), 1),
+    }
+    assert sheets() == {"Ada": ("Shift", SIX, TWO), "Bo": ("Present", datetime.time(9), datetime.time(17))}
+
+    assert run_undo(run).counts[SHEETS] == {"deleted": 2, "cleared": 0, "kept": 0}
+    assert not Timesheet.objects.exists()
