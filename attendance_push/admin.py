@@ -276,10 +276,12 @@ class PushRunAdmin(admin.ModelAdmin):
         totals: dict[str, dict[str, int]] = {}
         for preview in previews:
             for label, counts in preview.counts().items():
-                row = totals.setdefault(label, {"created": 0, "filled": 0, "skipped": 0, "corrected": 0, "rules": []})
+                row = totals.setdefault(label, {"created": 0, "filled": 0, "skipped": 0, "rules": []})
                 for key in ("created", "filled", "skipped"):
                     row[key] += counts[key]
-                row["corrected"] += counts.get("corrected", 0)
+                if counts.get("corrected"):
+                    # As in a run's counts: there only when an earlier push left something to correct.
+                    row["corrected"] = row.get("corrected", 0) + counts["corrected"]
                 row["rules"].extend(counts["rules"])
         records = {label: describe_rules(counts["rules"]) for label, counts in totals.items()}
         cannot_run_now = run_now_refusal(days, previews) if refusal is None else None
@@ -302,7 +304,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "previews": previews if len(days) > 1 else [],
             "closed_rows": closed_rows,
             # Shown only when an earlier push of these days left records to correct or withdraw.
-            "any_corrected": any(row["corrected"] for row in totals.values()),
+            "any_corrected": any(row.get("corrected") for row in totals.values()),
             "refusal": refusal,
             "no_actor": no_actor,
             "day_groups": day_groups(days),
