@@ -47,7 +47,7 @@ from .runs import (
     run_push,
     run_undo,
 )
-from .service import corrected_words, describe_rules, planned_records, push, resolve_actor, today
+from .service import actor_needed, corrected_words, describe_rules, planned_records, push, resolve_actor, today
 
 
 @admin.register(PushRun)
@@ -291,6 +291,14 @@ class PushRunAdmin(admin.ModelAdmin):
             for preview in previews
             if preview.closed
         ]
+        # "Push closed days too" creates records on them: offered only when there is someone to record as
+        # their creator (the closed days themselves need nobody).
+        forcing_refusal = None
+        if refusal is None and closed_rows and actor_needed(days, include_closed=True):
+            try:
+                resolve_actor()
+            except NoActorError as exc:
+                forcing_refusal = str(exc)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Push attendance?"),
@@ -305,6 +313,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "closed_rows": closed_rows,
             # Shown only when an earlier push of these days left records to correct or withdraw.
             "any_corrected": any(row.get("corrected") for row in totals.values()),
+            "forcing_refusal": forcing_refusal,
             "refusal": refusal,
             "no_actor": no_actor,
             "day_groups": day_groups(days),
@@ -808,7 +817,11 @@ def day_groups(days: list[datetime.date]) -> list[tuple[datetime.date, datetime.
 
 def written_values() -> list[str]:
     """Return, per target and rule, what a record the push creates holds: "Student attendance: Present, 09:00–17:00"."""
-    actor = resolve_actor() if any(target.created_by_field for target in conf.TARGETS) else None
+    actor = None
+    if any(target.created_by_field for target in conf.TARGETS):
+        # No actor is fine when every day of the push is closed: its records are never created.
+        with contextlib.suppress(NoActorError):
+            actor = resolve_actor()
     lines = []
     for target in conf.TARGETS:
         try:

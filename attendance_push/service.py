@@ -213,6 +213,20 @@ def resolve_actor() -> models.Model:
     return actor
 
 
+def actor_needed(days: list[datetime.date], *, include_closed: bool = False) -> bool:
+    """Return whether pushing `days` creates records for a target that records their creator.
+
+    A day closed for a target creates nothing there (unless `include_closed`), so it needs no actor.
+    """
+    recording = [target for target in conf.TARGETS if target.created_by_field]
+    if not recording or not days:
+        return False
+    if include_closed:
+        return True
+    closed = closed_days(recording, min(days), max(days))
+    return any(day not in closed[target.label] for target in recording for day in days)
+
+
 def push(
     day: datetime.date, *, dry_run: bool = False, run_id: int | None = None, include_closed: bool = False
 ) -> PushResult:

@@ -9,11 +9,18 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from attendance_push.conf import conf
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
 from attendance_push.runs import run_push
-from attendance_push.service import corrected_words, describe_rules, push, resolve_actor, today, validate_day
+from attendance_push.service import (
+    actor_needed,
+    corrected_words,
+    describe_rules,
+    push,
+    resolve_actor,
+    today,
+    validate_day,
+)
 
 
 def iso_date(value: str) -> datetime.date:
@@ -58,8 +65,9 @@ class Command(BaseCommand):
         try:
             for day in days:
                 validate_day(day)
-            if any(target.created_by_field for target in conf.TARGETS):
-                # Refuse before the first day is recorded rather than fail every day of a range.
+            if actor_needed(days, include_closed=include_closed):
+                # Refuse before the first day is recorded rather than fail every day of a range; days
+                # closed for every target that records its creator create nothing and need no actor.
                 resolve_actor()
         except PushError as exc:
             raise CommandError(str(exc)) from None
