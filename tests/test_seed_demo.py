@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Q
 
+from attendance_push.models import Closure, WorkingDay
 from attendance_push.service import push, today
 from school.models import Employee, EmployeeAttendance, Leave, Student, StudentAttendance
 
@@ -19,6 +20,7 @@ from .conftest import DAY
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
+KATHMANDU = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
 NOON_KATHMANDU = datetime.datetime(2026, 11, 20, 6, 15, tzinfo=datetime.UTC)  # 12:00 on DAY in Asia/Kathmandu
 SMALL = {"students": 30, "employees": 5, "days": 3}
 # Enough people that every kind of draw (about 12% no record, 8% no check-out) shows up today
@@ -223,3 +225,65 @@ def test_the_seeded_employee_on_leave_gets_leave_not_present():
 def totals(result) -> dict[str, dict[str, int]]:
     keys = ("created", "filled", "skipped")
     return {label: {key: counts[key] for key in keys} for label, counts in result.counts().items()}
+
+
+# Closed days: nobody comes in, so the demo seeds no record on them ---------------------------------------------
+
+
+@pytest.fixture
+def demo_calendar(settings):
+    """The demo project's calendar as it ships: Saturdays off and Nepal's public holidays."""
+    from django.conf import settings as django_settings
+
+    settings.ATTENDANCE_PUSH = django_settings.DEMO_ATTENDANCE_PUSH
+
+
+def seeded_days(model) -> set[datetime.date]:
+    return set(model.objects.values_list("date", flat=True))
+
+
+def test_no_records_on_the_weekly_off_or_a_holiday(demo_calendar):
+    output = seed(**{**CROWD, "days": 7})
+
+    saturday, chhath = datetime.date(2026, 11, 14), datetime.date(2026, 11, 15)
+    week = {DAY - datetime.timedelta(days=offset) for offset in range(8)}
+    assert seeded_days(StudentAttendance) == week - {saturday, chhath}
+    assert seeded_days(EmployeeAttendance) == week - {saturday, chhath}
+    assert "No records on closed days: 2026-11-14 (weekly off (Saturday)), 2026-11-15 (Chhath Parva)." in output
+
+
+def test_no_records_on_public_holidays_and_the_push_of_one_creates_none(demo_calendar, superuser):
+    # Dashain 2026: Fulpati (Sun 18), Maha Ashtami and Navami (19), Bijaya Dashami (20), Ekadashi (21),
+    # Duwadashi (22); Saturday the 17th is the weekly off. Only Friday the 16th and Friday the 23rd are open.
+    with time_machine.travel(datetime.datetime(2026, 10, 23, 12, 0, tzinfo=KATHMANDU), tick=False):
+        output = seed(**{**CROWD, "days": 7})
+        open_days = {datetime.date(2026, 10, 16), datetime.date(2026, 10, 23)}
+        assert seeded_days(StudentAttendance) == open_days
+        assert seeded_days(EmployeeAttendance) == open_days
+        assert "2026-10-20 (Bijaya Dashami)" in output and "2026-10-17 (weekly off (Saturday))" in output
+        result = push(datetime.date(2026, 10, 20))
+    assert result.created == 0
+    assert not StudentAttendance.objects.filter(date=datetime.date(2026, 10, 20)).exists()
+
+
+def test_a_closure_for_students_only_leaves_the_employees_records(demo_calendar):
+    Closure.objects.create(
+        name="Sports week",
+        first_day=DAY - datetime.timedelta(days=1),
+        last_day=DAY,
+        targets=["school.StudentAttendance"],
+    )
+    seed(**{**CROWD, "days": 2})
+
+    assert seeded_days(StudentAttendance) == {DAY - datetime.timedelta(days=2)}
+    assert seeded_days(EmployeeAttendance) == {DAY - datetime.timedelta(days=offset) for offset in range(3)}
+
+
+def test_a_make_up_saturday_gets_records(demo_calendar):
+    saturday = datetime.date(2026, 11, 14)
+    WorkingDay.objects.create(day=saturday, name="Make-up day for Tihar")
+    output = seed(**{**CROWD, "days": 7})
+
+    assert saturday in seeded_days(StudentAttendance)
+    assert "2026-11-14" not in output
+    assert "No records on closed days: 2026-11-15 (Chhath Parva)." in output

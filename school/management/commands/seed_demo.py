@@ -13,6 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from attendance_push.conf import conf
+from attendance_push.workdays import closed_days
 from school.models import (
     AttendanceRecord,
     Employee,
@@ -106,6 +108,18 @@ def ensure_leave(employees: list[Employee], today: date) -> set[tuple[int, date]
     return {(employee.pk, first + timedelta(days=n)) for n in range((last - first).days + 1)}
 
 
+def closed_for(model: type[StudentAttendance | EmployeeAttendance], days: list[date]) -> dict[date, str]:
+    """Return the days of `days` closed for `model` by the push's calendar, with their reasons.
+
+    Nobody comes in on a closed day (a Saturday, a holiday, a closure), so no device records them.
+    An attendance model the push does not target has no calendar: every day is open.
+    """
+    target = next((target for target in conf.TARGETS if target.label == model._meta.label), None)
+    if target is None or not days:
+        return {}
+    return closed_days([target], min(days), max(days))[target.label]
+
+
 def seed_attendance(
     model: type[StudentAttendance | EmployeeAttendance],
     person_field: str,
@@ -113,7 +127,12 @@ def seed_attendance(
     days: list[date],
     away: frozenset[tuple[int, date]] | set[tuple[int, date]] = frozenset(),
 ) -> int:
-    """Insert missing attendance for active people (none on the days they are `away`) and return how many were added."""
+    """Insert missing attendance for active people and return how many were added.
+
+    None on the days they are `away`, and none on the days closed for `model`.
+    """
+    closed = closed_for(model, days)
+    days = [day for day in days if day not in closed]
     records = []
     for person in people:
         for day in days:
@@ -131,7 +150,7 @@ def seed_attendance(
 class Command(BaseCommand):
     help = (
         "Seed demo students, employees and their recent attendance, leaving "
-        "some days without records for the nightly push to fill. Safe to rerun."
+        "some days without records for the nightly push to fill, and none on closed days. Safe to rerun."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -188,6 +207,13 @@ class Command(BaseCommand):
                     f"attendance records for {dates[0]} to {today}."
                 )
             )
+            closed = {**closed_for(EmployeeAttendance, dates), **closed_for(StudentAttendance, dates)}
+            if closed:
+                self.stdout.write(
+                    "No records on closed days: "
+                    + ", ".join(f"{day} ({reason})" for day, reason in sorted(closed.items()))
+                    + "."
+                )
             if superuser_message:
                 self.stdout.write(superuser_message)
 
