@@ -34,7 +34,7 @@ from .calendar import LEGEND, calendar_weeks, day_outcomes, history_calendar
 from .conf import conf
 from .exceptions import NoActorError, PushError
 from .forms import MAX_DAYS, PushDaysForm
-from .health import next_push_text, running_clusters, worker_contacts
+from .health import is_overdue, next_push_text, running_clusters, worker_contacts
 from .ledger import refusal as undo_refusal
 from .ledger import undo, undone_by
 from .models import Closure, PushedRecord, PushRun, WorkingDay
@@ -47,6 +47,7 @@ from .runs import (
     run_push,
     run_undo,
 )
+from .schedule import daily_next_run
 from .service import actor_needed, corrected_words, describe_rules, planned_records, push, resolve_actor, today
 
 
@@ -203,12 +204,20 @@ class PushRunAdmin(admin.ModelAdmin):
             )
         except NoReverseMatch:
             add_user_url = ""
-        return {
-            "workers": running_clusters(),
-            "next_push": next_push_text(now),
+        workers = running_clusters()
+        context = {
+            "workers": workers,
+            "next_push": next_push_text(now, workers),
             "worker_contacts": worker_contacts(),
             "add_user_url": add_user_url,
         }
+        if not workers and is_overdue(daily_next_run(), now):
+            # "Tonight's push will not run" is past: it has not, and a returning worker runs it.
+            context["no_worker_text"] = _(
+                "No worker is running: the overdue push and the queued pushes wait until one starts, "
+                "and run when it does."
+            )
+        return context
 
     def response_delete(self, request: HttpRequest, obj_display: str, obj_id) -> HttpResponse:
         # Django returns to the admin index when the model cannot be changed; back to the history.

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .conf import conf
 from .models import PushRun
@@ -21,6 +22,9 @@ logger = logging.getLogger("attendance_push")
 
 # A daily push plus the slack of a late worker: older than this, a push was missed.
 STALE_AFTER = datetime.timedelta(hours=26)
+# A running worker fires a due schedule within about 30 s (one scheduler pass); a push still not started
+# this long after its time is overdue, not merely due.
+OVERDUE_AFTER = datetime.timedelta(minutes=5)
 
 
 def running_clusters() -> list:
@@ -46,11 +50,20 @@ class Health:
     yesterday: datetime.date
     yesterday_pushed: bool
     problems: list[str]
+    # When the daily push was due and has not started since (more than OVERDUE_AFTER ago), else None.
+    overdue_since: datetime.datetime | None = None
+
+
+def is_overdue(next_run: datetime.datetime | None, now: datetime.datetime) -> bool:
+    """Return whether the daily schedule's `next_run` is past by more than OVERDUE_AFTER at `now`."""
+    return next_run is not None and now - next_run > OVERDUE_AFTER
 
 
 def check_health(now: datetime.datetime | None = None) -> Health:
     """Return the push's health at `now`."""
     now = now or timezone.now()
+    next_run = daily_next_run()
+    clusters = running_clusters()
     yesterday = now.astimezone(conf.TIME_ZONE).date() - datetime.timedelta(days=1)
     succeeded = PushRun.objects.filter(status=PushRun.Status.SUCCEEDED)
     # The latest day pushed, not the last run to finish: a rerun of an old day says nothing about yesterday.
@@ -69,7 +82,10 @@ def check_health(now: datetime.datetime | None = None) -> Health:
         problems.append(
             _("Yesterday (%(day)s) has not been pushed since its push time.") % {"day": f"{yesterday:%Y-%m-%d}"}
         )
-    return Health(running_clusters(), daily_next_run(), last_success, yesterday, yesterday_pushed, problems)
+    overdue_since = next_run if is_overdue(next_run, now) else None
+    if overdue_since is not None:
+        problems.append(_("The daily push is %(overdue)s.") % {"overdue": overdue_text(overdue_since, now, clusters)})
+    return Health(clusters, next_run, last_success, yesterday, yesterday_pushed, problems, overdue_since)
 
 
 def until_text(delta: datetime.timedelta) -> str:
@@ -85,19 +101,65 @@ def until_text(delta: datetime.timedelta) -> str:
     return _("in %(minutes)d min") % {"minutes": minutes}
 
 
-def next_push_text(now: datetime.datetime | None = None) -> str:
-    """Return "Thursday 3 December, 21:00 Asia/Kathmandu (in 2 h 10 min)" for the daily schedule's next run."""
+def duration_text(delta: datetime.timedelta) -> str:
+    """Return a duration to the minute: "2 h 5 min", "45 min", "3 h"; from a day on, to the hour: "2 days 3 h"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = []
+    if days:
+        parts.append(ngettext("%(days)d day", "%(days)d days", days) % {"days": days})
+    if hours:
+        parts.append(_("%(hours)d h") % {"hours": hours})
+    if minutes and not days or not parts:
+        parts.append(_("%(minutes)d min") % {"minutes": minutes})
+    return " ".join(parts)
+
+
+def _push_day_text(local: datetime.datetime) -> str:
+    """Return "Thursday 3 December" (in Nepali, with its Bikram Sambat date) for a push instant in the push zone."""
     from .bikram import bs_date, in_nepali
 
-    now = now or timezone.now()
-    # Not registered yet (before `migrate`): the push time itself still says when it will be.
-    instant = daily_next_run() or next_push_after(now)
-    local = instant.astimezone(conf.TIME_ZONE)
     day = date_format(local, "l j F")
     if in_nepali():
         day = f"{day} ({bs_date(local.date())})"
+    return day
+
+
+def overdue_text(instant: datetime.datetime, now: datetime.datetime, clusters: list | None = None) -> str:
+    """Return "overdue since Wednesday 2 December, 21:00 Asia/Kathmandu (2 h 5 min ago): no worker is running"."""
+    local = instant.astimezone(conf.TIME_ZONE)
+    values = {
+        "day": _push_day_text(local),
+        "time": f"{local:%H:%M}",
+        "zone": conf.TIME_ZONE.key,
+        "ago": duration_text(now - instant),
+    }
+    if clusters is None:
+        clusters = running_clusters()
+    if clusters:
+        # A cluster that runs no scheduler, or serves another queue, never starts it.
+        return (
+            _("overdue since %(day)s, %(time)s %(zone)s (%(ago)s ago): a worker is running but has not started it")
+            % values
+        )
+    return _("overdue since %(day)s, %(time)s %(zone)s (%(ago)s ago): no worker is running") % values
+
+
+def next_push_text(now: datetime.datetime | None = None, clusters: list | None = None) -> str:
+    """Return "Thursday 3 December, 21:00 Asia/Kathmandu (in 2 h 10 min)" for the daily schedule's next run.
+
+    Past its time by more than OVERDUE_AFTER (no worker fired it), say since when it is overdue and why.
+    `clusters` are the running clusters when the caller has them already.
+    """
+    now = now or timezone.now()
+    # Not registered yet (before `migrate`): the push time itself still says when it will be.
+    instant = daily_next_run() or next_push_after(now)
+    if is_overdue(instant, now):
+        return overdue_text(instant, now, clusters)
+    local = instant.astimezone(conf.TIME_ZONE)
     return _("%(day)s, %(time)s %(zone)s (%(until)s)") % {
-        "day": day,
+        "day": _push_day_text(local),
         "time": f"{local:%H:%M}",
         "zone": conf.TIME_ZONE.key,
         "until": until_text(instant - now),

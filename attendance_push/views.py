@@ -22,6 +22,8 @@ def health(request: HttpRequest) -> JsonResponse:
             "last_pushed_day": f"{last.date:%Y-%m-%d}" if last else None,
             "yesterday": {"day": f"{state.yesterday:%Y-%m-%d}", "pushed": state.yesterday_pushed},
             "next_push": state.next_run.isoformat() if state.next_run else None,
+            # The daily push was due then and no worker has started it (null when it is not overdue).
+            "overdue_since": state.overdue_since.isoformat() if state.overdue_since else None,
             # How many, not where: host names and process ids are no business of a public URL.
             "worker": {"running": bool(state.clusters), "clusters": len(state.clusters)},
         },

@@ -52,6 +52,7 @@ def test_healthy_is_200_with_the_last_pushed_day_the_next_push_and_the_worker(cl
         "last_pushed_day": "2026-11-20",
         "yesterday": {"day": "2026-11-20", "pushed": True},
         "next_push": "2026-11-21T15:15:00+00:00",
+        "overdue_since": None,
         "worker": {"running": False, "clusters": 0},
     }
 

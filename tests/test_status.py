@@ -74,8 +74,15 @@ def test_a_last_success_older_than_26_hours_exits_non_zero():
         pytest.raises(CommandError) as error,
     ):
         call_command("attendance_push_status", stdout=out)
-    assert str(error.value) == "The last successful push finished 1\xa0day, 2\xa0hours ago (more than 26 hours)."
+    assert str(error.value) == (
+        "The last successful push finished 1\xa0day, 2\xa0hours ago (more than 26 hours). The daily push is overdue "
+        "since Saturday 21 November, 21:00 Asia/Kathmandu (2 h 30 min ago): no worker is running."
+    )
     assert "Yesterday (2026-11-20): pushed" in out.getvalue()
+    assert (
+        "Next push: 2026-11-21 21:00 Asia/Kathmandu (2026-11-21 15:15 UTC)\n"
+        "  overdue since Saturday 21 November, 21:00 Asia/Kathmandu (2 h 30 min ago): no worker is running\n"
+    ) in out.getvalue()
 
 
 def test_no_push_ever_exits_non_zero():

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance_push.conf import conf
-from attendance_push.health import check_health
+from attendance_push.health import check_health, overdue_text
 from attendance_push.models import PushRun
 
 
@@ -57,6 +57,8 @@ class Command(BaseCommand):
                     "utc": f"{health.next_run.astimezone(datetime.UTC):%Y-%m-%d %H:%M}",
                 }
             )
+            if health.overdue_since:
+                write(self.style.ERROR("  " + overdue_text(health.overdue_since, timezone.now(), health.clusters)))
         else:
             write(_("Next push: not scheduled (run `python manage.py migrate`)."))
         if health.clusters:
