@@ -51,11 +51,20 @@ lint: install-dev
 	DEBUG=1 $(BIN)/python manage.py check --fail-level WARNING
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
-## make messages: refresh the Nepali catalogue from the sources, then compile it (needs GNU gettext:
-## apt-get install gettext). Both files are committed; tests/test_translation.py checks they agree.
+## make messages: refresh the Nepali catalogues (the app's and the demo's) from the sources, then compile
+## them (needs GNU gettext: apt-get install gettext). Both files of each are committed;
+## tests/test_translation.py checks they agree and that no string of the sources is missing.
+MESSAGE_APPS := attendance_push school
 messages: install-dev
-	cd attendance_push && ../$(BIN)/django-admin makemessages -l ne --no-obsolete --add-location file
-	cd attendance_push && ../$(BIN)/django-admin compilemessages -l ne
+	for app in $(MESSAGE_APPS); do \
+		(cd $$app && ../$(BIN)/django-admin makemessages -l ne --no-obsolete --add-location file) || exit 1; \
+	done
+	# Rewrapped as committed (polib's width), so a refresh shows only the entries that changed.
+	$(BIN)/python -c 'import polib, sys; [polib.pofile(path).save() for path in sys.argv[1:]]' \
+		$(foreach app,$(MESSAGE_APPS),$(app)/locale/ne/LC_MESSAGES/django.po)
+	for app in $(MESSAGE_APPS); do \
+		(cd $$app && ../$(BIN)/django-admin compilemessages -l ne) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage htmlcov staticfiles test-artifacts

@@ -791,7 +791,8 @@ def push_zone_now() -> datetime.datetime:
 def target_name(label: str) -> str:
     """Return the human name of the attendance model `label` ("Student attendance"), or the label itself."""
     try:
-        return capfirst(apps.get_model(label)._meta.verbose_name_plural)
+        # A str in the reader's language, not a lazy name: callers join and format it.
+        return str(capfirst(apps.get_model(label)._meta.verbose_name_plural))
     except (LookupError, ValueError):
         return label  # a target removed from the settings since the run
 

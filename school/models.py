@@ -2,17 +2,28 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Student(models.Model):
-    name = models.CharField(max_length=200)
-    is_active = models.BooleanField(default=True)
-    enrolled_on = models.DateField(null=True, blank=True, help_text="The first school day; empty if not known.")
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_(
+            "Untick when the student has left and the day is not known: the push then skips them on every day."
+        ),
+    )
+    enrolled_on = models.DateField(
+        _("enrolled on"), null=True, blank=True, help_text=_("The first school day; empty if not known.")
+    )
     left_on = models.DateField(
-        null=True, blank=True, help_text="The first day no longer at the school; empty while enrolled."
+        _("left on"), null=True, blank=True, help_text=_("The first day no longer at the school; empty while enrolled.")
     )
 
     class Meta:
+        verbose_name = _("student")
+        verbose_name_plural = _("students")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -20,14 +31,24 @@ class Student(models.Model):
 
 
 class Employee(models.Model):
-    name = models.CharField(max_length=200)
-    is_active = models.BooleanField(default=True)
-    joined_on = models.DateField(null=True, blank=True, help_text="The first working day; empty if not known.")
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_(
+            "Untick when the employee has left and the day is not known: the push then skips them on every day."
+        ),
+    )
+    joined_on = models.DateField(
+        _("joined on"), null=True, blank=True, help_text=_("The first working day; empty if not known.")
+    )
     left_on = models.DateField(
-        null=True, blank=True, help_text="The first day no longer employed; empty while employed."
+        _("left on"), null=True, blank=True, help_text=_("The first day no longer employed; empty while employed.")
     )
 
     class Meta:
+        verbose_name = _("employee")
+        verbose_name_plural = _("employees")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -37,12 +58,16 @@ class Employee(models.Model):
 class Leave(models.Model):
     """An employee's leave from `first_day` to `last_day`, both included; only approved leave counts."""
 
-    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="leaves")
-    first_day = models.DateField()
-    last_day = models.DateField()
-    approved = models.BooleanField(default=False)
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="leaves", verbose_name=_("employee"))
+    first_day = models.DateField(_("first day"), help_text=_("The first day of the leave."))
+    last_day = models.DateField(_("last day"), help_text=_("The last day of the leave, included."))
+    approved = models.BooleanField(
+        _("approved"), default=False, help_text=_("Only approved leave counts: the push gives its days a Leave record.")
+    )
 
     class Meta:
+        verbose_name = _("leave")
+        verbose_name_plural = _("leave")
         ordering = ["-first_day"]
         constraints = [
             models.CheckConstraint(
@@ -51,22 +76,26 @@ class Leave(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.employee}: {self.first_day} to {self.last_day}"
+        return _("%(employee)s: %(first)s to %(last)s") % {
+            "employee": self.employee,
+            "first": self.first_day,
+            "last": self.last_day,
+        }
 
 
 class AttendanceRecord(models.Model):
     """One person's attendance on one day."""
 
     class Status(models.TextChoices):
-        PRESENT = "Present"
-        ABSENT = "Absent"
-        LATE = "Late"
-        LEAVE = "Leave"
+        PRESENT = "Present", _("Present")
+        ABSENT = "Absent", _("Absent")
+        LATE = "Late", _("Late")
+        LEAVE = "Leave", _("Leave")
 
-    date = models.DateField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PRESENT)
-    time_in = models.TimeField(null=True, blank=True)
-    time_out = models.TimeField(null=True, blank=True)
+    date = models.DateField(_("date"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PRESENT)
+    time_in = models.TimeField(_("check-in"), null=True, blank=True)
+    time_out = models.TimeField(_("check-out"), null=True, blank=True)
     # Null means the record came from the device or a background job, not a user.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -74,9 +103,11 @@ class AttendanceRecord(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("created by"),
+        help_text=_("Empty when a device or a background job created the record."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         abstract = True
@@ -85,11 +116,13 @@ class AttendanceRecord(models.Model):
 class StudentAttendance(AttendanceRecord):
     # No index of its own: the unique constraint's (student, date) index serves lookups by student,
     # and one index fewer to maintain is a faster push.
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="attendance", db_index=False)
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="attendance", db_index=False, verbose_name=_("student")
+    )
 
     class Meta:
-        verbose_name = "student attendance"
-        verbose_name_plural = "student attendance"
+        verbose_name = _("student attendance")
+        verbose_name_plural = _("student attendance")
         ordering = ["-date", "student__name"]
         constraints = [
             # Its (student, date) index also serves the push's NOT EXISTS lookup.
@@ -101,16 +134,22 @@ class StudentAttendance(AttendanceRecord):
         ]
 
     def __str__(self) -> str:
-        return f"{self.student} on {self.date}: {self.status}"
+        return _("%(person)s on %(day)s: %(status)s") % {
+            "person": self.student,
+            "day": self.date,
+            "status": self.get_status_display(),
+        }
 
 
 class EmployeeAttendance(AttendanceRecord):
     # See StudentAttendance.student.
-    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="attendance", db_index=False)
+    employee = models.ForeignKey(
+        Employee, on_delete=models.CASCADE, related_name="attendance", db_index=False, verbose_name=_("employee")
+    )
 
     class Meta:
-        verbose_name = "employee attendance"
-        verbose_name_plural = "employee attendance"
+        verbose_name = _("employee attendance")
+        verbose_name_plural = _("employee attendance")
         ordering = ["-date", "employee__name"]
         constraints = [
             # Its (employee, date) index also serves the push's NOT EXISTS lookup.
@@ -122,4 +161,8 @@ class EmployeeAttendance(AttendanceRecord):
         ]
 
     def __str__(self) -> str:
-        return f"{self.employee} on {self.date}: {self.status}"
+        return _("%(person)s on %(day)s: %(status)s") % {
+            "person": self.employee,
+            "day": self.date,
+            "status": self.get_status_display(),
+        }
