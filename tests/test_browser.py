@@ -29,8 +29,9 @@ from django_q.models import OrmQ
 from attendance_push.health import running_clusters
 from attendance_push.models import PushRun
 from attendance_push.service import today
-from school.models import EmployeeAttendance, StudentAttendance
+from school.models import EmployeeAttendance, Leave, StudentAttendance
 
+from .conftest import schedule_next_run
 from .processes import ROOT, patience, start, stop, wait_for
 
 try:
@@ -433,11 +434,14 @@ def assert_on_screen(page: Page, locator: Locator) -> None:
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (box, width)
 
 
-def test_every_push_page_fits_the_screen(screen, superuser, make_students):
+def test_every_push_page_fits_the_screen(screen, superuser, make_students, make_employees):
     page = screen
     width = page.viewport_size["width"]
     make_students(2)
     day = today()
+    # An employee on approved leave: "Records by rule" reads "1 Present, 1 Leave", as in the demo.
+    on_leave = make_employees(2)[0]
+    Leave.objects.create(employee=on_leave, first_day=day - datetime.timedelta(days=1), last_day=day, approved=True)
     error = (
         "OperationalError: could not connect to server: Connection refused. Is the server running on host db and "
         "accepting TCP/IP connections on port 5432?"
@@ -456,6 +460,8 @@ def test_every_push_page_fits_the_screen(screen, superuser, make_students):
         counts={"school.StudentAttendance": {"created": 2}, "school.EmployeeAttendance": {"created": 0}},
         created=2,
     )
+    # The daily schedule as a worker leaves it now (real processes, real clock): its next run is ahead.
+    schedule_next_run(datetime.datetime.now(datetime.UTC))
     wait_until_no_worker()
     ARTIFACTS.mkdir(exist_ok=True)
     log_in(page, "root")
@@ -528,6 +534,7 @@ def test_every_push_page_fits_the_screen(screen, superuser, make_students):
     expect(page.locator(".attendance-push-written")).to_contain_text(
         "Student attendance: Present, 09:00–17:00, created by root"
     )
+    expect(page.locator(".attendance-push-preview")).to_contain_text("1 Present, 1 Leave")
     assert_fits(page)
     page.screenshot(path=ARTIFACTS / f"confirmation-{width}.png", full_page=True)
 
