@@ -58,25 +58,31 @@ def closed_days(
     result = {}
     for target in targets:
         label = target.label
-        reasons: dict[datetime.date, str] = {}
-        off = {WEEKDAYS.index(name) for name in target.weekly_off_days if name in WEEKDAYS}
-        public = _holidays(target.holiday_calendar, first.year, last.year)
-        open_days = {day for day, labels in working if _applies(labels, label)}
-        for day in span:
-            if day in open_days:
-                continue
-            if day in public:
-                reasons[day] = public[day]
-            elif day.weekday() in off:
-                reasons[day] = gettext("weekly off (%(weekday)s)") % {"weekday": weekday_name(day)}
         # A closure wins over a make-up day: the school that planned to open closed after all.
+        closed_by: dict[datetime.date, str] = {}
         for name, start, end, labels in closures:
             if not _applies(labels, label):
                 continue
             day = max(start, first)
             while day <= min(end, last):
-                reasons[day] = name
+                closed_by[day] = name
                 day += datetime.timedelta(days=1)
+        reasons: dict[datetime.date, str] = {}
+        rest = [day for day in span if day not in closed_by]
+        if rest:
+            # Only for the days no closure decides: the public holidays are not even computed for a day
+            # (an evening's push) that a closure closes.
+            off = {WEEKDAYS.index(name) for name in target.weekly_off_days if name in WEEKDAYS}
+            public = _holidays(target.holiday_calendar, rest[0].year, rest[-1].year)
+            open_days = {day for day, labels in working if _applies(labels, label)}
+            for day in rest:
+                if day in open_days:
+                    continue
+                if day in public:
+                    reasons[day] = public[day]
+                elif day.weekday() in off:
+                    reasons[day] = gettext("weekly off (%(weekday)s)") % {"weekday": weekday_name(day)}
+        reasons.update(closed_by)
         result[label] = dict(sorted(reasons.items()))
     return result
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from attendance_push import workdays
 from attendance_push.conf import conf
 from attendance_push.models import Closure, PushRun, WorkingDay
 from attendance_push.runs import catch_up, missed_days, run_push, scheduled_push
@@ -171,6 +172,17 @@ def test_a_closure_wins_over_a_make_up_day(demo, people):
     WorkingDay.objects.create(day=SATURDAY, name="Make-up day")
     Closure.objects.create(name="Snow", first_day=SATURDAY, last_day=SATURDAY)
     assert closed_reason(target(STUDENTS), SATURDAY) == "Snow"
+
+
+def test_a_day_a_closure_closes_does_not_compute_the_public_holidays(demo, people, monkeypatch):
+    computed = []
+    monkeypatch.setattr(workdays, "_holidays", lambda *args: computed.append(args) or {})
+    Closure.objects.create(name="Snow", first_day=DASHAMI, last_day=DASHAMI)
+    assert push(DASHAMI).closed == {STUDENTS: "Snow", EMPLOYEES: "Snow"}
+    assert computed == []
+    # A span the closure covers only partly still needs them, for the other days.
+    closed_days(conf.TARGETS, DASHAMI, DASHAMI + datetime.timedelta(days=1))
+    assert len(computed) == len(conf.TARGETS)
 
 
 def test_a_range_is_decided_in_two_queries_whatever_its_length_and_the_number_of_people(demo, people):
