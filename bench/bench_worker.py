@@ -214,6 +214,21 @@ def run_closed(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     return {**pushed, "calendar_seconds": calendar_seconds, "digest": digest(day)}
 
 
+def run_closed_off(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Push `day` once with its weekday made the weekly off, the demo's public holidays kept.
+
+    A weekly off needs the public holidays (a holiday's name wins over the weekday's), so this push pays the
+    calendar's first use in a process (importing `holidays`, computing the year) inside its time, as the
+    evening's push of a Saturday in a fresh `push_attendance` process does.
+    """
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    weekday = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[day.weekday()]
+    with override_settings(ATTENDANCE_PUSH={**settings.ATTENDANCE_PUSH, "WEEKLY_OFF": [weekday]}):
+        return {**push_day(day), "digest": digest(day)}
+
+
 def run_fill(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     """Run the hand-written fill alone on `day` once; describe the records it leaves."""
     return {**fill_day(day), "digest": digest(day)}
@@ -520,6 +535,7 @@ CONTENDERS: dict[str, Callable[[datetime.date, argparse.Namespace], dict[str, An
     "push": run_push,
     "floor": run_floor,
     "closed": run_closed,
+    "closed_off": run_closed_off,
     "fill": run_fill,
     "loop": run_loop,
     "range": run_range,
