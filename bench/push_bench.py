@@ -594,12 +594,7 @@ def run_day(bench: Bench) -> DayRuns:
             emit(f"· {name} {len(runs[name]) + 1}/{args.repeat} …")
             runs[name].append(bench.worker(name, big))
             emit(f"  {runs[name][-1]['seconds']:.3f} s")
-    runs.update(closed=[], closed_off=[], fill=[])
-    for index in range(args.repeat):
-        for name in ("closed", "closed_off", "fill") if index % 2 == 0 else ("fill", "closed_off", "closed"):
-            emit(f"· {name} day {len(runs[name]) + 1}/{args.repeat} …")
-            runs[name].append(bench.worker(name, big))
-            emit(f"  {runs[name][-1]['seconds']:.3f} s")
+    runs.update(run_closed_days(bench, big))
     sizes = sample_sizes(people, args.sample)
     loop_runs: dict[str, list[dict[str, float]]] = {"autocommit": [], "atomic": []}
     for index in range(args.loop_repeat):
@@ -613,6 +608,79 @@ def run_day(bench: Bench) -> DayRuns:
     emit(f"· admin changelist with {10_000:,} runs …")
     admin = bench.worker("admin", small)
     return DayRuns(runs=runs, loop_runs=loop_runs, sizes=sizes, small_push=small_push, admin=admin)
+
+
+def bench_closed(bench: Bench) -> list[str]:
+    """Run only the closed-day contenders (closure, weekly off) and the fill alone; print their table."""
+    args, store, people = bench.args, bench.store, bench.args.people
+    emit(f"· building {people:,} people into a migrated template ({store.vendor}) …")
+    big = bench.template("people", people, [bench.day])
+    runs = run_closed_days(bench, big)
+    fill_s = statistics.median(run["seconds"] for run in runs["fill"])
+    rows = []
+    for name, title in (
+        ("closed", "closed day: push(day) of a day closed by a Closure"),
+        ("closed_off", "closed day: push(day) of a weekly off (holidays computed)"),
+        ("fill", "fill alone: hand-written UPDATEs, 1 transaction"),
+    ):
+        seconds = statistics.median(run["seconds"] for run in runs[name])
+        written = filled_rows(runs[name])
+        rows.append(
+            (
+                title,
+                f"{people:,}",
+                seconds_text(seconds),
+                f"{written / seconds:,.0f}",
+                f"{max(run['peak_rss_mb'] for run in runs[name]):.1f}",
+                str(runs[name][0]["statements"]),
+                ratio(seconds, fill_s),
+                "—",
+            )
+        )
+    calendar_s = statistics.median(run["calendar_seconds"] for run in runs["closed"])
+    rows.insert(2, ("calendar: first use in a process (import, year)", "—", seconds_text(calendar_s), "—", "—", "2",
+                    "—", "—"))  # fmt: skip
+    emit_report(store, args.pg_url, rows)
+    emit("ratio to floor: here the ratio to the fill alone. " + " ".join(
+        f"{name}: " + " ".join(f"{run['seconds']:.3f}" for run in results) + " s;" for name, results in runs.items()
+    ))  # fmt: skip
+    problems = closed_correctness(runs["closed"], runs["closed_off"], runs["fill"])
+    emit()
+    emit("correctness: " + ("OK: no record created on a closed day, the same records as the fill alone"
+                            if not problems else "FAILED"))  # fmt: skip
+    for problem in problems:
+        emit(f"  - {problem}")
+    closed_s = statistics.median(run["seconds"] for run in runs["closed"])
+    closed_off_s = statistics.median(run["seconds"] for run in runs["closed_off"])
+    targets = [
+        (closed_s / fill_s <= TARGET_CLOSED_RATIO,
+         f"a closed day within {TARGET_CLOSED_RATIO}x of the fill alone: {closed_s / fill_s:.2f}x"),
+        (closed_off_s / fill_s <= TARGET_CLOSED_RATIO,
+         f"a weekly off, the calendar's first use included, within {TARGET_CLOSED_RATIO}x of the fill alone: "
+         f"{closed_off_s / fill_s:.2f}x"),
+    ]  # fmt: skip
+    report_targets(targets)
+    if args.show_sql:
+        for name, results in runs.items():
+            index, median_run = sorted(enumerate(results, start=1), key=lambda item: item[1]["seconds"])[
+                len(results) // 2
+            ]
+            emit()
+            emit(f"statements of the {name}, run {index} (the median): seconds, SQL")
+            for statement in median_run["sql"]:
+                emit(f"  {statement}")
+    return problems + [text for met, text in targets if not met]
+
+
+def run_closed_days(bench: Bench, template: str) -> dict[str, list[dict[str, Any]]]:
+    """Run the closed-day contenders and the fill alone `--repeat` times each, interleaved."""
+    runs: dict[str, list[dict[str, Any]]] = {"closed": [], "closed_off": [], "fill": []}
+    for index in range(bench.args.repeat):
+        for name in ("closed", "closed_off", "fill") if index % 2 == 0 else ("fill", "closed_off", "closed"):
+            emit(f"· {name} day {len(runs[name]) + 1}/{bench.args.repeat} …")
+            runs[name].append(bench.worker(name, template))
+            emit(f"  {runs[name][-1]['seconds']:.3f} s")
+    return runs
 
 
 def day_table_rows(measured: DayRuns, people: int) -> list[tuple[str, ...]]:
@@ -1122,6 +1190,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--show-sql", action="store_true", help="also print the statements, with their seconds")
     parser.add_argument(
+        "--closed-only", action="store_true", help="time only the closed days and the fill alone (against the fill)"
+    )
+    parser.add_argument(
         "--ledger", action="store_true", help="time the push with its ledger and the undo (against their floors)"
     )
     args = parser.parse_args(argv)
@@ -1138,7 +1209,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         bench = Bench(args, store)
-        mode = bench_ledger if args.ledger else bench_range if args.range_days else bench_day
+        mode = (
+            bench_ledger
+            if args.ledger
+            else bench_range
+            if args.range_days
+            else bench_closed
+            if args.closed_only
+            else bench_day
+        )
         missed = mode(bench)
     except BenchError as exc:
         emit(f"error: {exc}")
