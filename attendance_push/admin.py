@@ -15,8 +15,7 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import CharField, Exists, OuterRef, Subquery
-from django.db.models.functions import Cast
+from django.db.models import Exists, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -35,8 +34,8 @@ from .conf import conf
 from .exceptions import NoActorError, PushError
 from .forms import MAX_DAYS, PushDaysForm
 from .health import is_overdue, next_push_text, running_clusters, worker_contacts
+from .ledger import person_key, undo, undone_by
 from .ledger import refusal as undo_refusal
-from .ledger import undo, undone_by
 from .models import Closure, PushedRecord, PushRun, WorkingDay
 from .runs import (
     blocking_run,
@@ -740,7 +739,7 @@ class PushedFilter(admin.SimpleListFilter):
             ~Exists(PushRun.objects.filter(undoes=OuterRef("run"), status=PushRun.Status.SUCCEEDED)),
             day=OuterRef(target.date_field),
             target=target.label,
-            person=Cast(OuterRef(person), output_field=CharField()),
+            person=person_key(person),
         )
         if value == "no":
             return queryset.filter(~Exists(ledger))

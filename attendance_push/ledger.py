@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
-from django.db import models, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import BooleanField, Case, CharField, Exists, F, Func, OuterRef, Subquery, TextField, Value, When
 from django.db.models.functions import Cast, Concat, Length
 from django.db.models.sql.subqueries import UpdateQuery
@@ -140,16 +140,18 @@ def record_fill(
     return written
 
 
-def record_people(entry: Entry | None, action: str, people: list[Any], alias: str) -> None:
-    """Write a ledger row for each of `people` (keys already in Python: the `save` write mode)."""
+def record_people(entry: Entry | None, action: str, people: list[Any], key: models.Field, alias: str) -> None:
+    """Write a ledger row for each of `people` (values of the person model's `key`, in Python: the `save`
+    write mode)."""
     if entry is None or not people:
         return
+    connection = connections[alias]
     PushedRecord.objects.using(alias).bulk_create(
         [
             PushedRecord(
                 run_id=entry.run_id,
                 target=entry.label,
-                person=str(person),
+                person=person_text(key, person, connection),
                 day=entry.day,
                 action=action,
                 rule=entry.rule,
@@ -176,6 +178,15 @@ def _agree(entry: Entry, claimed: int, written: int) -> None:
 def person_key(person_attname: str) -> Cast:
     """Return the expression of a record's person key as the ledger stores it (text)."""
     return Cast(OuterRef(person_attname), output_field=CharField())
+
+
+def person_text(key: models.Field, value: Any, connection) -> str:
+    """Return the ledger's text of a person key held in Python, the one `person_key` gives in SQL.
+
+    The database's own text of the stored value, so that both write modes enter a person alike:
+    a UUID is 32 hex digits on SQLite (which stores it so), hyphenated on PostgreSQL.
+    """
+    return str(key.get_db_prep_value(key.to_python(value), connection, prepared=False))
 
 
 def _constant(expression: Any) -> tuple[bool, Any]:

@@ -195,7 +195,8 @@ class PushedRecord(models.Model):
         PushRun, on_delete=models.CASCADE, related_name="records", verbose_name=_("run"), db_index=False
     )
     target = models.CharField(_("target"), max_length=100, help_text=_("The attendance model, app_label.Model."))
-    # Text, so that integer and UUID primary keys of any host's people fit one column.
+    # Text, so that integer and UUID primary keys of any host's people fit one column: the database's
+    # own text of the key (ledger.person_key, ledger.person_text), whatever the write mode.
     person = models.CharField(_("person key"), max_length=64)
     day = models.DateField(_("day"))
     action = models.CharField(_("action"), max_length=7, choices=Action.choices)

@@ -836,9 +836,9 @@ def _fill_by_save(target: Target, plan: FillPlan, values: dict[str, Any], alias:
         return 0
     # What the database holds counts: a save() that declined left its record open.
     still_open = set(plan.to_fill.values_list("pk", flat=True))
-    person = target.model._meta.get_field(target.person_field).attname
-    done = [getattr(record, person) for record in records if record.pk not in still_open]
-    record_people(entry, "filled", done, alias)
+    person = target.model._meta.get_field(target.person_field)
+    done = [getattr(record, person.attname) for record in records if record.pk not in still_open]
+    record_people(entry, "filled", done, person.target_field, alias)
     return len(done)
 
 
@@ -859,7 +859,7 @@ def _insert_by_save(
     # still missing (the next push offers the record again and counts it only if it is kept).
     still_missing = set(people.values_list(person_fk.target_field.name, flat=True))
     done = [row[0] for row in rows if row[0] not in still_missing]
-    record_people(entry, "created", done, alias)
+    record_people(entry, "created", done, person_fk.target_field, alias)
     return len(done)
 
 

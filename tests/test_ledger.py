@@ -11,6 +11,8 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import CharField
+from django.db.models.functions import Cast
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +20,7 @@ from django.utils import timezone
 from attendance_push.checks import check_settings
 from attendance_push.exceptions import PushError
 from attendance_push.ledger import prune, undo
-from attendance_push.models import PushedRecord, PushRun
+from attendance_push.models import Closure, PushedRecord, PushRun
 from attendance_push.runs import is_pushed, missed_days, run_push, run_undo, scheduled_push
 from attendance_push.schedule import push_instant
 from attendance_push.service import push
@@ -219,33 +221,116 @@ def test_undo_push_command(superuser, make_students, capsys):
 
 # UUID people ------------------------------------------------------------------------------------
 
+PUPILS = "variants.PupilAttendance"
 
-def test_people_with_uuid_keys_are_entered_undone_and_filtered(settings, superuser, admin_client):
+
+def use_pupils(settings, write: str, **target) -> None:
     settings.ATTENDANCE_PUSH = {
         **settings.ATTENDANCE_PUSH,
         "TARGETS": [
             {
-                "attendance": "variants.PupilAttendance",
+                "attendance": PUPILS,
                 "person_field": "pupil",
                 "date_field": "day",
                 "created_by_field": None,
+                "write": write,
+                **target,
             }
         ],
     }
+
+
+def keys_as_the_database_casts_them(pupils: list[Pupil]) -> set[str]:
+    """Return the pupils' keys as the database's own CAST to text gives them (hex on SQLite, hyphens on PostgreSQL)."""
+    return set(
+        Pupil.objects.filter(pk__in=[p.pk for p in pupils])
+        .annotate(key=Cast("pk", output_field=CharField()))
+        .values_list("key", flat=True)
+    )
+
+
+@pytest.mark.parametrize("write", ["sql", "save"])
+def test_people_with_uuid_keys_are_entered_as_the_database_casts_them_whatever_the_write(settings, write):
+    use_pupils(settings, write)
     pupils = [Pupil.objects.create(name=f"P{n}") for n in range(3)]
     PupilAttendance.objects.create(pupil=pupils[0], day=DAY, status="Present", time_in=datetime.time(8, 0))
 
     run = pushed_run()
 
+    # One form in both write modes: the one every set-based undo, correction and filter compares with.
+    assert ledger(run, "created", PUPILS) == keys_as_the_database_casts_them(pupils[1:])
+    assert ledger(run, "filled", PUPILS) == keys_as_the_database_casts_them(pupils[:1])
+
+
+@pytest.mark.parametrize("write", ["sql", "save"])
+def test_people_with_uuid_keys_are_undone_and_filtered(settings, write, rf):
+    use_pupils(settings, write)
+    pupils = [Pupil.objects.create(name=f"P{n}") for n in range(4)]
+    PupilAttendance.objects.create(pupil=pupils[0], day=DAY, status="Present", time_in=datetime.time(8, 0))
+    PupilAttendance.objects.create(pupil=pupils[3], day=DAY, status="Absent")
+
+    run = pushed_run()
+
     assert (run.created, run.filled) == (2, 1)
-    assert len(ledger(run, "created", "variants.PupilAttendance")) == 2
+    assert pushed_filter(rf, "created") == {pupils[1].pk, pupils[2].pk}
+    assert pushed_filter(rf, "filled") == {pupils[0].pk}
+    assert pushed_filter(rf, "no") == {pupils[3].pk}
     PupilAttendance.objects.filter(pupil=pupils[1], day=DAY).update(status="Leave")
+    assert undo(run, dry_run=True).counts()[PUPILS] == {"deleted": 1, "cleared": 1, "kept": 1}
     undo_run = run_undo(run)
-    assert undo_run.counts["variants.PupilAttendance"] == {"deleted": 1, "cleared": 1, "kept": 1}
+    assert undo_run.counts[PUPILS] == {"deleted": 1, "cleared": 1, "kept": 1}
     assert set(PupilAttendance.objects.values_list("pupil", "status", "time_out")) == {
         (pupils[0].pk, "Present", None),
         (pupils[1].pk, "Leave", datetime.time(17, 0)),
+        (pupils[3].pk, "Absent", None),
     }
+    # An undone push counts as not pushed.
+    assert pushed_filter(rf, "no") == {pupils[0].pk, pupils[1].pk, pupils[3].pk}
+
+
+def pushed_filter(rf, value: str) -> set:
+    from django.contrib.admin import ModelAdmin, site
+
+    from attendance_push.admin import PushedFilter
+
+    request = rf.get("/", {"pushed": value})
+    model_admin = ModelAdmin(PupilAttendance, site)
+    chosen = PushedFilter(request, {"pushed": [value]}, PupilAttendance, model_admin)
+    return set(chosen.queryset(request, PupilAttendance.objects.filter(day=DAY)).values_list("pupil", flat=True))
+
+
+@pytest.mark.parametrize("write", ["sql", "save"])
+def test_people_with_uuid_keys_get_corrections_and_withdrawals_on_a_push_again(settings, write):
+    use_pupils(
+        settings, write, rules=[{"name": "Away", "people": "tests.variants.days.pupils_away", "status": "Leave"}]
+    )
+    away, edited, stays = (Pupil.objects.create(name=name) for name in ("Ann", "Bea", "Cal"))
+    first = pushed_run()
+    assert first.created == 3
+    # Ann and Bea go away after the push; someone had already changed Bea's record by hand.
+    Pupil.objects.filter(pk__in=[away.pk, edited.pk]).update(name="Away")
+    PupilAttendance.objects.filter(pupil=edited).update(time_in=datetime.time(10))
+
+    second = pushed_run()
+
+    assert second.counts[PUPILS]["corrected"] == 1
+    assert dict(PupilAttendance.objects.values_list("pupil", "status")) == {
+        away.pk: "Leave",
+        edited.pk: "Present",
+        stays.pk: "Present",
+    }
+    # The corrected record's ledger row moved to the second run.
+    assert ledger(second, "created", PUPILS) == keys_as_the_database_casts_them([away])
+    assert ledger(first, "created", PUPILS) == keys_as_the_database_casts_them([edited, stays])
+
+    # A closure entered later withdraws the unchanged records of both runs, with their ledger rows.
+    Closure.objects.create(name="Snow", first_day=DAY, last_day=DAY)
+    third = pushed_run()
+    assert third.counts[PUPILS]["corrected"] == 2
+    assert list(PupilAttendance.objects.values_list("pupil", flat=True)) == [edited.pk]
+    assert ledger(second, "created", PUPILS) == set()
+    assert ledger(first, "created", PUPILS) == keys_as_the_database_casts_them([edited])
+    assert run_undo(first).counts[PUPILS] == {"deleted": 0, "cleared": 0, "kept": 1}
 
 
 # Seeing it --------------------------------------------------------------------------------------

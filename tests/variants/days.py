@@ -30,6 +30,11 @@ def not_a_q(day: datetime.date) -> list:
     return ["not", "a", "q"]
 
 
+def pupils_away(day: datetime.date) -> Q:
+    """Return the pupils away (by their name, so that a test can send one away after a push)."""
+    return Q(name="Away")
+
+
 def register_values(day: datetime.date) -> dict:
     """Return the host's columns of a created Register row: the check-in date, the weekday, the hours."""
     return {"check_in_date": day, "weekday": day.strftime("%A"), "worked": F("time_out") - F("time_in")}
