@@ -94,7 +94,8 @@ def run_push(
 def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: PushRun | None = None) -> PushRun:
     """Undo the push `undone` and record the attempt as a PushRun with trigger undo.
 
-    A failing undo is recorded, not raised; raise PushError when the day is already under way.
+    A failing undo is recorded, not raised, and e-mailed to ADMINS as a failing push is; raise
+    PushError when the day is already under way.
     """
     if run is None:
         try:
@@ -113,6 +114,7 @@ def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: 
         _drop_broken_connection()
         run.mark_failed(exc)
         logger.error("Undo of run %s failed (run %s): %s", undone.pk, run.pk, run.error)
+        notify_failure(run)
         return run
     logger.info("Undo of run %s succeeded (run %s): %s.", undone.pk, run.pk, result.summary())
     return run

@@ -66,6 +66,7 @@ def execute_run(run_id: int) -> int | None:
     if run.trigger == PushRun.Trigger.UNDO:
         if run.undoes is None:
             run.mark_failed(PushError(f"The run that run {run.pk} was to undo no longer exists."))
+            runs.notify_failure(run)
             return _raise_if_failed(run)
         return _raise_if_failed(runs.run_undo(run.undoes, run=run))
     return _raise_if_failed(runs.run_push(run.date, trigger=run.trigger, run=run))

@@ -27,6 +27,7 @@ from attendance_push.runs import (
 )
 from attendance_push.schedule import push_instant
 from attendance_push.service import LOCK_NAMESPACE
+from attendance_push.tasks import PushFailed, execute_run
 from school.models import EmployeeAttendance, StudentAttendance
 
 from .conftest import DAY, schedule_next_run
@@ -369,6 +370,74 @@ def test_a_broker_that_is_down_fails_the_run_instead_of_leaving_it_queued(
     assert message.subject.endswith("Attendance push of 2026-11-20 failed")
     assert f"/attendance_push/pushrun/{run.pk}/change/" in message.body
     assert f"Error: {run.error}" in message.body
+
+
+def queued_undo(make_students, django_capture_on_commit_callbacks) -> tuple[PushRun, PushRun]:
+    """Push November 19 and queue its undo for the worker; return both runs."""
+    make_students(2)
+    with time_machine.travel(at(20, 12), tick=False):
+        pushed_run = run_push(nov(19), trigger="admin")
+    assert pushed_run.status == "succeeded", pushed_run.error
+    with time_machine.travel(at(20, 12, 5), tick=False), django_capture_on_commit_callbacks(execute=True):
+        undo_run = queue_undo(pushed_run)
+    undo_run.refresh_from_db()
+    assert undo_run.status == "queued" and undo_run.task_id
+    return pushed_run, undo_run
+
+
+def test_an_undo_that_fails_in_the_worker_emails_the_admins_like_a_push(
+    settings, superuser, make_students, django_capture_on_commit_callbacks
+):
+    settings.ADMINS = [("Head", "head@school.example")]
+    pushed_run, undo_run = queued_undo(make_students, django_capture_on_commit_callbacks)
+    # The attendance model it pushed was uninstalled before the worker got to the undo.
+    PushRun.objects.filter(pk=pushed_run.pk).update(
+        pushed={"gone.Model": pushed_run.pushed["school.StudentAttendance"]}
+    )
+    records = StudentAttendance.objects.filter(date=nov(19)).count()
+
+    with pytest.raises(PushFailed):
+        execute_run(undo_run.pk)
+
+    undo_run.refresh_from_db()
+    assert undo_run.status == "failed"
+    assert "gone.Model, pushed by run" in undo_run.error
+    (message,) = mail.outbox
+    assert message.to == ["head@school.example"]
+    assert message.subject.endswith(f"Undo of run {pushed_run.pk} (push of 2026-11-19) failed")
+    assert f"Error: {undo_run.error}" in message.body
+    assert f"/attendance_push/pushrun/{undo_run.pk}/change/" in message.body
+    assert f"undo_push {pushed_run.pk}" in message.body
+    assert StudentAttendance.objects.filter(date=nov(19)).count() == records
+
+
+def test_an_undo_whose_run_was_deleted_before_the_worker_got_to_it_emails_the_admins(
+    settings, superuser, make_students, django_capture_on_commit_callbacks
+):
+    settings.ADMINS = [("Head", "head@school.example")]
+    pushed_run, undo_run = queued_undo(make_students, django_capture_on_commit_callbacks)
+    # KEEP_RUNS_DAYS pruned the pushed run meanwhile (the undo's link becomes NULL).
+    PushRun.objects.filter(pk=undo_run.pk).update(undoes=None)
+    PushRun.objects.filter(pk=pushed_run.pk).delete()
+
+    with pytest.raises(PushFailed):
+        execute_run(undo_run.pk)
+
+    undo_run.refresh_from_db()
+    assert undo_run.status == "failed"
+    (message,) = mail.outbox
+    assert "Undo of run" in message.subject and "(push of 2026-11-19) failed" in message.subject
+    assert f"Error: {undo_run.error}" in message.body
+    assert "no longer exists" in undo_run.error
+
+
+def test_a_successful_undo_in_the_worker_sends_no_mail(
+    settings, superuser, make_students, django_capture_on_commit_callbacks
+):
+    settings.ADMINS = [("Head", "head@school.example")]
+    _pushed_run, undo_run = queued_undo(make_students, django_capture_on_commit_callbacks)
+    assert execute_run(undo_run.pk) == undo_run.pk
+    assert mail.outbox == []
 
 
 def test_an_undo_the_broker_refuses_fails_and_emails_the_admins_like_a_push(
