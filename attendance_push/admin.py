@@ -845,19 +845,33 @@ def written_values() -> list[str]:
                 continue
             parts = [status] if status else []
             if target.check_in_field and target.check_out_field:
-                parts.append(f"{_time_text(check_in)}–{_time_text(check_out)}")
+                parts.append(_times_text(check_in, check_out))
             elif target.check_in_field:
-                parts.append(_("check-in %(time)s") % {"time": _time_text(check_in)})
+                parts.append(
+                    _("check-in %(time)s") % {"time": _time_text(check_in)}
+                    if check_in is not None
+                    else _("no check-in time")
+                )
             if target.created_by_field and actor is not None:
                 parts.append(_("created by %(user)s") % {"user": actor.get_username()})
             lines.append(f"{name}: {', '.join(parts)}")
     return lines
 
 
+def _times_text(check_in: Any, check_out: Any) -> str:
+    """Return a rule's planned times as words: "09:00–17:00", or what it leaves without a time."""
+    if check_in is None and check_out is None:
+        # A rule for absences (leave, sick): "no time–no time" reads like a fault.
+        return _("no check-in or check-out times")
+    if check_out is None:
+        return _("check-in %(time)s, no check-out time") % {"time": _time_text(check_in)}
+    if check_in is None:
+        return _("no check-in time, check-out %(time)s") % {"time": _time_text(check_out)}
+    return f"{_time_text(check_in)}–{_time_text(check_out)}"
+
+
 def _time_text(time: Any) -> str:
-    """Return a planned time as words: "09:00", "no time", or the person's field it is read from."""
-    if time is None:
-        return _("no time")
+    """Return a planned time as words: "09:00", or the person's field it is read from."""
     if isinstance(time, datetime.time):
         return f"{time:%H:%M}"
     return _("%(field)s of the person") % {"field": time.path}

@@ -54,8 +54,10 @@ class PushDaysForm(forms.Form):
         oldest = earliest_day(current)
         if start < oldest:
             raise forms.ValidationError(
-                "%(day)s is more than %(max)d days ago (the oldest day that can be pushed is %(oldest)s); "
-                "ATTENDANCE_PUSH['MAX_PAST_DAYS'] sets how far back a push may go.",
+                _(
+                    "%(day)s is more than %(max)d days ago (the oldest day that can be pushed is %(oldest)s); "
+                    "ATTENDANCE_PUSH['MAX_PAST_DAYS'] sets how far back a push may go."
+                ),
                 code="too_old",
                 params={"day": start.isoformat(), "max": conf.MAX_PAST_DAYS, "oldest": oldest.isoformat()},
             )

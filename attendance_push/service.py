@@ -170,9 +170,12 @@ def validate_day(day: datetime.date) -> datetime.date:
     oldest = earliest_day(current)
     if day < oldest:
         raise PushError(
+            _(
+                "%(day)s is more than %(max)d days ago (the oldest day that can be pushed is %(oldest)s); "
+                "ATTENDANCE_PUSH['MAX_PAST_DAYS'] sets how far back a push may go."
+            )
             # isoformat, not %Y: strftime writes the year 1 as "1".
-            f"{day.isoformat()} is more than {conf.MAX_PAST_DAYS} days ago (the oldest day that can be pushed is "
-            f"{oldest.isoformat()}); ATTENDANCE_PUSH['MAX_PAST_DAYS'] sets how far back a push may go."
+            % {"day": day.isoformat(), "max": conf.MAX_PAST_DAYS, "oldest": oldest.isoformat()}
         )
     return day
 

@@ -6,7 +6,10 @@ import argparse
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
+from attendance_push.bikram import bs_date, in_nepali
 from attendance_push.conf import conf
 from attendance_push.management.commands.push_attendance import iso_date
 from attendance_push.workdays import closed_days
@@ -27,19 +30,27 @@ class Command(BaseCommand):
 
     def handle(self, *, start: datetime.date, end: datetime.date, closed_only: bool, verbosity: int, **options) -> None:
         if start > end:
-            raise CommandError(f"--from {start} is after --to {end}.")
+            raise CommandError(_("--from %(start)s is after --to %(end)s.") % {"start": start, "end": end})
         if (end - start).days >= MAX_DAYS:
-            raise CommandError(f"At most {MAX_DAYS} days at a time; this range has {(end - start).days + 1}.")
+            raise CommandError(
+                _("At most %(max)d days at a time; this range has %(length)d.")
+                % {"max": MAX_DAYS, "length": (end - start).days + 1}
+            )
         targets = conf.TARGETS
         if not targets:
-            raise CommandError("ATTENDANCE_PUSH['TARGETS'] is empty: there is no attendance to print a calendar for.")
+            raise CommandError(
+                _("ATTENDANCE_PUSH['TARGETS'] is empty: there is no attendance to print a calendar for.")
+            )
         closed = closed_days(targets, start, end)
+        nepali = in_nepali()
         day = start
         while day <= end:
+            # The line issue #9 fixes: "2026-11-21 Sat school.StudentAttendance closed: <reason>" (in English).
+            date = f"{day:%Y-%m-%d} ({bs_date(day)})" if nepali else f"{day:%Y-%m-%d}"
             for target in targets:
                 reason = closed[target.label].get(day)
                 if reason is None and closed_only:
                     continue
-                state = f"closed: {reason}" if reason else "open"
-                self.stdout.write(f"{day:%Y-%m-%d} {day:%a} {target.label} {state}")
+                state = _("closed: %(reason)s") % {"reason": reason} if reason else _("open")
+                self.stdout.write(f"{date} {date_format(day, 'D')} {target.label} {state}")
             day += datetime.timedelta(days=1)

@@ -76,6 +76,6 @@ class Command(BaseCommand):
             renew_test_lease()
         except DatabaseError as exc:
             # The lease has minutes to run: the next renewal may reach the database.
-            self.stderr.write(f"Could not renew the hourly test schedule's lease: {exc}")
+            self.stderr.write(_("Could not renew the hourly test schedule's lease: %(error)s") % {"error": exc})
         finally:
             connections.close_all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from attendance_push.conf import conf
 from attendance_push.ledger import prune
@@ -23,8 +24,23 @@ class Command(BaseCommand):
         result = prune(dry_run=dry_run)
         if verbosity < 1:
             return
-        verb = "Would delete" if dry_run else "Deleted"
+        if dry_run:
+            text = _(
+                "Would delete %(rows)d ledger rows (%(ledgers)d runs' ledgers, KEEP_LEDGER_DAYS=%(keep_ledger)s) "
+                "and %(runs)d runs (KEEP_RUNS_DAYS=%(keep_runs)s)."
+            )
+        else:
+            text = _(
+                "Deleted %(rows)d ledger rows (%(ledgers)d runs' ledgers, KEEP_LEDGER_DAYS=%(keep_ledger)s) "
+                "and %(runs)d runs (KEEP_RUNS_DAYS=%(keep_runs)s)."
+            )
         self.stdout.write(
-            f"{verb} {result.ledger_rows} ledger rows ({result.ledgers} runs' ledgers, KEEP_LEDGER_DAYS="
-            f"{conf.KEEP_LEDGER_DAYS}) and {result.runs} runs (KEEP_RUNS_DAYS={conf.KEEP_RUNS_DAYS})."
+            text
+            % {
+                "rows": result.ledger_rows,
+                "ledgers": result.ledgers,
+                "keep_ledger": conf.KEEP_LEDGER_DAYS,
+                "runs": result.runs,
+                "keep_runs": conf.KEEP_RUNS_DAYS,
+            }
         )

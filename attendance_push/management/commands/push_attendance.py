@@ -30,7 +30,9 @@ def iso_date(value: str) -> datetime.date:
             raise ValueError(value)
         return datetime.date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date; write it as YYYY-MM-DD.") from None
+        raise argparse.ArgumentTypeError(
+            _("%(value)r is not a date; write it as YYYY-MM-DD.") % {"value": value}
+        ) from None
 
 
 class Command(BaseCommand):
@@ -81,7 +83,7 @@ class Command(BaseCommand):
             try:
                 run = run_push(day, trigger=PushRun.Trigger.COMMAND, include_closed=include_closed)
             except PushError as exc:
-                done = f" ({index - 1} earlier day(s) were pushed)" if index > 1 else ""
+                done = _(" (%(count)d earlier day(s) were pushed)") % {"count": index - 1} if index > 1 else ""
                 raise CommandError(f"{exc}{done}") from None
             if run.status == PushRun.Status.FAILED:
                 done = _(" (%(count)d earlier day(s) were pushed)") % {"count": index - 1} if index > 1 else ""

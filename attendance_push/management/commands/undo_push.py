@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from attendance_push.exceptions import PushError
 from attendance_push.ledger import undo
@@ -19,7 +20,7 @@ def run_id(value: str) -> int:
     except ValueError:
         number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a run id (a whole number).")
+        raise argparse.ArgumentTypeError(_("%(value)r is not a run id (a whole number).") % {"value": value})
     return number
 
 
@@ -36,21 +37,30 @@ class Command(BaseCommand):
     def handle(self, *, run_id: int, dry_run: bool, verbosity: int, **options) -> None:
         run = PushRun.objects.filter(pk=run_id).first()
         if run is None:
-            raise CommandError(f"There is no push run {run_id}.")
+            raise CommandError(_("There is no push run %(run)s.") % {"run": run_id})
         try:
             preview = undo(run, dry_run=True)
         except PushError as exc:
             raise CommandError(str(exc)) from None
         if dry_run:
-            self._report(f"Undoing run {run.pk} ({run.date:%Y-%m-%d}) would:", preview.counts(), verbosity)
+            heading = _("Undoing run %(run)s (%(day)s) would:") % {"run": run.pk, "day": f"{run.date:%Y-%m-%d}"}
+            self._report(heading, preview.counts(), verbosity)
             return
         try:
             undo_run = run_undo(run)
         except PushError as exc:
             raise CommandError(str(exc)) from None
         if undo_run.status != PushRun.Status.SUCCEEDED:
-            raise CommandError(f"Undo of run {run.pk} failed (PushRun {undo_run.pk}): {undo_run.error}")
-        self._report(f"Undid run {run.pk} ({run.date:%Y-%m-%d}) as PushRun {undo_run.pk}:", undo_run.counts, verbosity)
+            raise CommandError(
+                _("Undo of run %(run)s failed (PushRun %(undo)s): %(error)s")
+                % {"run": run.pk, "undo": undo_run.pk, "error": undo_run.error}
+            )
+        heading = _("Undid run %(run)s (%(day)s) as PushRun %(undo)s:") % {
+            "run": run.pk,
+            "day": f"{run.date:%Y-%m-%d}",
+            "undo": undo_run.pk,
+        }
+        self._report(heading, undo_run.counts, verbosity)
 
     def _report(self, heading: str, counts: dict[str, dict[str, int]], verbosity: int) -> None:
         if verbosity < 1:
@@ -58,6 +68,7 @@ class Command(BaseCommand):
         self.stdout.write(heading)
         for label, count in counts.items():
             self.stdout.write(
-                f"  {label}: {count['deleted']} records deleted, {count['cleared']} check-outs cleared, "
-                f"kept {count['kept']} changed since the push"
+                f"  {label}: "
+                + _("%(deleted)d records deleted, %(cleared)d check-outs cleared, kept %(kept)d changed since the push")
+                % {"deleted": count["deleted"], "cleared": count["cleared"], "kept": count["kept"]}
             )
