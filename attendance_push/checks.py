@@ -50,6 +50,32 @@ _DAY_COUNTS = (
 )
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_keep_runs(raw: dict[str, Any]) -> list[checks.CheckMessage]:
+    """Refuse a KEEP_RUNS_DAYS that prunes runs catch-up or the health check still read."""
+    keep, catch_up = (
+        raw.get("KEEP_RUNS_DAYS", DEFAULTS["KEEP_RUNS_DAYS"]),
+        raw.get("CATCH_UP_DAYS", DEFAULTS["CATCH_UP_DAYS"]),
+    )
+    if not (_whole(keep) and _whole(catch_up)) or keep < 1 or catch_up < 0:
+        return []  # None, or already reported (E061, E014)
+    fewest = max(catch_up, 1) + 1
+    if keep >= fewest:
+        return []
+    return [
+        checks.Error(
+            f"{SETTING}['KEEP_RUNS_DAYS'] ({keep}) must be {fewest} or more with CATCH_UP_DAYS = {catch_up}: "
+            "a day whose runs were pruned looks never pushed.",
+            hint="Catch-up looks back CATCH_UP_DAYS days and the health check at yesterday, both in the runs; "
+            "keep the runs longer than that, or None.",
+            id="attendance_push.E062",
+        )
+    ]
+
+
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Validate every key of `ATTENDANCE_PUSH`."""
     raw = getattr(settings, SETTING, {})
@@ -104,6 +130,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 f"{SETTING}[{key!r}] must be a whole number of days, {accepted}, not {value!r}.", hint=hint, id=check_id
             )
         )
+    errors.extend(_check_keep_runs(raw))
     admin_site = raw.get("ADMIN_SITE", DEFAULTS["ADMIN_SITE"])
     if not (isinstance(admin_site, str) and admin_site):
         errors.append(

@@ -798,7 +798,14 @@ def prune(*, dry_run: bool = False, now: datetime.datetime | None = None) -> Pru
                 ledgers = with_ledger.update(ledger_pruned_at=now)
                 ledger_rows = rows._raw_delete(alias)
         if conf.KEEP_RUNS_DAYS is not None:
-            old = PushRun.objects.using(alias).filter(created_at__lt=now - datetime.timedelta(days=conf.KEEP_RUNS_DAYS))
+            # The newest run stays, however old: catch-up dates the installation from the runs, and
+            # after a worker outage longer than KEEP_RUNS_DAYS an empty history would read as a new one.
+            newest = PushRun.objects.using(alias).order_by("-created_at", "-pk").values("pk")[:1]
+            old = (
+                PushRun.objects.using(alias)
+                .filter(created_at__lt=now - datetime.timedelta(days=conf.KEEP_RUNS_DAYS))
+                .exclude(pk__in=newest)
+            )
             rows = PushedRecord.objects.using(alias).filter(run__in=old.values("pk"))
             if dry_run:
                 ledger_rows += rows.count()

@@ -27,7 +27,7 @@ from attendance_push.service import push
 from school.models import EmployeeAttendance, StudentAttendance
 from tests.variants.models import Pupil, PupilAttendance
 
-from .conftest import DAY, attendance
+from .conftest import DAY, attendance, schedule_next_run
 
 pytestmark = pytest.mark.django_db
 
@@ -459,6 +459,40 @@ def test_pruning_runs_by_keep_runs_days(settings, superuser, make_students, caps
     assert list(PushRun.objects.values_list("pk", flat=True)) == [recent.pk]
     assert set(PushedRecord.objects.values_list("run", flat=True)) == {recent.pk}
     assert not PushRun.objects.filter(pk=old_undo.pk).exists()
+
+
+def test_pruning_runs_keeps_the_newest_so_catch_up_still_sees_the_installation(settings, superuser, make_students):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": 5, "CATCH_UP_DAYS": 3}
+    make_students(2)
+    with time_machine.travel(push_instant(DAY - datetime.timedelta(days=1)), tick=False):
+        older = pushed_run(DAY - datetime.timedelta(days=1))
+    with time_machine.travel(push_instant(DAY), tick=False):
+        newest = pushed_run(DAY)
+    # The worker was down for a week; back, its daily prune may come before its first catch-up.
+    now = push_instant(DAY + datetime.timedelta(days=8)) + datetime.timedelta(hours=1)
+    schedule_next_run(now)
+    with time_machine.travel(now, tick=False):
+        missed = missed_days(now)
+        assert missed == [DAY + datetime.timedelta(days=n) for n in (6, 7, 8)]
+
+        result = prune(now=now)
+
+        assert result.runs == 1
+        assert list(PushRun.objects.values_list("pk", flat=True)) == [newest.pk]
+        assert not PushRun.objects.filter(pk=older.pk).exists()
+        # Without a run left, catch-up would take the installation for a new one and push nothing.
+        assert missed_days(now) == missed
+
+
+@pytest.mark.parametrize(("keep", "catch_up"), [(1, 0), (3, 3), (2, 5)])
+def test_keep_runs_days_must_outlast_catch_up_and_yesterday(settings, keep, catch_up):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": keep, "CATCH_UP_DAYS": catch_up}
+    (error,) = check_settings()
+    assert error.id == "attendance_push.E062"
+    assert f"KEEP_RUNS_DAYS'] ({keep})" in error.msg and f"{max(catch_up, 1) + 1} or more" in error.msg
+    assert error.hint
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": max(catch_up, 1) + 1}
+    assert check_settings() == []
 
 
 @pytest.mark.parametrize("key", ["KEEP_LEDGER_DAYS", "KEEP_RUNS_DAYS"])
