@@ -658,8 +658,10 @@ def undo(run: PushRun, *, dry_run: bool = False, undo_run: PushRun | None = None
         for alias in aliases:
             stack.enter_context(transaction.atomic(using=alias))
             _lock_day(alias, run.date)
-        # Another undo may have finished while this one waited for the lock.
-        reason = refusal(PushRun.objects.get(pk=run.pk))
+        # Another undo may have finished while this one waited for the lock. The run's row stays
+        # locked until the undo commits: a prune of its ledger waits for it, rather than deleting
+        # the ledger between this check and the statements that read it.
+        reason = refusal(PushRun.objects.select_for_update().get(pk=run.pk))
         if reason:
             raise PushError(reason)
         result = UndoResult(
@@ -811,6 +813,9 @@ def prune(*, dry_run: bool = False, now: datetime.datetime | None = None) -> Pru
                 ledger_rows += rows.count()
                 runs = old.count()
             else:
+                # The runs' rows first, as the ledger's prune does with its UPDATE: an undo of one
+                # of them (which holds its row) finishes before its ledger goes.
+                list(old.select_for_update().values_list("pk", flat=True))
                 ledger_rows += rows._raw_delete(alias)
                 # An undo names the run it undid; once that run is gone the undo says so (SET NULL).
                 PushRun.objects.using(alias).filter(undoes__in=old.values("pk")).update(undoes=None)

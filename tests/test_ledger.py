@@ -461,6 +461,61 @@ def test_pruning_runs_by_keep_runs_days(settings, superuser, make_students, caps
     assert not PushRun.objects.filter(pk=old_undo.pk).exists()
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("key", ["KEEP_LEDGER_DAYS", "KEEP_RUNS_DAYS"])
+def test_a_prune_waits_for_an_undo_of_a_run_it_prunes(settings, superuser, make_students, monkeypatch, key):
+    import threading
+
+    from django.db import connections
+
+    from attendance_push import ledger as ledger_module
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time: a prune cannot run inside an undo")
+    other = "KEEP_RUNS_DAYS" if key == "KEEP_LEDGER_DAYS" else "KEEP_LEDGER_DAYS"
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, key: 10, other: None}
+    make_students(3)
+    run = pushed_run()
+    pushed_run(DAY + datetime.timedelta(days=1))  # the newest run, which a prune by KEEP_RUNS_DAYS keeps
+    later = timezone.now() + datetime.timedelta(days=11)
+    inside, go = threading.Event(), threading.Event()
+    real_undo_target = ledger_module._undo_target
+
+    def paused_undo_target(*args, **kwargs):
+        # The undo has checked the ledger is there and holds the day's lock: let the prune try now.
+        inside.set()
+        go.wait(timeout=30)
+        return real_undo_target(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "_undo_target", paused_undo_target)
+    outcome = {}
+
+    def in_thread(name, work):
+        try:
+            outcome[name] = work()
+        except Exception as exc:  # reported by the assertions below
+            outcome[name] = exc
+        finally:
+            connections.close_all()
+
+    undoing = threading.Thread(target=in_thread, args=("undo", lambda: undo(run)))
+    undoing.start()
+    assert inside.wait(timeout=30)
+    pruning = threading.Thread(target=in_thread, args=("prune", lambda: prune(now=later)))
+    pruning.start()
+    pruning.join(timeout=1)
+    go.set()
+    undoing.join(timeout=30)
+    pruning.join(timeout=30)
+
+    # The undo found the whole ledger it had checked: every record it created, deleted.
+    assert outcome["undo"].counts()[STUDENTS] == {"deleted": 3, "cleared": 0, "kept": 0}, outcome
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    # The prune went on after the undo committed.
+    assert not isinstance(outcome["prune"], Exception), outcome
+    assert not PushedRecord.objects.filter(run=run.pk).exists()
+
+
 def test_pruning_runs_keeps_the_newest_so_catch_up_still_sees_the_installation(settings, superuser, make_students):
     settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": 5, "CATCH_UP_DAYS": 3}
     make_students(2)
