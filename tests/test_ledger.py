@@ -569,7 +569,8 @@ def test_none_and_whole_days_are_valid_retention(settings):
     assert check_settings() == []
 
 
-def test_the_worker_prunes_once_a_day():
+def test_the_worker_prunes_once_a_day(settings, superuser, make_students):
+    from django.utils.module_loading import import_string
     from django_q.models import Schedule
 
     from attendance_push.schedule import PRUNE_TASK, ensure_schedule
@@ -579,6 +580,13 @@ def test_the_worker_prunes_once_a_day():
     ensure_schedule()
     (prune_schedule,) = Schedule.objects.filter(name="attendance_push.prune")
     assert (prune_schedule.func, prune_schedule.schedule_type) == (PRUNE_TASK, Schedule.DAILY)
+    # What the worker calls: the prune, with the settings.
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_LEDGER_DAYS": 1}
+    make_students(2)
+    with time_machine.travel(timezone.now() - datetime.timedelta(days=2), tick=False):
+        pushed_run(DAY - datetime.timedelta(days=2))
+    assert import_string(prune_schedule.func)() == {"ledger_rows": 2, "ledgers": 1, "runs": 0}
+    assert not PushedRecord.objects.exists()
 
 
 # Rules, write "save", values per row --------------------------------------------------------------
