@@ -48,6 +48,7 @@ from .runs import (
 )
 from .schedule import daily_next_run
 from .service import actor_needed, corrected_words, describe_rules, planned_records, push, resolve_actor, today
+from .workdays import counts_reason
 
 
 @admin.register(PushRun)
@@ -879,7 +880,7 @@ def _time_text(time: Any) -> str:
 
 def _closed_text(counts: dict, forced: bool) -> str:
     """Return " — closed: <reason>" (and whether records were created anyway) for a target's counts, or ""."""
-    reason = counts.get("closed")
+    reason = counts_reason(counts)
     if not reason:
         return ""
     if forced:

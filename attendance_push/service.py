@@ -45,7 +45,7 @@ from .ledger import (
 )
 from .models import PushedRecord
 from .signals import target_pushed
-from .workdays import closed_days
+from .workdays import Reason, closed_day_reasons, closed_days, reason_text
 
 logger = logging.getLogger("attendance_push")
 
@@ -82,8 +82,10 @@ class TargetResult:
     # otherwise (changed, or deleted by a skip rule) or that are now false (withdrawn: the day closed
     # since, or the person no longer expected that day by people_on_day).
     corrected: int = 0
-    # Why the day is closed for this target (a weekly off, a holiday, a closure), or None when open.
+    # Why the day is closed for this target (a weekly off, a holiday, a closure), or None when open:
+    # in the pusher's language, and in none (workdays.Reason) for pages in another.
     closed: str | None = None
+    closed_reason: Reason | None = None
 
     def counts(self) -> dict[str, Any]:
         counts = {
@@ -96,6 +98,8 @@ class TargetResult:
             counts["corrected"] = self.corrected
         if self.closed:
             counts["closed"] = self.closed
+        if self.closed_reason:
+            counts["closed_reason"] = self.closed_reason
         return counts
 
 
@@ -241,9 +245,16 @@ def push(
     """
     validate_day(day)
     targets = conf.TARGETS
-    closed = closed_days(targets, day, day)
-    # Per target: (reason or None, whether to insert the missing records).
-    plan = {t.label: (closed[t.label].get(day), include_closed or day not in closed[t.label]) for t in targets}
+    closed = {label: by_day[day] for label, by_day in closed_day_reasons(targets, day, day).items() if day in by_day}
+    # Per target: (reason or None, whether to insert the missing records, the reason in no language).
+    plan = {
+        t.label: (
+            reason_text(closed[t.label]) if t.label in closed else None,
+            include_closed or t.label not in closed,
+            closed.get(t.label),
+        )
+        for t in targets
+    }
     needs_actor = any(target.created_by_field and plan[target.label][1] for target in targets)
     actor = resolve_actor() if needs_actor else None
     if dry_run:
@@ -678,7 +689,13 @@ def _fill_values(target: Target, day: datetime.date, plan: FillPlan) -> dict[str
 
 
 def _preview_target(
-    target: Target, day: datetime.date, closed: str | None = None, insert: bool = True, *, actor: Any = None
+    target: Target,
+    day: datetime.date,
+    closed: str | None = None,
+    insert: bool = True,
+    closed_reason: Reason | None = None,
+    *,
+    actor: Any = None,
 ) -> TargetResult:
     alias = router.db_for_read(target.model)
     plan = fill_plan(target, day, alias)
@@ -706,6 +723,7 @@ def _preview_target(
         tuple(rules),
         corrected=corrected,
         closed=closed,
+        closed_reason=closed_reason,
     )
 
 
@@ -756,6 +774,7 @@ def _push_target(
     run_id: int | None,
     closed: str | None = None,
     insert: bool = True,
+    closed_reason: Reason | None = None,
 ) -> TargetResult:
     alias = router.db_for_write(target.model)
     entry = Entry(run_id, target.label, day) if run_id is not None else None
@@ -815,7 +834,17 @@ def _push_target(
         closed=closed,
     )
     pushed = pushed_values(target, written, fill_check_out, rows) if entry is not None else {}
-    return TargetResult(target.label, created, filled, skipped, tuple(rules), pushed, corrected, closed=closed)
+    return TargetResult(
+        target.label,
+        created,
+        filled,
+        skipped,
+        tuple(rules),
+        pushed,
+        corrected,
+        closed=closed,
+        closed_reason=closed_reason,
+    )
 
 
 def _fill_by_save(target: Target, plan: FillPlan, values: dict[str, Any], alias: str, entry: Entry | None) -> int:

@@ -12,17 +12,29 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from django.utils.translation import gettext
+from django.conf import settings
+from django.utils.translation import get_language, gettext, to_locale
 
 from .conf import Target, conf
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 HOLIDAY_KEYS = ("country", "subdiv", "categories")
 
+# Why a day is closed, in no language, as a run's counts keep it ("closed_reason") so that each page
+# words it in its reader's language (reason_text):
+#   {"kind": "closure", "name": "Snow"}                    the Closure's name, as its author typed it
+#   {"kind": "holiday", "day": "2026-10-20", "calendar": {"country": "NP"}}   named by `holidays`
+#   {"kind": "weekly_off", "weekday": 5}                   Monday is 0, as datetime.date.weekday()
+Reason = dict[str, Any]
+
 
 def weekday_name(day: datetime.date) -> str:
     """Return the translated full name of `day`'s weekday."""
-    names = (
+    return _weekday_names()[day.weekday()]
+
+
+def _weekday_names() -> tuple[str, ...]:
+    return (
         gettext("Monday"),
         gettext("Tuesday"),
         gettext("Wednesday"),
@@ -31,7 +43,6 @@ def weekday_name(day: datetime.date) -> str:
         gettext("Saturday"),
         gettext("Sunday"),
     )
-    return names[day.weekday()]
 
 
 def closed_reason(target: Target, day: datetime.date) -> str | None:
@@ -42,6 +53,41 @@ def closed_reason(target: Target, day: datetime.date) -> str | None:
 def closed_days(
     targets: Iterable[Target], first: datetime.date, last: datetime.date
 ) -> dict[str, dict[datetime.date, str]]:
+    """Return, per target label, the closed days from `first` to `last` with their reasons in the active language."""
+    return {
+        label: {day: reason_text(reason) for day, reason in by_day.items()}
+        for label, by_day in closed_day_reasons(targets, first, last).items()
+    }
+
+
+def reason_text(reason: Reason, fallback: str = "") -> str:
+    """Return `reason` (see Reason) in the active language, or `fallback` where it can no longer be worded."""
+    try:
+        kind = reason["kind"]
+        if kind == "closure":
+            return reason["name"]
+        if kind == "weekly_off":
+            return gettext("weekly off (%(weekday)s)") % {"weekday": _weekday_names()[reason["weekday"]]}
+        if kind == "holiday":
+            day = datetime.date.fromisoformat(reason["day"])
+            key = _calendar_key(reason["calendar"])
+            return _holidays_of_year(key, day.year, holiday_language(key)).get(day) or fallback
+    except (KeyError, IndexError, TypeError, ValueError, NotImplementedError):
+        # A reason stored by another version, or a calendar `holidays` no longer knows.
+        pass
+    return fallback
+
+
+def counts_reason(counts: dict[str, Any]) -> str:
+    """Return why a run's counts of one target say its day was closed, in the active language, or ""."""
+    stored = counts.get("closed") or ""
+    # Runs pushed before reasons were kept in no language have only the words of whoever pushed.
+    return reason_text(counts["closed_reason"], stored) if counts.get("closed_reason") else stored
+
+
+def closed_day_reasons(
+    targets: Iterable[Target], first: datetime.date, last: datetime.date
+) -> dict[str, dict[datetime.date, Reason]]:
     """Return, per target label, the closed days from `first` to `last` with their reasons (two queries)."""
     from .models import Closure, WorkingDay
 
@@ -59,29 +105,30 @@ def closed_days(
     for target in targets:
         label = target.label
         # A closure wins over a make-up day: the school that planned to open closed after all.
-        closed_by: dict[datetime.date, str] = {}
+        closed_by: dict[datetime.date, Reason] = {}
         for name, start, end, labels in closures:
             if not _applies(labels, label):
                 continue
             day = max(start, first)
             while day <= min(end, last):
-                closed_by[day] = name
+                closed_by[day] = {"kind": "closure", "name": name}
                 day += datetime.timedelta(days=1)
-        reasons: dict[datetime.date, str] = {}
+        reasons: dict[datetime.date, Reason] = {}
         rest = [day for day in span if day not in closed_by]
         if rest:
             # Only for the days no closure decides: the public holidays are not even computed for a day
             # (an evening's push) that a closure closes.
             off = {WEEKDAYS.index(name) for name in target.weekly_off_days if name in WEEKDAYS}
-            public = _holidays(target.holiday_calendar, rest[0].year, rest[-1].year)
+            calendar = target.holiday_calendar
+            public = _holidays(calendar, rest[0].year, rest[-1].year)
             open_days = {day for day, labels in working if _applies(labels, label)}
             for day in rest:
                 if day in open_days:
                     continue
                 if day in public:
-                    reasons[day] = public[day]
+                    reasons[day] = {"kind": "holiday", "day": day.isoformat(), "calendar": _calendar_json(calendar)}
                 elif day.weekday() in off:
-                    reasons[day] = gettext("weekly off (%(weekday)s)") % {"weekday": weekday_name(day)}
+                    reasons[day] = {"kind": "weekly_off", "weekday": day.weekday()}
         reasons.update(closed_by)
         result[label] = dict(sorted(reasons.items()))
     return result
@@ -105,7 +152,7 @@ def calendar_configured() -> bool:
     )
 
 
-def holiday_calendar(options: dict[str, Any], years: Iterable[int]) -> Any:
+def holiday_calendar(options: dict[str, Any], years: Iterable[int], language: str | None = None) -> Any:
     """Return the `holidays` calendar the options name; raise what `holidays` raises on unknown codes."""
     import holidays
 
@@ -117,7 +164,28 @@ def holiday_calendar(options: dict[str, Any], years: Iterable[int]) -> Any:
         subdiv=options.get("subdiv"),
         years=list(years),
         categories=tuple(categories) if categories else None,
+        language=language,
     )
+
+
+def holiday_language(key: tuple) -> str | None:
+    """Return the `holidays` language that names the calendar `key`'s holidays in Django's active language.
+
+    Else in the site's LANGUAGE_CODE, else in the calendar's own language: never left to `holidays`,
+    which would follow the server's locale (LANG) instead.
+    """
+    supported, default = _calendar_languages(dict(key)["country"])
+    for code in (get_language(), settings.LANGUAGE_CODE):
+        if not code:
+            continue
+        wanted = to_locale(code)
+        if wanted in supported:
+            return wanted
+        # Django's "en" or "en-gb" reads a calendar's "en_US" better than its own language.
+        same = [language for language in supported if language.split("_")[0] == wanted.split("_")[0]]
+        if same:
+            return same[0]
+    return default
 
 
 def _applies(labels: list[str] | None, label: str) -> bool:
@@ -127,11 +195,21 @@ def _applies(labels: list[str] | None, label: str) -> bool:
 def _holidays(options: dict[str, Any] | None, first_year: int, last_year: int) -> dict[datetime.date, str]:
     if not options:
         return {}
-    key = tuple((name, _freeze(options.get(name))) for name in HOLIDAY_KEYS)
+    key = _calendar_key(options)
+    language = holiday_language(key)
     days: dict[datetime.date, str] = {}
     for year in range(first_year, last_year + 1):
-        days.update(_holidays_of_year(key, year))
+        days.update(_holidays_of_year(key, year, language))
     return days
+
+
+def _calendar_key(options: dict[str, Any]) -> tuple:
+    return tuple((name, _freeze(options.get(name))) for name in HOLIDAY_KEYS)
+
+
+def _calendar_json(options: dict[str, Any]) -> dict[str, Any]:
+    """Return the calendar options as a run's counts keep them: the keys set, lists for tuples."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in _calendar_key(options) if value}
 
 
 def _freeze(value: Any) -> Any:
@@ -139,6 +217,14 @@ def _freeze(value: Any) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _holidays_of_year(key: tuple, year: int) -> dict[datetime.date, str]:
+def _holidays_of_year(key: tuple, year: int, language: str | None) -> dict[datetime.date, str]:
     # Computing a year of lunar holidays takes milliseconds; the calendar asks for it on every push.
-    return dict(holiday_calendar(dict(key), [year]).items())
+    # Keyed by language too: the same year's names differ between an English and a Nepali page.
+    return dict(holiday_calendar(dict(key), [year], language).items())
+
+
+@lru_cache(maxsize=32)
+def _calendar_languages(country: str) -> tuple[tuple[str, ...], str | None]:
+    """Return the languages `holidays` names `country`'s holidays in, and its own language."""
+    calendar = holiday_calendar({"country": country}, [])
+    return tuple(calendar.supported_languages), calendar.default_language

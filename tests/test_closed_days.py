@@ -73,9 +73,11 @@ def test_demo_saturday_is_closed_and_creates_nothing_but_fills_check_outs(demo, 
 
     result = push(SATURDAY)
 
+    # The reason in the pusher's words, and in none for a page in another language (test_closed_reasons.py).
+    saturday = {"closed": "weekly off (Saturday)", "closed_reason": {"kind": "weekly_off", "weekday": 5}}
     assert without_rules(result.counts()) == {
-        STUDENTS: {"created": 0, "filled": 1, "skipped": 0, "closed": "weekly off (Saturday)"},
-        EMPLOYEES: {"created": 0, "filled": 1, "skipped": 0, "closed": "weekly off (Saturday)"},
+        STUDENTS: {"created": 0, "filled": 1, "skipped": 0, **saturday},
+        EMPLOYEES: {"created": 0, "filled": 1, "skipped": 0, **saturday},
     }
     assert records(SATURDAY) == (1, 1)
     came_in.refresh_from_db()
@@ -244,6 +246,7 @@ def test_forcing_creates_records_on_a_closed_day_and_is_recorded(demo, people):
         "filled": 0,
         "skipped": 0,
         "closed": "weekly off (Saturday)",
+        "closed_reason": {"kind": "weekly_off", "weekday": 5},
     }
     assert run.counts[STUDENTS]["rules"] == [{"rule": "", "status": "Present", "created": 3, "skipped": 0}]
     assert records(SATURDAY) == (3, 2)

@@ -21,6 +21,7 @@ from attendance_push.service import (
     today,
     validate_day,
 )
+from attendance_push.workdays import counts_reason
 
 
 def iso_date(value: str) -> datetime.date:
@@ -113,7 +114,8 @@ class Command(BaseCommand):
             return
         self.stdout.write(heading)
         for label, count in counts.items():
-            closed = _("closed (%(reason)s): ") % {"reason": count["closed"]} if count.get("closed") else ""
+            reason = counts_reason(count)
+            closed = _("closed (%(reason)s): ") % {"reason": reason} if reason else ""
             self.stdout.write(
                 f"  {label}: {closed}"
                 + _("%(created)d created, %(filled)d check-outs filled, %(skipped)d skipped")
