@@ -147,6 +147,22 @@ def test_a_reason_that_cannot_be_worded_falls_back_to_the_stored_words(reason, t
     assert counts_reason({"closed": "stored", "closed_reason": reason}) == text
 
 
+def test_a_holiday_keeps_its_calendars_subdivision_and_categories(settings, superuser_client):
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "HOLIDAYS": {"country": "US", "subdiv": "CA", "categories": ["public"]},
+    }
+    run = pushed_in("ne", datetime.date(2026, 3, 31))
+    assert run.counts[STUDENTS]["closed_reason"] == {
+        "kind": "holiday",
+        "day": "2026-03-31",
+        "calendar": {"country": "US", "subdiv": "CA", "categories": ["public"]},
+    }
+    # `holidays` has no Nepali for the United States: the site's language (en-us) names it.
+    assert run.counts[STUDENTS]["closed"] == "Cesar Chavez Day"
+    assert "<td>बन्द: Cesar Chavez Day</td>" in run_pages(superuser_client, run, "ne")
+
+
 def test_counts_of_an_open_day_give_no_reason():
     assert counts_reason({"created": 3}) == ""
 

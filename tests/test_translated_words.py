@@ -133,3 +133,12 @@ def test_a_rule_with_one_time_names_the_missing_one(settings, superuser_client, 
     settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [students, employees]}
     content = superuser_client.get(PUSH, {"start": "2026-11-20"}).content.decode()
     assert f"<li>Employee attendance, On leave: {text}, created by root</li>" in content
+
+
+def test_a_rule_with_no_check_in_reads_as_such_where_there_is_no_check_out(settings, superuser_client):
+    students, employees = settings.ATTENDANCE_PUSH["TARGETS"]
+    employees = {**employees, "check_out_field": None}
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [students, employees]}
+    content = superuser_client.get(PUSH, {"start": "2026-11-20"}).content.decode()
+    assert "<li>Employee attendance: Present, check-in 09:00, created by root</li>" in content
+    assert "<li>Employee attendance, On leave: Leave, no check-in time, created by root</li>" in content
