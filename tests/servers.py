@@ -9,6 +9,7 @@ so a missing server fails the run instead of skipping.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import time
 import uuid
@@ -71,6 +72,24 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+# The sessions of the current database only: the server is shared (other test databases, other
+# projects), and their pushes of the same day take the same advisory lock in their own database.
+# pg_advisory_xact_lock(namespace, day) shows in pg_locks as classid (the namespace, as an unsigned
+# oid), objid (the day's ordinal) and objsubid 2.
+DAY_LOCK_SESSIONS = (
+    "SELECT pid, granted FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
+    "AND classid::bigint = %s AND objid::bigint = %s "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def day_lock_sessions(url: str, day: datetime.date) -> list[tuple[int, bool]]:
+    """Return (pid, granted) of each session of the database at `url` holding or awaiting the push lock of `day`."""
+    from attendance_push.service import LOCK_NAMESPACE
+
+    return query(url, DAY_LOCK_SESSIONS, (LOCK_NAMESPACE & 0xFFFFFFFF, day.toordinal()))
+
+
 def backend_waiting_on_a_lock(query_like: str, *, what: str, timeout: float = 10) -> int:
     """Return the pid of the PostgreSQL backend that waits on a lock while running a query LIKE `query_like`."""
     from django.db import connections
@@ -82,7 +101,9 @@ def backend_waiting_on_a_lock(query_like: str, *, what: str, timeout: float = 10
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 cursor.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s", [query_like]
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s "
+                    "AND datname = current_database()",  # not another database's push on the shared server
+                    [query_like],
                 )
                 row = cursor.fetchone()
                 if row:

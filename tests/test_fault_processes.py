@@ -24,7 +24,7 @@ from attendance_push.service import today
 from school.models import StudentAttendance
 
 from .processes import ROOT, database_url, holding_writes, process_env, shell, wait_for
-from .servers import query
+from .servers import day_lock_sessions, query
 from .test_worker_faults import push_is_writing
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
@@ -62,15 +62,15 @@ def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def wait_until_pushing(process: subprocess.Popen) -> PushRun:
-    """Wait until `process` records its run and holds the push's write transaction; return the run."""
+def wait_until_pushing(process: subprocess.Popen, day: datetime.date) -> PushRun:
+    """Wait until `process` records its run and holds the push's write transaction of `day`; return the run."""
     wait_for(
         lambda: PushRun.objects.filter(status="running").exists() or process.poll() is not None,
         timeout=120,
         what="the push to start",
     )
     assert process.poll() is None, process.communicate()
-    wait_for(lambda: push_is_writing() or process.poll() is not None, timeout=60, what="the push's transaction")
+    wait_for(lambda: push_is_writing(day) or process.poll() is not None, timeout=60, what="the push's transaction")
     assert process.poll() is None, process.communicate()
     return PushRun.objects.get(status="running")
 
@@ -97,7 +97,7 @@ def test_a_push_running_longer_than_the_task_timeout_is_not_interrupted_while_al
     release = tmp_path / "release"
     process = shell(HELD.format(day=day, release=str(release)), env=process_env(Q_TIMEOUT="1", Q_RETRY="2"))
     try:
-        run = wait_until_pushing(process)
+        run = wait_until_pushing(process, day)
         if connection.vendor == "sqlite":
             # The push holds SQLite's write lock: marking runs interrupted waits for it, so let the
             # push go on in a moment, as a long push eventually does.
@@ -123,7 +123,7 @@ def test_a_killed_push_is_found_dead_by_its_lock_or_its_heartbeat_not_the_task_t
     release = tmp_path / "release"  # never created: the push hangs until killed
     process = shell(HELD.format(day=day, release=str(release)))
     try:
-        run = wait_until_pushing(process)
+        run = wait_until_pushing(process, day)
     finally:
         process.kill()
         process.communicate(timeout=60)
@@ -144,14 +144,11 @@ def test_a_connection_cut_mid_push_fails_the_command_with_one_line_and_the_run(s
     release = tmp_path / "release"
     process = shell(HELD.format(day=day, release=str(release)))
     try:
-        run = wait_until_pushing(process)
+        run = wait_until_pushing(process, day)
         # The server ends the push's session, as a restart or a failover does.
-        (terminated,) = query(
-            database_url(),
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = %s",
-            (day.toordinal(),),
-        )
-        assert terminated == (True,)
+        # Its own session: the server is shared, and another database's push of the day holds the same lock there.
+        (pid,) = [pid for pid, granted in day_lock_sessions(database_url(), day) if granted]
+        assert query(database_url(), "SELECT pg_terminate_backend(%s)", (pid,)) == [(True,)]
         release.touch()
         out, err = process.communicate(timeout=120)
     finally:
@@ -219,7 +216,7 @@ def test_a_database_server_that_dies_mid_push_fails_the_command_with_one_line(su
     release = tmp_path / "release"
     process = shell(HELD.format(day=day, release=str(release)), env=process_env(DATABASE_URL=url))
     try:
-        run = wait_until_pushing(process)
+        run = wait_until_pushing(process, day)
         proxy.stop()  # the server is gone: the push's connection breaks, and no new one is accepted
         release.touch()
         out, err = process.communicate(timeout=120)
@@ -235,7 +232,7 @@ def test_a_database_server_that_dies_mid_push_fails_the_command_with_one_line(su
     assert "the database did not answer to record it" in lines[0]
     assert not StudentAttendance.objects.exists()
     # It could not say so itself; the database, back, shows the push's session gone with its lock.
-    wait_for(lambda: not push_is_writing(), timeout=60, what="the server to end the dead push's session")
+    wait_for(lambda: not push_is_writing(day), timeout=60, what="the server to end the dead push's session")
     assert mark_never_finishing_interrupted(run.started_at + liveness.LOCK_GRACE + datetime.timedelta(seconds=1)) == 1
     run.refresh_from_db()
     assert run.status == "interrupted"

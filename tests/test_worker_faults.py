@@ -24,8 +24,8 @@ from attendance_push.schedule import push_instant
 from attendance_push.service import today
 from school.models import StudentAttendance
 
-from .processes import ROOT, SCHEDULER_PERIOD, patience, process_env, start, stop, wait_for
-from .servers import postgres_database, query, redis_url
+from .processes import ROOT, SCHEDULER_PERIOD, database_url, patience, process_env, start, stop, wait_for
+from .servers import day_lock_sessions, postgres_database, query, redis_url
 
 # The workers run on the wall clock: every test here pushes in a zone where it is about noon, so
 # neither midnight nor the push time falls inside a test, whatever the hour (conftest.noon_zone).
@@ -54,12 +54,11 @@ def add_students(count: int) -> None:
             )
 
 
-def push_is_writing() -> bool:
-    """Return whether a push holds an open write transaction right now."""
+def push_is_writing(day: datetime.date) -> bool:
+    """Return whether a push of `day` holds an open write transaction on the test database right now."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
-            return cursor.fetchone()[0] > 0
+        # The day's lock in this database: not any advisory lock on the (shared) server.
+        return any(granted for _pid, granted in day_lock_sessions(database_url(), day))
     # SQLite keeps a rollback journal next to the database while a write transaction is open.
     return os.path.exists(f"{connection.settings_dict['NAME']}-journal")
 
@@ -103,7 +102,12 @@ def test_a_worker_stopped_mid_push_writes_nothing_and_catch_up_completes_the_day
         running = patience(starts=2)
         wait_for(lambda: push_started(run), timeout=running, what="start")
         # Before writing, the push only reads its settings and takes the day's lock: less than a start-up.
-        wait_for(push_is_writing, timeout=patience(starts=1), what="the push to open its write transaction", log=log)
+        wait_for(
+            lambda: push_is_writing(day),
+            timeout=patience(starts=1),
+            what="the push to open its write transaction",
+            log=log,
+        )
         # A dyno restart signals every process of the dyno, not only the cluster's parent, and
         # SIGKILLs what is left 30 s later. (django-q2's parent can hang on the signal when its
         # sentinel died first; the SIGKILL ends it.)
@@ -121,7 +125,7 @@ def test_a_worker_stopped_mid_push_writes_nothing_and_catch_up_completes_the_day
     if connection.vendor == "postgresql":
         # The killed worker's session finishes the statement it was running, then ends with its
         # lock: until then the push looks alive, and it is the lock that says when it died.
-        wait_for(lambda: not push_is_writing(), timeout=120, what="the dead push's session to end", log=log)
+        wait_for(lambda: not push_is_writing(day), timeout=120, what="the dead push's session to end", log=log)
 
     # Once the run is known dead it will never finish: catch-up takes over. At
     # about noon in the push zone, yesterday is the only day whose push time has passed unpushed.
