@@ -28,12 +28,8 @@ HOLIDAY_KEYS = ("country", "subdiv", "categories")
 Reason = dict[str, Any]
 
 
-def weekday_name(day: datetime.date) -> str:
-    """Return the translated full name of `day`'s weekday."""
-    return _weekday_names()[day.weekday()]
-
-
 def _weekday_names() -> tuple[str, ...]:
+    """Return the translated full names of the weekdays, Monday first (as datetime.date.weekday())."""
     return (
         gettext("Monday"),
         gettext("Tuesday"),
