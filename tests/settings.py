@@ -13,6 +13,10 @@ from config.settings import DATABASES, INSTALLED_APPS, STORAGES  # noqa: E402
 
 # Host models shaped unlike the demo's (tests/variants), for the tests of the target options.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.variants"]
+# A process the fault tests start with ATTENDANCE_PUSH_TEST_HOLD holds its pushes inside their
+# transaction until the test releases or kills it (tests/holding.py).
+if os.environ.get("ATTENDANCE_PUSH_TEST_HOLD"):
+    INSTALLED_APPS = [*INSTALLED_APPS, "tests.holding.HoldingConfig"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if "EMAIL_BACKEND" not in os.environ:  # processes the tests start may write mail to files instead
