@@ -31,8 +31,8 @@ from django.utils.translation import gettext_lazy
 from .bikram import bs_date, in_nepali
 from .calendar import LEGEND, calendar_weeks, day_outcomes, history_calendar
 from .conf import conf
-from .exceptions import NoActorError, PushError
-from .forms import MAX_DAYS, PushDaysForm
+from .exceptions import DayTooOldError, NoActorError, PushError
+from .forms import MAX_DAYS, PushDaysForm, too_old_words
 from .health import is_overdue, next_push_text, running_clusters, worker_contacts
 from .ledger import person_key, undo, undone_by
 from .ledger import refusal as undo_refusal
@@ -280,6 +280,8 @@ class PushRunAdmin(admin.ModelAdmin):
                 previews = [push(day, dry_run=True) for day in days]
             except NoActorError as exc:
                 refusal, no_actor = str(exc), True
+            except DayTooOldError as exc:
+                refusal = too_old_words(exc.day, exc.oldest)
             except PushError as exc:
                 refusal = str(exc)
         totals: dict[str, dict[str, int]] = {}

@@ -7,3 +7,12 @@ class PushError(Exception):
 
 class NoActorError(PushError):
     """No user can be recorded as the creator of pushed records (the admin links to adding one)."""
+
+
+class DayTooOldError(PushError):
+    """A day further back than MAX_PAST_DAYS; the admin words it for the office, without the setting's name."""
+
+    def __init__(self, message: str, *, day, oldest) -> None:
+        super().__init__(message)
+        self.day = day
+        self.oldest = oldest

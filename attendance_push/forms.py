@@ -6,10 +6,13 @@ import datetime
 
 from django import forms
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .conf import conf
+from .health import worker_contacts
 from .service import earliest_day, today
+from .templatetags.attendance_push import with_bs
 
 MAX_DAYS = 31
 
@@ -53,14 +56,7 @@ class PushDaysForm(forms.Form):
             )
         oldest = earliest_day(current)
         if start < oldest:
-            raise forms.ValidationError(
-                _(
-                    "%(day)s is more than %(max)d days ago (the oldest day that can be pushed is %(oldest)s); "
-                    "ATTENDANCE_PUSH['MAX_PAST_DAYS'] sets how far back a push may go."
-                ),
-                code="too_old",
-                params={"day": start.isoformat(), "max": conf.MAX_PAST_DAYS, "oldest": oldest.isoformat()},
-            )
+            raise forms.ValidationError(too_old_words(start, oldest), code="too_old")
         if start > end:
             raise forms.ValidationError(
                 _("The range is reversed: %(start)s is after %(end)s."),
@@ -80,3 +76,18 @@ class PushDaysForm(forms.Form):
     def days(self) -> list[datetime.date]:
         start, end = self.cleaned_data["start"], self.cleaned_data["end"]
         return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def too_old_words(day: datetime.date, oldest: datetime.date) -> str:
+    """Return why `day` cannot be pushed from the admin, in an office's words: how far back, and whom to ask."""
+    # The command line names the setting (service.validate_day); a clerk cannot change settings.
+    text = gettext(
+        "%(day)s is too long ago to push: a push goes back at most %(max)d days, "
+        "so the oldest day you can push today is %(oldest)s."
+    ) % {"day": day.isoformat(), "max": conf.MAX_PAST_DAYS, "oldest": with_bs(oldest, "l j F Y")}
+    contacts = worker_contacts()
+    if contacts:
+        ask = gettext("To push an older day, ask %(contacts)s.") % {"contacts": contacts}
+    else:
+        ask = gettext("To push an older day, ask the person who looks after this website's server.")
+    return f"{text} {ask}"

@@ -27,7 +27,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .conf import RULE_KEYS, Target, conf, parse_time
-from .exceptions import NoActorError, PushError
+from .exceptions import DayTooOldError, NoActorError, PushError
 from .ledger import (
     Decision,
     Entry,
@@ -173,13 +173,15 @@ def validate_day(day: datetime.date) -> datetime.date:
         )
     oldest = earliest_day(current)
     if day < oldest:
-        raise PushError(
+        raise DayTooOldError(
             _(
                 "%(day)s is more than %(max)d days ago (the oldest day that can be pushed is %(oldest)s); "
                 "ATTENDANCE_PUSH['MAX_PAST_DAYS'] sets how far back a push may go."
             )
             # isoformat, not %Y: strftime writes the year 1 as "1".
-            % {"day": day.isoformat(), "max": conf.MAX_PAST_DAYS, "oldest": oldest.isoformat()}
+            % {"day": day.isoformat(), "max": conf.MAX_PAST_DAYS, "oldest": oldest.isoformat()},
+            day=day,
+            oldest=oldest,
         )
     return day
 

@@ -108,10 +108,19 @@ def test_the_admin_refuses_a_day_older_than_max_past_days(pusher, make_students,
         response = pusher.post(PUSH, {**data, **extra})
         content = response.content.decode()
         assert response.status_code == 200
-        assert "is more than 366 days ago" in content
-        assert "ATTENDANCE_PUSH[&#x27;MAX_PAST_DAYS&#x27;]" in content
+        # In an office's words: how far back, the oldest day, whom to ask; no setting's name.
+        assert "is too long ago to push: a push goes back at most 366 days" in content
+        assert "the oldest day you can push today is Wednesday 19 November 2025" in content
+        assert "ask the person who looks after this website" in content
+        assert "MAX_PAST_DAYS" not in content
     assert not PushRun.objects.exists()
     assert not StudentAttendance.objects.exists()
+
+
+def test_the_admin_names_whom_to_ask_for_an_older_day(pusher, settings):
+    settings.ADMINS = [("Ram Thapa", "ram@example.com")]
+    content = pusher.post(PUSH, {"start": "2020-01-01"}).content.decode()
+    assert "To push an older day, ask Ram Thapa (ram@example.com)." in content
 
 
 def test_the_admins_rerun_action_refuses_a_day_older_than_max_past_days(pusher, make_students):
@@ -119,7 +128,8 @@ def test_the_admins_rerun_action_refuses_a_day_older_than_max_past_days(pusher, 
     old = PushRun.objects.create(date=datetime.date(2020, 1, 1), trigger="command", status="failed")
     form = {"action": "rerun_days", "_selected_action": [old.pk]}
     preview = pusher.post(CHANGELIST, form)
-    assert "is more than 366 days ago" in preview.content.decode()
+    assert "2020-01-01 is too long ago to push" in preview.content.decode()
+    assert "MAX_PAST_DAYS" not in preview.content.decode()
     assert "Yes, push" not in preview.content.decode()
     pusher.post(CHANGELIST, {**form, "post": "yes"})
     assert list(PushRun.objects.values_list("pk", flat=True)) == [old.pk]
