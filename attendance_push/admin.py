@@ -391,7 +391,8 @@ class PushRunAdmin(admin.ModelAdmin):
                     "Pushed %(day)s (run %(run)s): %(created)d created, %(filled)d check-outs filled, "
                     "%(skipped)d skipped."
                 )
-                % {"day": f"{run.date:%Y-%m-%d}", "run": run.pk, **_counts(run)},
+                % {"day": f"{run.date:%Y-%m-%d}", "run": run.pk, **_counts(run)}
+                + _closed_summary(run),
                 messages.SUCCESS,
             )
         else:
@@ -888,6 +889,18 @@ def _closed_text(counts: dict, forced: bool) -> str:
     if forced:
         return " — " + _("closed: %(reason)s, pushed anyway") % {"reason": reason}
     return " — " + _("closed: %(reason)s") % {"reason": reason}
+
+
+def _closed_summary(run: PushRun) -> str:
+    """Return " Closed: Student attendance (weekly off (Saturday))." ("Closed, pushed anyway: …") for a run, or ""."""
+    closed = [
+        f"{target_name(label)} ({reason})" for label, counts in run.counts.items() if (reason := counts_reason(counts))
+    ]
+    if not closed:
+        return ""
+    if run.include_closed:
+        return " " + _("Closed, pushed anyway: %(targets)s.") % {"targets": "; ".join(closed)}
+    return " " + _("Closed: %(targets)s.") % {"targets": "; ".join(closed)}
 
 
 def _corrected_text(counts: dict) -> str:

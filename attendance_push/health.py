@@ -17,6 +17,7 @@ from .conf import conf
 from .models import PushRun
 from .runs import is_pushed
 from .schedule import daily_next_run, next_push_after
+from .workdays import closed_for_all
 
 logger = logging.getLogger("attendance_push")
 
@@ -52,6 +53,8 @@ class Health:
     problems: list[str]
     # When the daily push was due and has not started since (more than OVERDUE_AFTER ago), else None.
     overdue_since: datetime.datetime | None = None
+    # Why yesterday was closed for every target (nothing to push, as catch-up sees it), else empty.
+    yesterday_closed: tuple[str, ...] = ()
 
 
 def is_overdue(next_run: datetime.datetime | None, now: datetime.datetime) -> bool:
@@ -70,6 +73,10 @@ def check_health(now: datetime.datetime | None = None) -> Health:
     last_success = succeeded.order_by("-date", "-finished_at").first()
     last_finish = succeeded.order_by("-finished_at").values_list("finished_at", flat=True).first()
     yesterday_pushed = is_pushed(yesterday)
+    yesterday_closed: tuple[str, ...] = ()
+    if not yesterday_pushed:
+        # As catch-up (runs.missed_days) sees it: a day closed for every target has nothing to push.
+        yesterday_closed = tuple(closed_for_all(conf.TARGETS, yesterday, yesterday).get(yesterday, ()))
     problems = []
     if last_finish is None:
         problems.append(_("No push has ever succeeded."))
@@ -78,14 +85,16 @@ def check_health(now: datetime.datetime | None = None) -> Health:
             _("The last successful push finished %(ago)s ago (more than 26 hours).")
             % {"ago": timesince(last_finish, now)}
         )
-    if not yesterday_pushed:
+    if not yesterday_pushed and not yesterday_closed:
         problems.append(
             _("Yesterday (%(day)s) has not been pushed since its push time.") % {"day": f"{yesterday:%Y-%m-%d}"}
         )
     overdue_since = next_run if is_overdue(next_run, now) else None
     if overdue_since is not None:
         problems.append(_("The daily push is %(overdue)s.") % {"overdue": overdue_text(overdue_since, now, clusters)})
-    return Health(clusters, next_run, last_success, yesterday, yesterday_pushed, problems, overdue_since)
+    return Health(
+        clusters, next_run, last_success, yesterday, yesterday_pushed, problems, overdue_since, yesterday_closed
+    )
 
 
 def until_text(delta: datetime.timedelta) -> str:

@@ -99,7 +99,10 @@ class PushRun(models.Model):
     include_closed = models.BooleanField(
         _("closed days pushed too"),
         default=False,
-        help_text=_("Records were created even where the day was closed (a weekly off, a holiday, a closure)."),
+        help_text=_(
+            "Whether whoever pushed asked for records on closed days too (a weekly off, a holiday, a closure). "
+            "Unticked, a closed day got no records."
+        ),
     )
 
     objects = PushRunQuerySet.as_manager()

@@ -25,6 +25,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .conf import RULE_KEYS, Target, conf, parse_time
 from .exceptions import DayTooOldError, NoActorError, PushError
@@ -155,7 +156,9 @@ def describe_rules(rules: list[dict[str, Any]]) -> str:
 
 def corrected_words(count: int) -> str:
     """Return "N earlier records corrected": unchanged records of earlier pushes changed, or deleted as false."""
-    return _("%(count)d earlier records corrected") % {"count": count}
+    return ngettext("%(count)d earlier record corrected", "%(count)d earlier records corrected", count) % {
+        "count": count
+    }
 
 
 def today() -> datetime.date:

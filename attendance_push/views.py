@@ -20,7 +20,12 @@ def health(request: HttpRequest) -> JsonResponse:
             "healthy": not state.problems,
             "problems": state.problems,
             "last_pushed_day": f"{last.date:%Y-%m-%d}" if last else None,
-            "yesterday": {"day": f"{state.yesterday:%Y-%m-%d}", "pushed": state.yesterday_pushed},
+            # "closed": why yesterday was closed for every target (nothing to push: not a problem), else [].
+            "yesterday": {
+                "day": f"{state.yesterday:%Y-%m-%d}",
+                "pushed": state.yesterday_pushed,
+                "closed": list(state.yesterday_closed),
+            },
             "next_push": state.next_run.isoformat() if state.next_run else None,
             # The daily push was due then and no worker has started it (null when it is not overdue).
             "overdue_since": state.overdue_since.isoformat() if state.overdue_since else None,

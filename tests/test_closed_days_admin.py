@@ -244,7 +244,7 @@ def test_push_attendance_of_a_saturday_prints_the_reason_and_what_it_filled(peop
 
 def test_push_attendance_include_closed_creates_records_and_records_it(people):
     out = run_command("push_attendance", "--date", "2026-11-28", "--include-closed")
-    assert "school.StudentAttendance: closed (weekly off (Saturday)): 3 created" in out
+    assert "school.StudentAttendance: closed (weekly off (Saturday)), pushed anyway: 3 created" in out
     assert PushRun.objects.get(date=SATURDAY).include_closed
     assert StudentAttendance.objects.filter(date=SATURDAY).count() == 3
 

@@ -50,7 +50,7 @@ def test_healthy_is_200_with_the_last_pushed_day_the_next_push_and_the_worker(cl
         "healthy": True,
         "problems": [],
         "last_pushed_day": "2026-11-20",
-        "yesterday": {"day": "2026-11-20", "pushed": True},
+        "yesterday": {"day": "2026-11-20", "pushed": True, "closed": []},
         "next_push": "2026-11-21T15:15:00+00:00",
         "overdue_since": None,
         "worker": {"running": False, "clusters": 0},
@@ -68,6 +68,44 @@ def test_a_missing_push_is_503_and_says_which(client):
         "Yesterday (2026-11-20) has not been pushed since its push time.",
     ]
     assert data["last_pushed_day"] == "2026-11-19"
+
+
+def test_a_yesterday_closed_for_every_target_and_never_pushed_is_healthy_as_catch_up_sees_it(client):
+    # The worker was down across the closed day: catch-up has nothing to push for it, nor does the monitor.
+    from attendance_push.models import Closure
+    from attendance_push.runs import missed_days
+
+    pushed(datetime.date(2026, 11, 19))
+    PushRun.objects.filter(date=datetime.date(2026, 11, 19)).update(finished_at=NOON_21ST)
+    Closure.objects.create(name="Strike", first_day=datetime.date(2026, 11, 20), last_day=datetime.date(2026, 11, 20))
+    assert datetime.date(2026, 11, 20) not in missed_days(NOON_21ST)
+
+    response = client.get(HEALTH)
+
+    assert response.status_code == 200
+    data = json.loads(response.content)
+    assert data["problems"] == []
+    assert data["yesterday"] == {"day": "2026-11-20", "pushed": False, "closed": ["Strike"]}
+
+
+def test_a_yesterday_closed_for_some_targets_only_still_needs_its_push(client):
+    from attendance_push.models import Closure
+
+    pushed(datetime.date(2026, 11, 19))
+    PushRun.objects.filter(date=datetime.date(2026, 11, 19)).update(finished_at=NOON_21ST)
+    Closure.objects.create(
+        name="Strike",
+        first_day=datetime.date(2026, 11, 20),
+        last_day=datetime.date(2026, 11, 20),
+        targets=["school.StudentAttendance"],
+    )
+
+    response = client.get(HEALTH)
+
+    assert response.status_code == 503
+    assert json.loads(response.content)["problems"] == [
+        "Yesterday (2026-11-20) has not been pushed since its push time."
+    ]
 
 
 def test_no_push_ever_is_503(client):

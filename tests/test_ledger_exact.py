@@ -196,7 +196,7 @@ def test_the_dry_run_counts_corrections_and_writes_nothing(superuser, make_emplo
 
     call_command("push_attendance", "--date", f"{DAY:%Y-%m-%d}", "--dry-run")
     out = capsys.readouterr().out
-    assert "school.EmployeeAttendance: 0 created, 0 check-outs filled, 0 skipped, 1 earlier records corrected" in out
+    assert "school.EmployeeAttendance: 0 created, 0 check-outs filled, 0 skipped, 1 earlier record corrected" in out
     assert set(EmployeeAttendance.objects.values_list("status", flat=True)) == {"Present"}
     assert working.pk
 
@@ -214,7 +214,7 @@ def test_the_confirmation_page_and_the_run_page_show_corrections(admin_client, m
     assert set(EmployeeAttendance.objects.values_list("status", flat=True)) == {"Present"}
     second = pushed_run()
     run_page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[second.pk])).content.decode()
-    assert "1 earlier records corrected" in run_page
+    assert "1 earlier record corrected" in run_page
 
 
 @pytest.fixture

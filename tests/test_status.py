@@ -65,6 +65,18 @@ def test_a_missing_yesterday_exits_non_zero():
         status()
 
 
+def test_a_yesterday_closed_for_every_target_needs_no_push_and_exits_zero():
+    from attendance_push.models import Closure
+
+    pushed(datetime.date(2026, 11, 19), late=datetime.timedelta(hours=14))
+    Closure.objects.create(name="Strike", first_day=datetime.date(2026, 11, 20), last_day=datetime.date(2026, 11, 20))
+
+    out = status()
+
+    assert "Yesterday (2026-11-20): closed (Strike), nothing to push" in out
+    assert out.rstrip().endswith("OK")
+
+
 def test_a_last_success_older_than_26_hours_exits_non_zero():
     pushed(datetime.date(2026, 11, 20))
     # 23:30 on the 21st: yesterday was pushed, but 26.5 hours ago, and today's 21:00 push never came.

@@ -16,7 +16,8 @@ from attendance_push.models import PushRun
 class Command(BaseCommand):
     help = (
         "Print the last push runs, the next scheduled push and whether a worker is running. Exit with status 1 "
-        "when the last successful push is older than 26 hours or yesterday was not pushed."
+        "when the last successful push is older than 26 hours or yesterday was not pushed (a day closed for every "
+        "target needs no push)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -81,5 +82,10 @@ class Command(BaseCommand):
         yesterday = {"day": f"{health.yesterday:%Y-%m-%d}"}
         if health.yesterday_pushed:
             write(_("Yesterday (%(day)s): pushed") % yesterday)
+        elif health.yesterday_closed:
+            write(
+                _("Yesterday (%(day)s): closed (%(reasons)s), nothing to push")
+                % {**yesterday, "reasons": "; ".join(health.yesterday_closed)}
+            )
         else:
             write(_("Yesterday (%(day)s): NOT PUSHED") % yesterday)

@@ -79,7 +79,7 @@ class Command(BaseCommand):
             if dry_run:
                 heading = _("%(day)s would push:") % {"day": f"{day:%Y-%m-%d}"}
                 preview = push(day, dry_run=True, include_closed=include_closed)
-                self._report(f"{progress}{heading}", preview.counts(), verbosity)
+                self._report(f"{progress}{heading}", preview.counts(), verbosity, forced=include_closed)
                 continue
             try:
                 run = run_push(day, trigger=PushRun.Trigger.COMMAND, include_closed=include_closed)
@@ -94,7 +94,7 @@ class Command(BaseCommand):
                     + done
                 )
             heading = _("%(day)s pushed (PushRun %(run)s):") % {"day": f"{day:%Y-%m-%d}", "run": run.pk}
-            self._report(f"{progress}{heading}", run.counts, verbosity)
+            self._report(f"{progress}{heading}", run.counts, verbosity, forced=run.include_closed)
 
     def _days(
         self, date: datetime.date | None, start: datetime.date | None, end: datetime.date | None
@@ -109,13 +109,18 @@ class Command(BaseCommand):
             return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
         return [date or today()]
 
-    def _report(self, heading: str, counts: dict[str, dict[str, int]], verbosity: int) -> None:
+    def _report(self, heading: str, counts: dict[str, dict[str, int]], verbosity: int, *, forced: bool) -> None:
         if verbosity < 1:
             return
         self.stdout.write(heading)
         for label, count in counts.items():
             reason = counts_reason(count)
-            closed = _("closed (%(reason)s): ") % {"reason": reason} if reason else ""
+            closed = ""
+            if reason and forced:
+                # Records were created on the closed day: say so, not only that it was closed.
+                closed = _("closed (%(reason)s), pushed anyway: ") % {"reason": reason}
+            elif reason:
+                closed = _("closed (%(reason)s): ") % {"reason": reason}
             self.stdout.write(
                 f"  {label}: {closed}"
                 + _("%(created)d created, %(filled)d check-outs filled, %(skipped)d skipped")
