@@ -379,13 +379,15 @@ def installed_on() -> datetime.date | None:
 
 
 def is_pushed(day: datetime.date) -> bool:
-    """Return whether `day` is handled: a successful push that started at or after its push time, or an undo.
+    """Return whether `day` is handled: a successful push or undo that started at or after its push time.
 
-    An administrator who undid a push meant the day to stay as it is: neither the schedule nor
-    catch-up pushes it again (an explicit push still does).
+    An administrator who undid a push after the push time meant the day to stay as it is: neither
+    the schedule nor catch-up pushes it again (an explicit push still does). An undo before the push
+    time takes back a push that came early (today pushed in the morning by mistake): like that push,
+    it does not stand for the evening's, and the schedule still pushes the day.
     """
-    handled = models.Q(started_at__gte=push_instant(day)) | models.Q(trigger=PushRun.Trigger.UNDO)
-    return PushRun.objects.filter(handled, date=day, status=PushRun.Status.SUCCEEDED).exists()
+    handled = PushRun.objects.filter(date=day, status=PushRun.Status.SUCCEEDED, started_at__gte=push_instant(day))
+    return handled.exists()
 
 
 def notify_failure(run: PushRun) -> None:

@@ -84,7 +84,8 @@ RUN_HERE = [
     ("createsuperuser --noinput --username admin --email admin@example.org", 0),
     ("push_attendance --dry-run", 0),
     ("push_attendance", 0),
-    ("attendance_calendar --from 2026-10-18 --to 2026-10-24", 0),
+    ("attendance_calendar --from 2026-10-20 --to 2026-10-24", 0),
+    ("attendance_calendar --from 2026-01-01 --to 2026-12-31 --closed-only", 0),
     ("push_attendance --date 2026-11-28 --include-closed", 0),
     ("attendance_push_status", 1),  # healthy only once yesterday was pushed
 ]

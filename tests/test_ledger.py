@@ -174,11 +174,12 @@ def test_a_run_from_before_the_ledger_is_refused(superuser):
 def test_an_undone_day_is_handled_for_the_schedule_and_catch_up(superuser, make_students):
     make_students(2)
     instant = push_instant(DAY)
-    # An admin pushes before the push time, then undoes it.
-    with time_machine.travel(instant - datetime.timedelta(hours=3), tick=False):
+    # The evening's push ran; an administrator undoes it later that night.
+    with time_machine.travel(instant + datetime.timedelta(minutes=1), tick=False):
         run = pushed_run()
-        run_undo(run)
     with time_machine.travel(instant + datetime.timedelta(hours=1), tick=False):
+        run_undo(run)
+    with time_machine.travel(instant + datetime.timedelta(hours=2), tick=False):
         assert is_pushed(DAY)
         assert scheduled_push(instant) is None
         assert DAY not in missed_days(timezone.now())
@@ -186,6 +187,23 @@ def test_an_undone_day_is_handled_for_the_schedule_and_catch_up(superuser, make_
     # An administrator can still push it explicitly.
     again = pushed_run()
     assert again.created == 2
+
+
+def test_an_early_push_undone_before_the_push_time_leaves_the_evening_push(superuser, make_students):
+    make_students(2)
+    instant = push_instant(DAY)
+    # The day is pushed in the morning by mistake and undone at once: the evening's push must still come.
+    with time_machine.travel(instant - datetime.timedelta(hours=10), tick=False):
+        run = pushed_run()
+    with time_machine.travel(instant - datetime.timedelta(hours=9), tick=False):
+        assert run_undo(run).status == PushRun.Status.SUCCEEDED
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    with time_machine.travel(instant + datetime.timedelta(minutes=20), tick=False):
+        assert not is_pushed(DAY)
+        assert DAY in missed_days(timezone.now())
+        evening = scheduled_push(instant)
+    assert evening is not None and evening.status == PushRun.Status.SUCCEEDED
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
 
 
 def test_undoing_the_runs_of_a_range(superuser, make_students):

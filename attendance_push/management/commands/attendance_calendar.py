@@ -45,7 +45,8 @@ class Command(BaseCommand):
         nepali = in_nepali()
         day = start
         while day <= end:
-            # The line issue #9 fixes: "2026-11-21 Sat school.StudentAttendance closed: <reason>" (in English).
+            # The line the README documents (in English):
+            # "2026-11-21 Sat school.StudentAttendance closed: <reason>".
             date = f"{day:%Y-%m-%d} ({bs_date(day)})" if nepali else f"{day:%Y-%m-%d}"
             for target in targets:
                 reason = closed[target.label].get(day)
