@@ -661,7 +661,11 @@ def undo(run: PushRun, *, dry_run: bool = False, undo_run: PushRun | None = None
         # Another undo may have finished while this one waited for the lock. The run's row stays
         # locked until the undo commits: a prune of its ledger waits for it, rather than deleting
         # the ledger between this check and the statements that read it.
-        reason = refusal(PushRun.objects.select_for_update().get(pk=run.pk))
+        locked = PushRun.objects.select_for_update().filter(pk=run.pk).first()
+        if locked is None:
+            # Deleted by a prune of old runs (KEEP_RUNS_DAYS) while this undo waited for the lock.
+            raise PushError(_("Run %(run)d no longer exists: it was pruned from the history.") % {"run": run.pk})
+        reason = refusal(locked)
         if reason:
             raise PushError(reason)
         result = UndoResult(

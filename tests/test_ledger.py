@@ -540,6 +540,16 @@ def test_a_prune_waits_for_an_undo_of_a_run_it_prunes(settings, superuser, make_
     assert not PushedRecord.objects.filter(run=run.pk).exists()
 
 
+def test_an_undo_of_a_run_pruned_while_it_waited_is_refused_with_the_reason(superuser, make_students):
+    make_students(2)
+    run = pushed_run()
+    # The run as the undo read it before it waited for the day's lock; a prune of old runs then deleted it.
+    PushRun.objects.filter(pk=run.pk).delete()
+    with pytest.raises(PushError, match=f"Run {run.pk} no longer exists: it was pruned from the history"):
+        undo(run)
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
+
+
 def test_pruning_runs_keeps_the_newest_so_catch_up_still_sees_the_installation(settings, superuser, make_students):
     settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": 5, "CATCH_UP_DAYS": 3}
     make_students(2)
