@@ -151,6 +151,8 @@ class PushRunAdmin(admin.ModelAdmin):
             # Sunday first: Nepal's week.
             "weekday_names": [WEEKDAYS_ABBR[6], *(WEEKDAYS_ABBR[n] for n in range(6))],
             "legend": LEGEND,
+            # The newest run when the page was drawn: the page's script asks for any run after it.
+            "latest_run": PushRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
             # Django's own title ("Select %s to view") has no Nepali translation.
             "title": _("Select push run to view"),
             **self._clock_context(now),
@@ -170,27 +172,42 @@ class PushRunAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     def status_view(self, request: HttpRequest) -> JsonResponse:
-        """Return the live state of the runs `?ids=1,2,3` as JSON, for the pages' polling script."""
+        """Return the live state of the runs `?ids=1,2,3` as JSON, and with `?after=N` the runs created since run N."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
             ids = sorted({int(part) for part in request.GET.get("ids", "").split(",") if part.strip()})[:200]
+            after = int(request.GET["after"]) if "after" in request.GET else None
         except ValueError:
             return JsonResponse({"error": _("ids must be run numbers separated by commas.")}, status=400)
-        runs = list(self.get_queryset(request).filter(pk__in=ids).select_related("requested_by"))
-        outcomes = day_outcomes({run.date for run in runs}, timezone.now())
-        return JsonResponse(
-            {
-                "runs": {
-                    str(run.pk): {
-                        "status": run.status,
-                        "active": run.status in (PushRun.Status.QUEUED, PushRun.Status.RUNNING),
-                        "cells": {name: str(getattr(self, name)(run, live=False)) for name in LIVE_FIELDS},
-                    }
-                    for run in runs
-                },
-                "days": {f"{day:%Y-%m-%d}": outcome for day, outcome in outcomes.items()},
-            }
+        queryset = self.get_queryset(request).select_related("requested_by")
+        # The history asks for new runs every half minute while it is idle: one query when there are none.
+        new = list(queryset.filter(pk__gt=after).order_by("pk")[:NEW_RUNS]) if after is not None else []
+        runs = [*(queryset.filter(pk__in=ids) if ids else []), *new]
+        outcomes = day_outcomes({run.date for run in runs}, timezone.now()) if runs else {}
+        data = {
+            "runs": {
+                str(run.pk): {
+                    "status": run.status,
+                    "active": run.status in (PushRun.Status.QUEUED, PushRun.Status.RUNNING),
+                    "cells": {name: str(getattr(self, name)(run, live=False)) for name in LIVE_FIELDS},
+                }
+                for run in runs
+            },
+            "days": {f"{day:%Y-%m-%d}": outcome for day, outcome in outcomes.items()},
+        }
+        if after is not None:
+            data["new"] = [{"id": run.pk, "html": self._new_run_notice(run)} for run in new]
+        return JsonResponse(data)
+
+    def _new_run_notice(self, run: PushRun) -> str:
+        """Return the line the history shows for a run that started after the page was loaded."""
+        return format_html(
+            '<a href="{}">{}</a> {}',
+            self._change_url(run.pk),
+            _("Run %(run)s, %(day)s (%(trigger)s), started after this page was loaded:")
+            % {"run": run.pk, "day": date_format(run.date, "D j M Y"), "trigger": run.get_trigger_display()},
+            self.status_badge(run),
         )
 
     def _clock_context(self, now: datetime.datetime) -> dict:
@@ -801,6 +818,8 @@ def target_name(label: str) -> str:
 
 
 LIVE_FIELDS = ("status_badge", "duration_display", "counts_per_target", "error_line")
+# At most this many runs started since the page was loaded are announced by one answer of the status view.
+NEW_RUNS = 20
 
 
 def _live(run: PushRun, field: str, html: str) -> str:

@@ -149,6 +149,39 @@ def test_the_status_view_refuses_bad_ids_and_people_who_cannot_see_the_history(c
     assert client.get(STATUS, {"ids": "1"}).status_code == 200
 
 
+def test_the_status_view_announces_the_runs_created_after_a_given_run(superuser_client, django_assert_num_queries):
+    before = succeeded(TODAY - datetime.timedelta(days=1))
+    # What the idle history costs every half minute: the session, the user, one look for new runs.
+    with django_assert_num_queries(3):
+        assert json.loads(superuser_client.get(STATUS, {"after": before.pk}).content) == {
+            "runs": {},
+            "days": {},
+            "new": [],
+        }
+    scheduled = PushRun.objects.create(date=TODAY, trigger="schedule", status="running")
+    data = json.loads(superuser_client.get(STATUS, {"after": before.pk}).content)
+    assert [run["id"] for run in data["new"]] == [scheduled.pk]
+    html = data["new"][0]["html"]
+    link = f'<a href="{CHANGELIST}{scheduled.pk}/change/">'
+    assert f"{link}Run {scheduled.pk}, Thu 3 Dec 2026 (Schedule), started" in html
+    assert f'data-attendance-push-run="{scheduled.pk}" data-field="status_badge" data-status="running"' in html
+    # Its live cells and its day come along, as for the runs the page asked about.
+    assert data["runs"][str(scheduled.pk)]["active"] is True
+    assert data["days"] == {f"{TODAY:%Y-%m-%d}": "running"}
+    assert json.loads(superuser_client.get(STATUS, {"after": scheduled.pk}).content)["new"] == []
+    assert superuser_client.get(STATUS, {"after": "x"}).status_code == 400
+
+
+def test_the_history_tells_its_script_the_newest_run(superuser_client):
+    assert 'data-latest="0"' in superuser_client.get(CHANGELIST).content.decode()
+    run = succeeded(TODAY - datetime.timedelta(days=1))
+    content = superuser_client.get(CHANGELIST).content.decode()
+    assert f'data-latest="{run.pk}"' in content
+    assert '<ul class="messagelist attendance-push-new-runs" aria-live="polite"></ul>' in content
+    # A run's own page waits for that run only.
+    assert "data-latest" not in superuser_client.get(f"{CHANGELIST}{run.pk}/change/").content.decode()
+
+
 def test_queued_runs_are_tracked_by_the_page(superuser_client, make_students):
     make_students(2)
     response = superuser_client.post(PUSH, {"start": "2026-11-29", "end": "2026-12-01", "confirm": "yes"}, follow=True)

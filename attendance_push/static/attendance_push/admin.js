@@ -2,7 +2,10 @@
 "use strict";
 {
   const ACTIVE = new Set(["queued", "running"]);
+  // Every 2 s while a run on the page is queued or running; every 30 s otherwise, to notice a run that
+  // starts meanwhile (the 21:00 push) at the cost of one small query.
   const INTERVAL = 2000;
+  const IDLE_INTERVAL = 30000;
 
   function liveRuns() {
     const ids = new Set();
@@ -15,16 +18,26 @@
     return [...ids];
   }
 
+  function fill(template, values) {
+    return Object.entries(values).reduce((text, [name, value]) => text.replace(`{${name}}`, value), template);
+  }
+
   function showProgress(config, runs) {
     document.querySelectorAll(".attendance-push-progress[data-runs]").forEach((el) => {
       const ids = el.dataset.runs.split(",");
       const known = ids.filter((id) => runs[id]);
       if (!known.length) return;
-      const done = known.filter((id) => !runs[id].active).length;
       const total = ids.length;
-      el.dataset.finished = done === total ? "1" : "0";
-      const template = done === total ? config.dataset.done : config.dataset.progress;
-      el.textContent = total > 1 ? template.replace("{n}", Math.min(done + 1, total)).replace("{total}", total) : "";
+      const finished = known.filter((id) => !runs[id].active);
+      const succeeded = finished.filter((id) => runs[id].status === "succeeded").length;
+      const failed = finished.length - succeeded;
+      const done = finished.length === total;
+      el.dataset.finished = done ? "1" : "0";
+      let template;
+      if (done) template = failed ? config.dataset.doneFailed : config.dataset.done;
+      else template = failed ? config.dataset.progressFailed : config.dataset.progress;
+      const n = Math.min(finished.length + 1, total);
+      el.textContent = total > 1 ? fill(template, { n, total, succeeded, failed }) : "";
     });
   }
 
@@ -51,20 +64,43 @@
     return finished;
   }
 
+  function announce(config, runs) {
+    const list = document.querySelector(".attendance-push-new-runs");
+    runs.forEach((run) => {
+      if (list) {
+        const item = document.createElement("li");
+        item.className = "info";
+        item.innerHTML = run.html; // built by the server with format_html
+        list.prepend(item);
+      }
+      config.dataset.latest = Math.max(Number(config.dataset.latest), run.id);
+    });
+  }
+
   function poll(config) {
     const ids = liveRuns();
-    if (!ids.length) return;
-    fetch(`${config.dataset.url}?ids=${ids.join(",")}`, {
+    const watchNew = config.dataset.latest !== undefined;
+    // A finished run's own page has nothing more to wait for.
+    if (!ids.length && !watchNew) return;
+    const next = () => window.setTimeout(() => poll(config), liveRuns().length ? INTERVAL : IDLE_INTERVAL);
+    if (!ids.length && document.hidden) {
+      next();
+      return;
+    }
+    const query = new URLSearchParams({ ids: ids.join(",") });
+    if (watchNew) query.set("after", config.dataset.latest);
+    fetch(`${config.dataset.url}?${query}`, {
       credentials: "same-origin",
       headers: { Accept: "application/json" },
     })
       .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
       .then((data) => {
+        if (data.new) announce(config, data.new);
         // A run's page shows more than the live fields (times, counts, traceback): reload it once done.
         if (update(config, data) && config.dataset.reloadWhenDone && !liveRuns().length) window.location.reload();
       })
       .catch(() => {}) // a lost request is retried at the next tick
-      .finally(() => window.setTimeout(() => poll(config), INTERVAL));
+      .finally(next);
   }
 
   function nameWeekdays() {
@@ -85,6 +121,6 @@
   window.addEventListener("DOMContentLoaded", () => {
     nameWeekdays();
     const config = document.getElementById("attendance-push-live");
-    if (config) window.setTimeout(() => poll(config), INTERVAL);
+    if (config) window.setTimeout(() => poll(config), liveRuns().length ? INTERVAL : IDLE_INTERVAL);
   });
 }
