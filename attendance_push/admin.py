@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Exists, OuterRef, Subquery
@@ -46,8 +47,18 @@ from .runs import (
     run_push,
     run_undo,
 )
-from .schedule import daily_next_run
-from .service import actor_needed, corrected_words, describe_rules, planned_records, push, resolve_actor, today
+from .schedule import daily_next_run, next_push_after
+from .service import (
+    actor_needed,
+    corrected_words,
+    describe_rules,
+    planned_records,
+    push,
+    resolve_actor,
+    today,
+    user_admin_words,
+)
+from .templatetags.attendance_push import with_bs
 from .workdays import counts_reason
 
 
@@ -155,7 +166,8 @@ class PushRunAdmin(admin.ModelAdmin):
             "latest_run": PushRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
             # Django's own title ("Select %s to view") has no Nepali translation.
             "title": _("Select push run to view"),
-            **self._clock_context(now),
+            **self._clock_context(now, request),
+            "no_actor_text": self._next_push_no_actor(request, now),
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)
@@ -210,23 +222,14 @@ class PushRunAdmin(admin.ModelAdmin):
             self.status_badge(run),
         )
 
-    def _clock_context(self, now: datetime.datetime) -> dict:
+    def _clock_context(self, now: datetime.datetime, request: HttpRequest) -> dict:
         """Return what the pages say about the next push and the worker."""
-        from django.contrib.auth import get_user_model
-
-        user_opts = get_user_model()._meta
-        try:
-            add_user_url = reverse(
-                f"admin:{user_opts.app_label}_{user_opts.model_name}_add", current_app=self.admin_site.name
-            )
-        except NoReverseMatch:
-            add_user_url = ""
         workers = running_clusters()
         context = {
             "workers": workers,
             "next_push": next_push_text(now, workers),
             "worker_contacts": worker_contacts(),
-            "add_user_url": add_user_url,
+            "add_user_url": self._add_user_url(request),
         }
         if not workers and is_overdue(daily_next_run(), now):
             # "Tonight's push will not run" is past: it has not, and a returning worker runs it.
@@ -235,6 +238,68 @@ class PushRunAdmin(admin.ModelAdmin):
                 "and run when it does."
             )
         return context
+
+    def _add_user_url(self, request: HttpRequest) -> str:
+        """Return the admin's "Add user" page, or "" when this user may not add users (it would answer 403)."""
+        User = get_user_model()  # noqa: N806
+        user_admin = self.admin_site.get_model_admin(User) if self.admin_site.is_registered(User) else None
+        # Django's UserAdmin refuses its add page without the change permission too; ticking "Superuser
+        # status" is a change anyway.
+        if user_admin is None or not (
+            user_admin.has_add_permission(request) and user_admin.has_change_permission(request)
+        ):
+            return ""
+        try:
+            return reverse(
+                f"admin:{User._meta.app_label}_{User._meta.model_name}_add", current_app=self.admin_site.name
+            )
+        except NoReverseMatch:
+            return ""
+
+    def _no_actor_words(self, request: HttpRequest, exc: NoActorError) -> str:
+        """Return what to do about `exc` in the admin: add the user (the page links there), or whom to ask."""
+        words = user_admin_words()
+        if exc.actor is None:
+            text = _("No active superuser to record as the creator of pushed records.")
+            if self._add_user_url(request):
+                return "{} {}".format(
+                    text, _("Add one under %(users)s › %(add_user)s and tick “%(superuser)s”.") % words
+                )
+            contacts = worker_contacts()
+            if contacts:
+                ask = _("Ask %(contacts)s to add one (%(users)s › %(add_user)s, with “%(superuser)s” ticked).")
+            else:
+                ask = _(
+                    "Ask the person who manages this website's users to add one "
+                    "(%(users)s › %(add_user)s, with “%(superuser)s” ticked)."
+                )
+            return f"{text} {ask % {'contacts': contacts, **words}}"
+        text = _(
+            "Pushed records are recorded as created by the user “%(actor)s”, but no active user has that name."
+        ) % {"actor": exc.actor}
+        if self._add_user_url(request):
+            return "{} {}".format(text, _("Add that user under %(users)s › %(add_user)s.") % words)
+        contacts = worker_contacts()
+        if contacts:
+            ask = _("Ask %(contacts)s to add that user.") % {"contacts": contacts}
+        else:
+            ask = _("Ask the person who manages this website's users to add that user.")
+        return f"{text} {ask}"
+
+    def _next_push_no_actor(self, request: HttpRequest, now: datetime.datetime) -> str:
+        """Return why the next push will fail for want of a user to record, or "" (a closed day needs none)."""
+        instant = daily_next_run() or next_push_after(now)
+        day = instant.astimezone(conf.TIME_ZONE).date()
+        if not actor_needed([day]):
+            return ""
+        try:
+            resolve_actor()
+        except NoActorError as exc:
+            return "{} {}".format(
+                _("The next push (%(day)s) will fail:") % {"day": with_bs(day, "l j F Y")},
+                self._no_actor_words(request, exc),
+            )
+        return ""
 
     def response_delete(self, request: HttpRequest, obj_display: str, obj_id) -> HttpResponse:
         # Django returns to the admin index when the model cannot be changed; back to the history.
@@ -296,7 +361,7 @@ class PushRunAdmin(admin.ModelAdmin):
             try:
                 previews = [push(day, dry_run=True) for day in days]
             except NoActorError as exc:
-                refusal, no_actor = str(exc), True
+                refusal, no_actor = self._no_actor_words(request, exc), True
             except DayTooOldError as exc:
                 refusal = too_old_words(exc.day, exc.oldest)
             except PushError as exc:
@@ -326,7 +391,7 @@ class PushRunAdmin(admin.ModelAdmin):
             try:
                 resolve_actor()
             except NoActorError as exc:
-                forcing_refusal = str(exc)
+                forcing_refusal = self._no_actor_words(request, exc)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Push attendance?"),
@@ -346,7 +411,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "no_actor": no_actor,
             "day_groups": day_groups(days),
             "written": written_values() if refusal is None else [],
-            **self._clock_context(timezone.now()),
+            **self._clock_context(timezone.now(), request),
             "zone": conf.TIME_ZONE.key,
             "now_local": push_zone_now(),
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,

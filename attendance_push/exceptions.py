@@ -6,7 +6,14 @@ class PushError(Exception):
 
 
 class NoActorError(PushError):
-    """No user can be recorded as the creator of pushed records (the admin links to adding one)."""
+    """No user can be recorded as the creator of pushed records (the admin links to adding one).
+
+    `actor` is the username ATTENDANCE_PUSH['ACTOR'] names, or None when the push looked for a superuser.
+    """
+
+    def __init__(self, message: str, *, actor: str | None = None) -> None:
+        super().__init__(message)
+        self.actor = actor
 
 
 class DayTooOldError(PushError):

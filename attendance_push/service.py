@@ -16,7 +16,7 @@ from dataclasses import field as dataclass_field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Exists, F, OuterRef, Subquery, Value
 from django.db.models.constants import LOOKUP_SEP, OnConflict
@@ -24,6 +24,7 @@ from django.db.models.fields import AutoFieldMixin
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -208,10 +209,11 @@ def resolve_actor() -> models.Model:
             raise NoActorError(
                 _(
                     "ATTENDANCE_PUSH['ACTOR'] is %(actor)r, but no active user has that username. In the admin, "
-                    "add that user under Users › Add user (on the server: python manage.py createsuperuser), "
-                    "or correct the setting."
+                    "add that user under %(users)s › %(add_user)s (on the server: python manage.py "
+                    "createsuperuser), or correct the setting."
                 )
-                % {"actor": conf.ACTOR}
+                % {"actor": conf.ACTOR, **user_admin_words()},
+                actor=conf.ACTOR,
             )
         return actor
     actor = users.filter(is_superuser=True).order_by("pk").first()
@@ -219,10 +221,32 @@ def resolve_actor() -> models.Model:
         raise NoActorError(
             _(
                 "No active superuser to record as the creator of pushed records. In the admin, add one under "
-                "Users › Add user and tick “Superuser status” (on the server: python manage.py createsuperuser)."
+                "%(users)s › %(add_user)s and tick “%(superuser)s” (on the server: python manage.py "
+                "createsuperuser)."
             )
+            % user_admin_words()
         )
     return actor
+
+
+# Django admin's own msgid of its "Add user" button, looked up in Django's catalogue so that it reads as the
+# button does in every language; written as a literal in a gettext call, it would be extracted into ours.
+ADMIN_ADD = "Add %(name)s"
+
+
+def user_admin_words() -> dict[str, str]:
+    """Return the words the admin itself shows for adding a superuser: "Users", "Add user", "Superuser status"."""
+    meta = get_user_model()._meta
+    try:
+        superuser = meta.get_field("is_superuser").verbose_name
+    except FieldDoesNotExist:
+        superuser = "is_superuser"
+    return {
+        "users": str(capfirst(meta.verbose_name_plural)),
+        "add_user": _(ADMIN_ADD) % {"name": meta.verbose_name},
+        # Django's Nepali catalogue ends this one with a space.
+        "superuser": str(capfirst(superuser)).strip(),
+    }
 
 
 def actor_needed(days: list[datetime.date], *, include_closed: bool = False) -> bool:

@@ -172,11 +172,13 @@ def test_the_confirmation_of_a_closed_saturday_needs_no_superuser(clerk, people)
     content = response.content.decode()
     assert "weekly off (Saturday)" in content
     assert "created by" not in content
-    # Forcing would create records: not offered, and the page says why and where to add a user.
+    # Forcing would create records: not offered, and the page says why and whom to ask: this clerk may not
+    # add users, so no link to a page that would refuse them.
     assert 'name="include_closed"' not in content
     assert "The closed days cannot be pushed too:" in content
     assert NO_SUPERUSER in content
-    assert "/admin/auth/user/add/" in content
+    assert "manages this website&#x27;s users to add one (Users › Add user" in content
+    assert "/admin/auth/user/add/" not in content
 
 
 def test_the_confirmation_of_an_open_day_without_a_superuser_is_refused(clerk, people):

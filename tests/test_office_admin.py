@@ -4,6 +4,7 @@ what the confirmation promises, ISO dates and Bikram Sambat dates in Nepali."""
 from __future__ import annotations
 
 import datetime
+import html
 import json
 
 import pytest
@@ -235,11 +236,89 @@ def test_the_confirmation_lists_days_that_are_not_consecutive_one_by_one(superus
 
 def test_without_a_superuser_the_confirmation_links_to_adding_one(client, make_students):
     make_students(1)
+    client.force_login(staff_with("view_pushrun", "push_attendance", "add_user", "change_user"))
+    content = client.get(PUSH, {"start": "2026-12-02"}).content.decode()
+    assert (
+        "No active superuser to record as the creator of pushed records. "
+        "Add one under Users › Add user and tick “Superuser status”."
+    ) in content
+    assert '<a href="/admin/auth/user/add/">Add a user now</a>' in content
+    assert client.get("/admin/auth/user/add/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("admins", "ask"),
+    [
+        ([("Ram Thapa", "ram@example.com")], "Ask Ram Thapa (ram@example.com) to add one"),
+        ([], "Ask the person who manages this website's users to add one"),
+    ],
+)
+def test_a_clerk_who_may_not_add_users_is_told_whom_to_ask(client, make_students, settings, admins, ask):
+    settings.ADMINS = admins
+    make_students(1)
+    # Adding a user takes both permissions in Django's admin.
+    client.force_login(staff_with("view_pushrun", "push_attendance", "add_user"))
+    content = html.unescape(client.get(PUSH, {"start": "2026-12-02"}).content.decode())
+    assert f"{ask} (Users › Add user, with “Superuser status” ticked)." in content
+    # The link would answer 403 to this clerk.
+    assert "Add a user now" not in content
+    assert client.get("/admin/auth/user/add/").status_code == 403
+
+
+def test_without_the_actor_a_clerk_is_told_whom_to_ask_for_that_user(client, make_students, settings):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "office"}
+    settings.ADMINS = [("Ram Thapa", "ram@example.com")]
+    make_students(1)
     client.force_login(staff_with("view_pushrun", "push_attendance"))
     content = client.get(PUSH, {"start": "2026-12-02"}).content.decode()
-    assert "No active superuser to record as the creator of pushed records." in content
-    assert "Users › Add user" in content
+    assert (
+        "Pushed records are recorded as created by the user “office”, but no active user has that name. "
+        "Ask Ram Thapa (ram@example.com) to add that user."
+    ) in content
+    assert "Add a user now" not in content
+
+
+def test_the_no_superuser_message_names_what_the_nepali_admin_shows(client, make_students):
+    make_students(1)
+    client.force_login(staff_with("view_pushrun", "push_attendance", "view_user", "add_user", "change_user"))
+    headers = {"accept-language": "ne"}
+    add_page = client.get("/admin/auth/user/add/", headers=headers).content.decode()
+    users_page = client.get("/admin/auth/user/", headers=headers).content.decode()
+    content = client.get(PUSH, {"start": "2026-12-02"}, headers=headers).content.decode()
+    # Django's own Nepali words: the sidebar's "Users", the "Add user" button, the "Superuser status" box.
+    assert "<h1>प्रयोग कर्ता थप्नुहोस</h1>" in add_page
+    assert ">प्रयोगकर्ता</a>" in users_page
+    assert "प्रयोगकर्ता › प्रयोग कर्ता थप्नुहोस बाट एक जना थप्नुहोस् र “प्रधान प्रयोगकर्ता प्रतिष्ठा” मा चिनो" in content
+    assert "Add user" not in content and "Superuser status" not in content and "Users" not in content
+
+
+def test_the_history_warns_that_the_next_push_needs_a_superuser(client, settings):
+    settings.ADMINS = [("Ram Thapa", "ram@example.com")]
+    client.force_login(staff_with("view_pushrun"))
+    content = client.get(CHANGELIST).content.decode()
+    assert (
+        "The next push (Thursday 3 December 2026) will fail: No active superuser to record as the creator of "
+        "pushed records. Ask Ram Thapa (ram@example.com) to add one"
+    ) in content
+    assert "Add a user now" not in content
+
+
+def test_the_history_links_a_user_who_may_add_one(client):
+    client.force_login(staff_with("view_pushrun", "add_user", "change_user"))
+    content = client.get(CHANGELIST).content.decode()
+    assert "The next push (Thursday 3 December 2026) will fail:" in content
     assert '<a href="/admin/auth/user/add/">Add a user now</a>' in content
+
+
+def test_the_history_does_not_warn_when_a_superuser_exists(superuser_client):
+    assert "will fail" not in superuser_client.get(CHANGELIST).content.decode()
+
+
+def test_the_history_does_not_warn_when_the_next_push_is_of_a_closed_day(client, settings):
+    # Thursday is off: the push creates no records, so it records no creator either.
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "WEEKLY_OFF": ["THU"]}
+    client.force_login(staff_with("view_pushrun", "add_user"))
+    assert "will fail" not in client.get(CHANGELIST).content.decode()
 
 
 # Nepali ------------------------------------------------------------------------------------
