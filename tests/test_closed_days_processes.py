@@ -18,7 +18,7 @@ from attendance_push.schedule import ensure_schedule
 from school.models import EmployeeAttendance, StudentAttendance
 
 from .conftest import attendance
-from .processes import process_env, start, stop, wait_for
+from .processes import patience, process_env, start, stop, wait_for
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +51,8 @@ def test_a_closure_added_before_the_push_time_stops_that_evenings_records(
         assert timezone.now() < instant, "the closure must exist before the push time"
         run = wait_for(
             lambda: PushRun.objects.filter(date=day, status__in=["succeeded", "failed"]).first(),
-            timeout=(instant - now).total_seconds() + 90,
+            # Until the push time, then the worker's start-up, the scheduler's pass that fires it and the push.
+            timeout=(instant - now).total_seconds() + patience(starts=2, scheduler_passes=2),
             what="the scheduled push of the closed day",
             log=log,
         )
