@@ -51,10 +51,11 @@ lint: install-dev
 	DEBUG=1 $(BIN)/python manage.py check --fail-level WARNING
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
-## make messages: refresh the Nepali catalogues (the app's and the demo's) from the sources, then compile
+## make messages: refresh the Nepali catalogues (the app's, the demo school's and the demo project's,
+## config/locale: its settings' words and config/django_words.py) from the sources, then compile
 ## them (needs GNU gettext: apt-get install gettext). Both files of each are committed;
 ## tests/test_translation.py checks they agree and that no string of the sources is missing.
-MESSAGE_APPS := attendance_push school
+MESSAGE_APPS := attendance_push school config
 messages: install-dev
 	for app in $(MESSAGE_APPS); do \
 		(cd $$app && ../$(BIN)/django-admin makemessages -l ne --no-obsolete --add-location file) || exit 1; \

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -99,6 +100,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 # LocaleMiddleware picks one from the browser's languages.
 LANGUAGES = [("en", "English"), ("ne", "नेपाली")]
+# The demo's own words (below) and those Django's admin and django-q2 lack in Nepali (config/django_words.py).
+LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Kathmandu")
 USE_I18N = True
 USE_TZ = True
@@ -179,7 +182,8 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "ack_failures": True,
     "save_limit": 500,
-    "label": "Task queue",
+    # The admin's name for django-q2's models; django-q2 makes it its app's verbose_name, read at display.
+    "label": _("Task queue"),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -214,7 +218,8 @@ ATTENDANCE_PUSH = {
             "rules": [
                 # Approved leave gives a Leave record with no times, never a Present.
                 {
-                    "name": "On leave",
+                    # Shown on the push pages (lazy: worded in the page's language).
+                    "name": _("On leave"),
                     "people": "school.people.employees_on_leave",
                     "status": "Leave",
                     "check_in": None,

@@ -17,13 +17,18 @@ from django.utils import translation
 from django.utils.functional import Promise
 
 import attendance_push
+import config
 import school
+
+from .admin_pages import PUSH
 
 LOCALE = Path(attendance_push.__file__).parent / "locale" / "ne" / "LC_MESSAGES"
 # Each catalogue: its app's folder, and how many entries it has at least (a truncated catalogue fails).
 CATALOGUES = {
     "attendance_push": (Path(attendance_push.__file__).parent, 100),
     "school": (Path(school.__file__).parent, 35),
+    # The demo project's: its settings' words and those Django's admin and django-q2 lack in Nepali.
+    "config": (Path(config.__file__).parent, 20),
 }
 PLACEHOLDER = re.compile(r"%\(\w+\)[-#0 +]?\d*(?:\.\d+)?[sdfr]|\{\w+\}")
 
@@ -158,3 +163,34 @@ def test_the_push_pages_name_the_demo_targets_in_nepali(admin_client):
     assert "विद्यार्थी हाजिरी" in closures
     assert "विद्यार्थी हाजिरी" in confirmation and "कर्मचारी हाजिरी" in confirmation
     assert "Student attendance" not in confirmation
+
+
+def test_the_demo_settings_words_are_in_nepali(superuser_client, make_employees):
+    make_employees(1)
+    headers = {"accept-language": "ne"}
+    content = superuser_client.get(PUSH, {"start": "2026-11-19"}, headers=headers).content.decode()
+    # The rule's name (ATTENDANCE_PUSH's rules) and django-q2's label (Q_CLUSTER), both from config/settings.py.
+    assert "कर्मचारी हाजिरी, बिदामा:" in content
+    assert "On leave" not in content
+    index = superuser_client.get("/admin/", headers=headers).content.decode()
+    assert "कार्य लाइन" in index and "सफल कार्यहरू" in index
+    assert "Task queue" not in index and "Successful tasks" not in index
+    with translation.override("en"):
+        english = superuser_client.get(PUSH, {"start": "2026-11-19"}).content
+    assert "Employee attendance, On leave:" in english.decode()
+
+
+def test_django_admin_words_missing_from_its_nepali_catalogue_are_supplied(superuser_client):
+    headers = {"accept-language": "ne"}
+    history = superuser_client.get("/admin/attendance_push/pushrun/", headers=headers).content.decode()
+    assert "सङ्ख्या देखाउनुहोस्" in history  # Show counts
+    assert "छान्न टाइप गर्न थाल्नुहोस्…" in history  # Start typing to filter…
+    assert "Show counts" not in history and "Start typing to filter" not in history
+    add = superuser_client.post("/admin/attendance_push/closure/add/", {"name": ""}, headers=headers)
+    assert add.status_code == 200
+    assert "कृपया तलका त्रुटिहरू सच्याउनुहोस्।" in add.content.decode()
+    assert "Please correct" not in add.content.decode()
+    with translation.override("ne"):
+        assert translation.ngettext("Please correct the error below.", "Please correct the errors below.", 1) == (
+            "कृपया तलको त्रुटि सच्याउनुहोस्।"
+        )
