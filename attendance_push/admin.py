@@ -24,18 +24,19 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from .bikram import bs_date, in_nepali
-from .calendar import LEGEND, calendar_weeks, day_outcomes, history_calendar
+from .calendar import LEGEND, STANDING, calendar_weeks, day_outcomes, history_calendar
 from .conf import conf
 from .exceptions import DayTooOldError, NoActorError, PushError
 from .forms import MAX_DAYS, PushDaysForm, too_old_words
 from .health import is_overdue, next_push_text, running_clusters, worker_contacts
-from .ledger import person_key, undo, undone_by
+from .ledger import person_key, standing_on_closed_days, undo, undone_by
 from .ledger import refusal as undo_refusal
 from .models import Closure, PushedRecord, PushRun, WorkingDay
 from .runs import (
@@ -161,7 +162,12 @@ class PushRunAdmin(admin.ModelAdmin):
             "calendar_weeks": calendar_weeks(calendar),
             # Sunday first: Nepal's week.
             "weekday_names": [WEEKDAYS_ABBR[6], *(WEEKDAYS_ABBR[n] for n in range(6))],
-            "legend": LEGEND,
+            # The warning of a closed day with pushed records still standing only where there is one.
+            "legend": {
+                outcome: text
+                for outcome, text in LEGEND.items()
+                if outcome != STANDING or any(cell.outcome == STANDING for cell in calendar)
+            },
             # The newest run when the page was drawn: the page's script asks for any run after it.
             "latest_run": PushRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
             # Django's own title ("Select %s to view") has no Nepali translation.
@@ -1058,6 +1064,44 @@ class ClosureAdmin(CalendarAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        self._warn_of_standing_records(request, obj)
+
+    def _warn_of_standing_records(self, request: HttpRequest, closure: Closure) -> None:
+        """Warn when `closure` closes days a push already created records on: they stand until pushed again."""
+        last = min(closure.last_day, today())
+        if closure.first_day > last:
+            return
+        days = {closure.first_day + datetime.timedelta(days=n) for n in range((last - closure.first_day).days + 1)}
+        labels = [target.label for target in conf.TARGETS if not closure.targets or target.label in closure.targets]
+        standing = standing_on_closed_days(dict.fromkeys(labels, days))
+        if not standing:
+            return
+        affected = sorted(standing)
+        count = sum(sum(by_target.values()) for by_target in standing.values())
+        text = ngettext(
+            "“%(name)s” closes days a push already created records on: %(days)s. %(count)d pushed record still "
+            "stands there until the days are pushed again, which withdraws it.",
+            "“%(name)s” closes days a push already created records on: %(days)s. %(count)d pushed records still "
+            "stand there until the days are pushed again, which withdraws them.",
+            count,
+        ) % {
+            "name": closure.name,
+            "days": ", ".join(f"{day:%Y-%m-%d} ({sum(standing[day].values())})" for day in affected),
+            "count": count,
+        }
+        if not request.user.has_perm("attendance_push.push_attendance"):
+            self.message_user(request, text, messages.WARNING)
+            return
+        url = reverse("admin:attendance_push_pushrun_push", current_app=self.admin_site.name)
+        query = {"start": f"{affected[0]:%Y-%m-%d}", "end": f"{affected[-1]:%Y-%m-%d}"}
+        if len(affected) == 1:
+            link = _("Push %(day)s again") % {"day": query["start"]}
+        else:
+            # A range: the push form takes a first and a last day.
+            link = _("Push %(first)s to %(last)s again") % {"first": query["start"], "last": query["end"]}
+        self.message_user(
+            request, format_html('{} <a href="{}?{}">{}</a>', text, url, urlencode(query), link), messages.WARNING
+        )
 
 
 @admin.register(WorkingDay)

@@ -1,4 +1,4 @@
-"""The history calendar: the outcome of each of the last days, from one query (and two for closed days)."""
+"""The history calendar: the outcome of each of the last days, from one query (and a few for closed days)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from django.db.models import Max
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .conf import conf
+from .ledger import standing_on_closed_days, standing_runs
 from .models import PushRun
 from .runs import installed_on
 from .schedule import push_instant
@@ -20,9 +21,12 @@ from .workdays import closed_days
 # Outcome of a day, worst news first where several apply.
 PUSHED, FAILED, RUNNING, MISSED, UPCOMING, BEFORE = "pushed", "failed", "running", "missed", "upcoming", "before"
 CLOSED = "closed"
+# Closed now, but records a push created while the day was open still stand: false until pushed again.
+STANDING = "standing"
 LEGEND = {
     PUSHED: _("Pushed"),
     CLOSED: _("Closed: a weekly off, a holiday or a closure (no records created)"),
+    STANDING: _("Closed after its push: records pushed before the closure still stand (push the day again)"),
     RUNNING: _("Queued or running"),
     FAILED: _("Failed (no successful push yet)"),
     MISSED: _("Missed: no push since its push time"),
@@ -37,6 +41,10 @@ class CalendarDay:
     outcome: str
     # Why the day is closed, per target name, for the targets it is closed for.
     closed: tuple[tuple[str, str], ...] = ()
+    # Records pushes created while the day was open for a target it is closed for now, still standing.
+    standing: int = 0
+    # A push created records on the closed day on purpose ("Push closed days too").
+    forced: bool = False
 
     @property
     def label(self) -> str:
@@ -45,13 +53,38 @@ class CalendarDay:
         text = date_format(self.day, "D j M Y")
         if in_nepali():
             text = f"{text} ({bs_date(self.day)})"
+        reasons = "; ".join(sorted({reason for _name, reason in self.closed}))
         if self.outcome == CLOSED:
-            reasons = sorted({reason for _name, reason in self.closed})
-            return f"{text}: " + gettext("Closed (%(reasons)s)") % {"reasons": "; ".join(reasons)}
-        text = f"{text}: {LEGEND[self.outcome]}"
+            return f"{text}: " + gettext("Closed (%(reasons)s)") % {"reasons": reasons}
+        if self.outcome in (STANDING, PUSHED) and self.closed and self.closed_for_all:
+            if self.standing:
+                return f"{text}: " + gettext("Closed (%(reasons)s), but %(standing)s") % {
+                    "reasons": reasons,
+                    "standing": self._standing_text(),
+                }
+            if self.forced:
+                return f"{text}: " + gettext("Closed (%(reasons)s), pushed anyway") % {"reasons": reasons}
+        text = f"{text}: {LEGEND[PUSHED if self.outcome == STANDING else self.outcome]}"
         for name, reason in self.closed:
-            text += "; " + gettext("closed for %(target)s (%(reason)s)") % {"target": name, "reason": reason}
+            if self.forced and self.outcome == PUSHED:
+                closed = gettext("closed for %(target)s (%(reason)s), pushed anyway")
+            else:
+                closed = gettext("closed for %(target)s (%(reason)s)")
+            text += "; " + closed % {"target": name, "reason": reason}
+        if self.outcome == STANDING:
+            text += ", " + gettext("but %(standing)s") % {"standing": self._standing_text()}
         return text
+
+    @property
+    def closed_for_all(self) -> bool:
+        return len(self.closed) == len(conf.TARGETS)
+
+    def _standing_text(self) -> str:
+        return ngettext(
+            "%(count)d record pushed before the closure still stands: push the day again to withdraw it",
+            "%(count)d records pushed before the closure still stand: push the day again to withdraw them",
+            self.standing,
+        ) % {"count": self.standing}
 
 
 @dataclass(frozen=True)
@@ -103,13 +136,15 @@ def history_calendar(today: datetime.date, now: datetime.datetime, days: int = 9
     for day, status, last_start in rows:
         latest[day][status] = last_start
     installed = installed_on()
-    closed = _closed_reasons(start, today)
+    closed, standing, forced = _closed_state(start, today)
     targets = len(conf.TARGETS)
     calendar = []
     for offset in range(days):
         day = start + datetime.timedelta(days=offset)
         outcome = _outcome(day, latest.get(day, {}), now, installed)
-        calendar.append(CalendarDay(day, _unless_closed(outcome, closed.get(day, ()), targets), closed.get(day, ())))
+        reasons, count = closed.get(day, ()), standing.get(day, 0)
+        outcome = _unless_closed(outcome, reasons, targets, standing=count, forced=day in forced)
+        calendar.append(CalendarDay(day, outcome, reasons, count, day in forced))
     return calendar
 
 
@@ -122,28 +157,72 @@ def day_outcomes(days: set[datetime.date], now: datetime.datetime) -> dict[datet
     for day, status, last_start in rows:
         latest[day][status] = last_start
     installed = installed_on()
-    closed = _closed_reasons(min(days), max(days)) if days else {}
+    closed, standing, forced = _closed_state(min(days), max(days)) if days else ({}, {}, set())
     targets = len(conf.TARGETS)
     return {
-        day: _unless_closed(_outcome(day, latest.get(day, {}), now, installed), closed.get(day, ()), targets)
+        day: _unless_closed(
+            _outcome(day, latest.get(day, {}), now, installed),
+            closed.get(day, ()),
+            targets,
+            standing=standing.get(day, 0),
+            forced=day in forced,
+        )
         for day in days
     }
 
 
-def _closed_reasons(first: datetime.date, last: datetime.date) -> dict[datetime.date, tuple[tuple[str, str], ...]]:
-    """Return, per closed day from `first` to `last`, the (target name, reason) of each target it is closed for."""
+def standing_days(today: datetime.date, days: int = 90) -> list[tuple[datetime.date, list[str], int]]:
+    """Return the days of the calendar's window up to `today` closed after a push whose records still stand,
+    with the reasons they are closed for and how many records stand, oldest first."""
+    closed, standing, _forced = _closed_state(today - datetime.timedelta(days=days - 1), today)
+    return [
+        (day, sorted({reason for _name, reason in closed[day]}), count)
+        for day, count in sorted(standing.items())
+        if count
+    ]
+
+
+def _closed_state(
+    first: datetime.date, last: datetime.date
+) -> tuple[dict[datetime.date, tuple[tuple[str, str], ...]], dict[datetime.date, int], set[datetime.date]]:
+    """Return, for the closed days from `first` to `last`: the (target name, reason) of each target each is
+    closed for; how many records pushed while it was open still stand on it; the days pushed anyway.
+
+    Per day and target, never per person: the calendar's two queries, one for the pushes of the closed
+    days, and one per target that such a push created records for.
+    """
     targets = conf.TARGETS
     names = {target.label: str(target.model._meta.verbose_name) for target in targets}
     reasons: dict[datetime.date, list[tuple[str, str]]] = defaultdict(list)
+    closed_on: dict[str, set[datetime.date]] = {}
     for label, by_day in closed_days(targets, first, last).items():
+        closed_on[label] = set(by_day)
         for day, reason in by_day.items():
             reasons[day].append((names[label], reason))
-    return {day: tuple(found) for day, found in reasons.items()}
+    if not reasons:
+        return {}, {}, set()
+    runs = standing_runs(reasons)
+    # A push that created records where the day was closed, asked to ("Push closed days too").
+    forced = {
+        run.date for run in runs if run.include_closed and any(counts.get("closed") for counts in run.counts.values())
+    }
+    standing = {day: sum(by_target.values()) for day, by_target in standing_on_closed_days(closed_on, runs).items()}
+    return {day: tuple(found) for day, found in reasons.items()}, standing, forced
 
 
-def _unless_closed(outcome: str, reasons: tuple[tuple[str, str], ...], targets: int) -> str:
-    """Return CLOSED for a day closed for all `targets`, unless a push of it failed or is under way."""
-    if reasons and len(reasons) == targets and outcome not in (FAILED, RUNNING):
+def _unless_closed(
+    outcome: str, reasons: tuple[tuple[str, str], ...], targets: int, *, standing: int = 0, forced: bool = False
+) -> str:
+    """Return the outcome of a day closed for some or all `targets`, unless a push of it failed or is under way:
+    STANDING where records pushed before it closed still stand, PUSHED where a push forced it, else CLOSED
+    when it is closed for all `targets`."""
+    if not reasons or outcome in (FAILED, RUNNING):
+        return outcome
+    if standing:
+        return STANDING
+    if forced and outcome == PUSHED:
+        return PUSHED
+    if len(reasons) == targets:
         return CLOSED
     return outcome
 

@@ -13,6 +13,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .calendar import standing_days
 from .conf import conf
 from .models import PushRun
 from .runs import is_pushed
@@ -55,6 +56,9 @@ class Health:
     overdue_since: datetime.datetime | None = None
     # Why yesterday was closed for every target (nothing to push, as catch-up sees it), else empty.
     yesterday_closed: tuple[str, ...] = ()
+    # The days of the history's window closed after their push, whose pushed records still stand:
+    # (day, reasons, how many records), as calendar.standing_days.
+    standing: tuple[tuple[datetime.date, list[str], int], ...] = ()
 
 
 def is_overdue(next_run: datetime.datetime | None, now: datetime.datetime) -> bool:
@@ -89,12 +93,35 @@ def check_health(now: datetime.datetime | None = None) -> Health:
         problems.append(
             _("Yesterday (%(day)s) has not been pushed since its push time.") % {"day": f"{yesterday:%Y-%m-%d}"}
         )
+    # False "Present" records nobody sees are the worst news: a closure entered after the day was pushed.
+    standing = tuple(standing_days(now.astimezone(conf.TIME_ZONE).date()))
+    for day, reasons, count in standing:
+        problems.append(standing_text(day, reasons, count))
     overdue_since = next_run if is_overdue(next_run, now) else None
     if overdue_since is not None:
         problems.append(_("The daily push is %(overdue)s.") % {"overdue": overdue_text(overdue_since, now, clusters)})
     return Health(
-        clusters, next_run, last_success, yesterday, yesterday_pushed, problems, overdue_since, yesterday_closed
+        clusters,
+        next_run,
+        last_success,
+        yesterday,
+        yesterday_pushed,
+        problems,
+        overdue_since,
+        yesterday_closed,
+        standing,
     )
+
+
+def standing_text(day: datetime.date, reasons: list[str], count: int) -> str:
+    """Return "2026-11-27 is closed (Snow day), but 33 records pushed before the closure still stand: …"."""
+    return ngettext(
+        "%(day)s is closed (%(reasons)s), but %(count)d record pushed before the closure still stands: "
+        "push the day again to withdraw it.",
+        "%(day)s is closed (%(reasons)s), but %(count)d records pushed before the closure still stand: "
+        "push the day again to withdraw them.",
+        count,
+    ) % {"day": f"{day:%Y-%m-%d}", "reasons": "; ".join(reasons), "count": count}
 
 
 def until_text(delta: datetime.timedelta) -> str:

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.db import connections, models, router, transaction
-from django.db.models import BooleanField, Case, CharField, Exists, F, Func, OuterRef, Subquery, TextField, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Concat, Length
 from django.db.models.sql.subqueries import UpdateQuery
 from django.utils import timezone
@@ -556,6 +570,90 @@ def _unedited(records: models.QuerySet, run: PushRun, label: str, spec: dict[str
         records = records.alias(attendance_push_fingerprint=fingerprint(rows))
         ledger = ledger.filter(fingerprint=OuterRef("attendance_push_fingerprint"))
     return records.filter(Exists(ledger), **_typed(model, spec["rules"][rule]))
+
+
+def standing_runs(days: Iterable[datetime.date]) -> list[PushRun]:
+    """Return the succeeded, not undone pushes of `days` whose ledger is kept, with what they wrote (one query)."""
+    undone = PushRun.objects.filter(undoes=OuterRef("pk"), status=PushRun.Status.SUCCEEDED)
+    return list(
+        PushRun.objects.filter(
+            ~Exists(undone), date__in=list(days), status=PushRun.Status.SUCCEEDED, ledger_pruned_at__isnull=True
+        )
+        .exclude(trigger=PushRun.Trigger.UNDO)
+        .only("pk", "date", "pushed", "counts", "include_closed")
+        .order_by("pk")
+    )
+
+
+def standing_on_closed_days(
+    closed: dict[str, Iterable[datetime.date]], runs: list[PushRun] | None = None
+) -> dict[datetime.date, dict[str, int]]:
+    """Return, per day and target label, how many records pushes created on days now `closed` for the target
+    (label: days) still stand: the records a push of the day withdraws as false.
+
+    As `withdraw_earlier` sees them: records of succeeded, not undone runs, still holding what the run
+    wrote (a record a person changed since is theirs), except those of a run that pushed the day while
+    it was closed on purpose (include_closed). `runs` are `standing_runs` of the days when the caller
+    has them. One query for the runs, then one per target that has any: never per person or per day.
+    """
+    closed = {label: set(days) for label, days in closed.items() if days}
+    if not closed:
+        return {}
+    if runs is None:
+        runs = standing_runs(set().union(*closed.values()))
+    standing: dict[datetime.date, dict[str, int]] = {}
+    for label, days in closed.items():
+        candidates = [
+            (run, run.pushed[label])
+            for run in runs
+            if run.date in days
+            and run.pushed.get(label)
+            and not (run.include_closed and run.counts.get(label, {}).get("closed"))
+        ]
+        if not candidates:
+            continue
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue  # a target removed from the settings since the run
+        date_field = candidates[0][1]["date_field"]
+        held: models.Q | None = None
+        aliases: dict[str, Any] = {}
+        for run, spec in candidates:
+            for rule, values in enumerate(spec["rules"]):
+                if values is None:
+                    continue
+                # As _unedited: the rule's constant columns unchanged, its per-row ones by their fingerprint.
+                ledger = PushedRecord.objects.filter(
+                    day=run.date,
+                    target=label,
+                    run=run,
+                    action=PushedRecord.Action.CREATED,
+                    rule=rule,
+                    person=person_key(spec["person_field"]),
+                )
+                rows = _rows(spec, rule)
+                if rows:
+                    name = f"attendance_push_fingerprint_{run.pk}_{rule}"
+                    aliases[name] = fingerprint(rows)
+                    ledger = ledger.filter(fingerprint=OuterRef(name))
+                mine = models.Q(Exists(ledger), **{spec["date_field"]: run.date}, **_typed(model, values))
+                held = mine if held is None else held | mine
+        if held is None:
+            continue  # only skip rules: they created nothing
+        counted = (
+            model._default_manager.using(router.db_for_read(model))
+            .filter(**{f"{date_field}__in": sorted({run.date for run, _spec in candidates})})
+            .alias(**aliases)
+            .filter(held)
+            .order_by()
+            .values(date_field)
+            .annotate(attendance_push_standing=Count("pk"))
+            .values_list(date_field, "attendance_push_standing")
+        )
+        for day, count in counted:
+            standing.setdefault(day, {})[label] = count
+    return standing
 
 
 # Undo -----------------------------------------------------------------------------------------

@@ -88,3 +88,51 @@ def _nepal_holidays(day: datetime.date) -> set[datetime.date]:
     import holidays
 
     return set(holidays.country_holidays("NP", years=day.year))
+
+
+def test_a_closure_entered_after_the_push_is_seen_and_one_push_withdraws_its_records(
+    page,  # noqa: F811
+    demo_calendar,
+    superuser,
+    make_students,
+):
+    from attendance_push.runs import run_push
+
+    make_students(2)
+    # An open weekday before today (never a Saturday nor a holiday of Nepal's calendar).
+    day = today() - datetime.timedelta(days=1)
+    while day.weekday() == 5 or day in _nepal_holidays(day):
+        day -= datetime.timedelta(days=1)
+    run_push(day, trigger=PushRun.Trigger.SCHEDULE)
+    assert StudentAttendance.objects.filter(date=day).count() == 2
+    wait_until_no_worker()
+    log_in(page, "root")
+
+    # The closure is entered afterwards, in the admin: the warning names the day and links to its push.
+    page.goto("/admin/attendance_push/closure/add/")
+    page.get_by_label("Name").fill("Snow day")
+    page.get_by_label("First day").fill(f"{day:%Y-%m-%d}")
+    page.get_by_label("Last day").fill(f"{day:%Y-%m-%d}")
+    page.get_by_role("button", name="Save", exact=True).click()
+    warning = page.locator("ul.messagelist li.warning")
+    expect(warning).to_contain_text(f"{day:%Y-%m-%d} (2). 2 pushed records still stand")
+
+    open_history(page)
+    cell = day_cell(page, day)
+    expect(cell).to_have_attribute("data-outcome", "standing")
+    expect(cell).to_have_attribute(
+        "title",
+        f"{day:%a} {day.day} {day:%b %Y}: Closed (Snow day), but 2 records pushed before the closure still stand: "
+        "push the day again to withdraw them",
+    )
+    expect(page.locator(".attendance-push-legend")).to_contain_text("Closed after its push")
+
+    page.goto("/admin/attendance_push/closure/")
+    page.get_by_role("link", name="Snow day").click()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.locator("ul.messagelist li.warning").get_by_role("link", name=f"Push {day:%Y-%m-%d} again").click()
+    expect(page.locator(".attendance-push-preview")).to_contain_text("Earlier records corrected")
+    page.get_by_role("button", name="Run it now in this request").click()
+    expect(page).to_have_url(re.compile(rf"{CHANGELIST}$"))
+    assert not StudentAttendance.objects.filter(date=day).exists()
+    expect(day_cell(page, day)).to_have_attribute("data-outcome", "closed")

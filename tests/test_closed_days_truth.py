@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import translation
 
 from attendance_push.bikram import bs_date
-from attendance_push.models import PushRun
+from attendance_push.models import Closure, PushRun
 from attendance_push.runs import run_push
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +108,179 @@ def test_the_closed_days_of_the_confirmation_have_their_bikram_sambat_date_in_ne
         twin = bs_date(SATURDAY)
     closed = content.split('class="attendance-push-closed"', 1)[1].split("</div>", 1)[0]
     assert f"({twin})</strong>" in closed
+
+
+# A closure entered after the day was pushed ----------------------------------------------------------------------
+
+
+def calendar_cell(content: str, day: str) -> str:
+    """Return the <a> element of `day` in the history calendar."""
+    before, after = content.split(f'data-day="{day}"', 1)
+    return before.rsplit("<a ", 1)[1] + f'data-day="{day}"' + after.split("</a>", 1)[0]
+
+
+def add_closure(pusher, name: str, first: str, last: str, *targets: str):
+    data = {"name": name, "first_day": first, "last_day": last, "note": ""}
+    if targets:
+        data["targets"] = list(targets)
+    response = pusher.post("/admin/attendance_push/closure/add/", data, follow=True)
+    assert Closure.objects.filter(name=name).exists()
+    return response
+
+
+def test_a_closure_after_the_push_warns_and_links_to_the_push_that_withdraws(pusher, people):
+    run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
+
+    response = add_closure(pusher, "Snow day", "2026-11-26", "2026-11-28")
+
+    [warning] = [m for m in response.context["messages"] if m.level_tag == "warning"]
+    assert str(warning).startswith(
+        "“Snow day” closes days a push already created records on: 2026-11-27 (5). 5 pushed records still stand "
+        "there until the days are pushed again, which withdraws them."
+    )
+    assert f'<a href="{PUSH}?start=2026-11-27&amp;end=2026-11-27">Push 2026-11-27 again</a>' in str(warning)
+    confirmation = pusher.get(PUSH, {"start": "2026-11-27", "end": "2026-11-27"})
+    assert confirmation.context["totals"][STUDENTS]["corrected"] == 3
+    assert confirmation.context["totals"][EMPLOYEES]["corrected"] == 2
+    assert "Earlier records corrected" in confirmation.content.decode()
+
+
+def test_a_closure_of_days_no_push_created_records_on_says_nothing(pusher, people):
+    run_push(SATURDAY, trigger=PushRun.Trigger.SCHEDULE)  # the weekly off: nothing created
+    response = add_closure(pusher, "Snow day", "2026-11-28", "2026-12-05")
+    assert not [m for m in response.context["messages"] if m.level_tag == "warning"]
+
+
+def test_widening_a_closure_over_a_pushed_day_warns(pusher, people):
+    run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
+    closure = Closure.objects.create(name="Strike", first_day=SATURDAY, last_day=SATURDAY, targets=[STUDENTS])
+    response = pusher.post(
+        f"/admin/attendance_push/closure/{closure.pk}/change/",
+        {"name": "Strike", "first_day": "2026-11-27", "last_day": "2026-11-28", "targets": [STUDENTS], "note": ""},
+        follow=True,
+    )
+    [warning] = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert "2026-11-27 (3). 3 pushed records still stand" in warning
+
+
+def test_the_calendar_shows_a_closed_day_whose_pushed_records_still_stand(pusher, people):
+    students, _ = people
+    run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
+    Closure.objects.create(name="Snow day", first_day=FRIDAY, last_day=FRIDAY)
+    # A record a person changed since is theirs: a push of the day keeps it, so it is not counted.
+    from school.models import StudentAttendance
+
+    StudentAttendance.objects.filter(student=students[0], date=FRIDAY).update(status="Absent")
+
+    content = pusher.get(CHANGELIST).content.decode()
+
+    cell = calendar_cell(content, "2026-11-27")
+    assert 'data-outcome="standing"' in cell
+    assert (
+        'title="Fri 27 Nov 2026: Closed (Snow day), but 4 records pushed before the closure still stand: '
+        'push the day again to withdraw them"'
+    ) in cell
+    assert "Closed after its push: records pushed before the closure still stand (push the day again)" in content
+
+    run_push(FRIDAY, trigger=PushRun.Trigger.ADMIN)
+    cell = calendar_cell(pusher.get(CHANGELIST).content.decode(), "2026-11-27")
+    assert 'data-outcome="closed"' in cell
+    assert 'title="Fri 27 Nov 2026: Closed (Snow day)"' in cell
+
+
+def test_a_closure_for_one_target_after_the_push_counts_that_target_only(pusher, people):
+    run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
+    Closure.objects.create(name="Sports day", first_day=FRIDAY, last_day=FRIDAY, targets=[STUDENTS])
+    cell = calendar_cell(pusher.get(CHANGELIST).content.decode(), "2026-11-27")
+    assert 'data-outcome="standing"' in cell
+    assert (
+        'title="Fri 27 Nov 2026: Pushed; closed for student attendance (Sports day), but 3 records pushed before '
+        'the closure still stand: push the day again to withdraw them"'
+    ) in cell
+
+
+def test_an_undone_push_leaves_nothing_standing(pusher, people):
+    from attendance_push.runs import run_undo
+
+    run = run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
+    run_undo(run)
+    Closure.objects.create(name="Snow day", first_day=FRIDAY, last_day=FRIDAY)
+    assert 'data-outcome="closed"' in calendar_cell(pusher.get(CHANGELIST).content.decode(), "2026-11-27")
+
+
+def test_the_live_updates_tell_the_same_outcome(pusher, people):
+    run = run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
+    Closure.objects.create(name="Snow day", first_day=FRIDAY, last_day=FRIDAY)
+    forced = run_push(SATURDAY, trigger=PushRun.Trigger.ADMIN, include_closed=True)
+    data = pusher.get(f"{CHANGELIST}status/", {"ids": f"{run.pk},{forced.pk}"}).json()
+    assert data["days"] == {"2026-11-27": "standing", "2026-11-28": "pushed"}
+
+
+# Days pushed with "Push closed days too" ------------------------------------------------------------------------
+
+
+def test_a_day_pushed_anyway_shows_as_pushed(pusher, people):
+    run_push(SATURDAY, trigger=PushRun.Trigger.ADMIN, include_closed=True)
+    cell = calendar_cell(pusher.get(CHANGELIST).content.decode(), "2026-11-28")
+    assert 'data-outcome="pushed"' in cell
+    assert 'title="Sat 28 Nov 2026: Closed (weekly off (Saturday)), pushed anyway"' in cell
+
+
+def test_a_day_pushed_anyway_for_its_closed_target_says_so_for_that_target(pusher, people):
+    Closure.objects.create(name="Sports day", first_day=FRIDAY, last_day=FRIDAY, targets=[STUDENTS])
+    run_push(FRIDAY, trigger=PushRun.Trigger.ADMIN, include_closed=True)
+    cell = calendar_cell(pusher.get(CHANGELIST).content.decode(), "2026-11-27")
+    assert 'data-outcome="pushed"' in cell
+    assert 'title="Fri 27 Nov 2026: Pushed; closed for student attendance (Sports day), pushed anyway"' in cell
+
+
+# attendance_push_status and the health URL ----------------------------------------------------------------------
+
+
+def test_status_and_health_report_a_closed_day_whose_pushed_records_still_stand(client, people):
+    from io import StringIO
+
+    from django.core.management import CommandError
+
+    run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
+    Closure.objects.create(name="Snow day", first_day=FRIDAY, last_day=FRIDAY)
+    line = (
+        "2026-11-27 is closed (Snow day), but 5 records pushed before the closure still stand: "
+        "push the day again to withdraw them."
+    )
+
+    out = StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command("attendance_push_status", stdout=out)
+    assert line in out.getvalue()
+    assert line in str(error.value)
+    response = client.get("/attendance-push/health/")
+    assert response.status_code == 503
+    assert line in response.json()["problems"]
+
+    run_push(FRIDAY, trigger=PushRun.Trigger.ADMIN)
+    assert line not in " ".join(client.get("/attendance-push/health/").json()["problems"])
+
+
+def test_the_calendar_counts_standing_records_per_target_not_per_person(superuser, make_students, make_employees):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from attendance_push.calendar import history_calendar
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            history_calendar(NOW.date(), NOW)
+        return len(captured)
+
+    make_students(2), make_employees(1)
+    run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
+    Closure.objects.create(name="Snow day", first_day=FRIDAY, last_day=FRIDAY)
+    one_day = queries()
+    make_students(5), make_employees(3)
+    thursday = FRIDAY - datetime.timedelta(days=1)
+    run_push(thursday, trigger=PushRun.Trigger.SCHEDULE)
+    Closure.objects.create(name="Strike", first_day=thursday, last_day=thursday)
+    calendar = {cell.day: cell for cell in history_calendar(NOW.date(), NOW)}
+    assert (calendar[thursday].standing, calendar[FRIDAY].standing) == (11, 3)
+    assert queries() == one_day

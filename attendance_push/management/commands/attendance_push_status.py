@@ -9,15 +9,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance_push.conf import conf
-from attendance_push.health import check_health, overdue_text
+from attendance_push.health import check_health, overdue_text, standing_text
 from attendance_push.models import PushRun
 
 
 class Command(BaseCommand):
     help = (
         "Print the last push runs, the next scheduled push and whether a worker is running. Exit with status 1 "
-        "when the last successful push is older than 26 hours or yesterday was not pushed (a day closed for every "
-        "target needs no push)."
+        "when the last successful push is older than 26 hours, yesterday was not pushed (a day closed for every "
+        "target needs no push), or a day of the last 90 was closed after its push and its pushed records still stand."
     )
 
     def add_arguments(self, parser) -> None:
@@ -89,3 +89,5 @@ class Command(BaseCommand):
             )
         else:
             write(_("Yesterday (%(day)s): NOT PUSHED") % yesterday)
+        for day, reasons, count in health.standing:
+            write(self.style.WARNING(standing_text(day, reasons, count)))
