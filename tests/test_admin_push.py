@@ -184,7 +184,11 @@ def test_run_now_reports_a_failure_and_emails_the_admins(superuser_client, setti
 def test_a_refused_preview_shows_why_and_no_confirm_button(superuser_client, settings):
     settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "ghost"}
     content = superuser_client.get(PUSH, {"start": "2026-11-20"}).content.decode()
-    assert "no active user has that username" in content
+    # In the admin's words: the user to add, where; the setting's name is for the command line.
+    assert (
+        "Pushed records are recorded as created by the user “ghost”, but no active user has that name. "
+        "Add that user under Users › Add user."
+    ) in content
     assert "Yes, push" not in content
 
 
