@@ -384,12 +384,20 @@ class PushRunAdmin(admin.ModelAdmin):
                 row["rules"].extend(counts["rules"])
         records = {label: describe_rules(counts["rules"]) for label, counts in totals.items()}
         cannot_run_now = run_now_refusal(days, previews) if refusal is None else None
-        # Listed before anything is written: the days that create no records unless forced.
+        # Listed before anything is written: per day, the attendance it is closed for (no records unless
+        # forced) and the attendance that still gets records.
         closed_rows = [
-            (preview.day, [(target_name(label), reason) for label, reason in preview.closed.items()])
+            (
+                preview.day,
+                [(target_name(label), reason) for label, reason in preview.closed.items()],
+                [target_name(result.label) for result in preview.targets if result.label not in preview.closed],
+            )
             for preview in previews
             if preview.closed
         ]
+        # Attendance closed on every day pushed gets no records unless forced: not among what records hold.
+        closed_throughout = set.intersection(*(set(preview.closed) for preview in previews)) if previews else set()
+        written = written_values() if refusal is None else []
         # "Push closed days too" creates records on them: offered only when there is someone to record as
         # their creator (the closed days themselves need nobody).
         forcing_refusal = None
@@ -416,7 +424,9 @@ class PushRunAdmin(admin.ModelAdmin):
             "refusal": refusal,
             "no_actor": no_actor,
             "day_groups": day_groups(days),
-            "written": written_values() if refusal is None else [],
+            "written": [line for label, line in written if label not in closed_throughout],
+            "written_if_forced": [line for label, line in written if label in closed_throughout],
+            "partly_closed": len(days) == 1 and bool(closed_rows) and bool(closed_rows[0][2]),
             **self._clock_context(timezone.now(), request),
             "zone": conf.TIME_ZONE.key,
             "now_local": push_zone_now(),
@@ -918,24 +928,25 @@ def day_groups(days: list[datetime.date]) -> list[tuple[datetime.date, datetime.
     return [(first, last) for first, last in groups]
 
 
-def written_values() -> list[str]:
-    """Return, per target and rule, what a record the push creates holds: "Student attendance: Present, 09:00–17:00"."""
+def written_values() -> list[tuple[str, str]]:
+    """Return, per target and rule, its label and what a record the push creates holds:
+    ("school.StudentAttendance", "Student attendance: Present, 09:00–17:00")."""
     actor = None
     if any(target.created_by_field for target in conf.TARGETS):
         # No actor is fine when every day of the push is closed: its records are never created.
         with contextlib.suppress(NoActorError):
             actor = resolve_actor()
-    lines = []
+    lines: list[tuple[str, str]] = []
     for target in conf.TARGETS:
         try:
             planned = planned_records(target)
         except PushError as exc:
-            lines.append(f"{target_name(target.label)}: {exc}")
+            lines.append((target.label, f"{target_name(target.label)}: {exc}"))
             continue
         for rule, status, check_in, check_out in reversed(planned):
             name = target_name(target.label) if not rule.name else f"{target_name(target.label)}, {rule.name}"
             if rule.skip:
-                lines.append(_("%(name)s: no record") % {"name": name})
+                lines.append((target.label, _("%(name)s: no record") % {"name": name}))
                 continue
             parts = [status] if status else []
             if target.check_in_field and target.check_out_field:
@@ -948,7 +959,7 @@ def written_values() -> list[str]:
                 )
             if target.created_by_field and actor is not None:
                 parts.append(_("created by %(user)s") % {"user": actor.get_username()})
-            lines.append(f"{name}: {', '.join(parts)}")
+            lines.append((target.label, f"{name}: {', '.join(parts)}"))
     return lines
 
 

@@ -92,7 +92,10 @@ def test_the_confirmation_of_a_range_lists_the_closed_days_and_their_reasons(pus
     response = pusher.get(PUSH, {"start": "2026-11-26", "end": "2026-11-29"})
     content = response.content.decode()
     assert "2 of these days are closed" in content
-    assert "<strong>Fri 2026-11-27</strong>: Student attendance: Sports day</li>" in content
+    assert (
+        "<strong>Fri 2026-11-27</strong>: Student attendance: Sports day — open for Employee attendance: "
+        "records are created</li>"
+    ) in content
     assert (
         "<strong>Sat 2026-11-28</strong>: Student attendance: weekly off (Saturday); "
         "Employee attendance: weekly off (Saturday)</li>"

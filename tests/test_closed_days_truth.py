@@ -284,3 +284,50 @@ def test_the_calendar_counts_standing_records_per_target_not_per_person(superuse
     calendar = {cell.day: cell for cell in history_calendar(NOW.date(), NOW)}
     assert (calendar[thursday].standing, calendar[FRIDAY].standing) == (11, 3)
     assert queries() == one_day
+
+
+# The confirmation of a partly closed day ------------------------------------------------------------------------
+
+
+def written_of(content: str) -> str:
+    return (
+        content.split('class="attendance-push-written"', 1)[1].split("</div>", 1)[0]
+        if "push-written" in content
+        else ""
+    )
+
+
+def test_the_confirmation_of_a_day_closed_for_students_only_says_employees_get_records(pusher, people):
+    Closure.objects.create(name="Sports day", first_day=FRIDAY, last_day=FRIDAY, targets=[STUDENTS])
+
+    response = pusher.get(PUSH, {"start": "2026-11-27"})
+
+    content = response.content.decode()
+    closed = content.split('class="attendance-push-closed"', 1)[1].split("</div>", 1)[0]
+    assert "This day is closed: no records are created on it" not in content
+    assert "This day is closed for some attendance only" in closed
+    assert "Student attendance: Sports day — open for Employee attendance: records are created</li>" in closed
+    written = written_of(content)
+    assert "Employee attendance" in written
+    assert "Student attendance" not in written
+    # Only with forcing would students get records: what they would hold is listed with the closed day.
+    assert "With “Push closed days too” ticked" in closed
+    assert "Student attendance: Present" in closed
+    assert response.context["totals"][EMPLOYEES]["created"] == 2
+    assert response.context["totals"][STUDENTS]["created"] == 0
+
+
+def test_the_confirmation_of_a_day_closed_for_all_lists_no_record_holds_unless_forced(pusher, people):
+    content = pusher.get(PUSH, {"start": "2026-11-28"}).content.decode()
+    assert "This day is closed: no records are created on it" in content
+    assert "Each record the push creates holds:" not in content
+    closed = content.split('class="attendance-push-closed"', 1)[1].split("</div>", 1)[0]
+    assert "Student attendance: Present" in closed and "Employee attendance" in closed
+
+
+def test_a_range_with_one_closed_day_says_so_and_keeps_every_target_that_gets_records(pusher, people):
+    content = pusher.get(PUSH, {"start": "2026-11-27", "end": "2026-11-28"}).content.decode()
+    assert "1 of these days is closed, for all attendance or some" in content
+    written = written_of(content)
+    assert "Student attendance" in written and "Employee attendance" in written
+    assert "With “Push closed days too” ticked" not in content
