@@ -34,7 +34,7 @@ from .bikram import bs_date, in_nepali
 from .calendar import LEGEND, STANDING, calendar_weeks, day_outcomes, history_calendar
 from .conf import conf
 from .exceptions import DayTooOldError, NoActorError, PushError
-from .forms import MAX_DAYS, PushDaysForm, too_old_words
+from .forms import MAX_DAYS, PushDaysForm, iso_day_error, too_old_words
 from .health import is_overdue, next_push_text, running_clusters, worker_contacts
 from .ledger import person_key, standing_on_closed_days, undo, undone_by
 from .ledger import refusal as undo_refusal
@@ -59,7 +59,7 @@ from .service import (
     today,
     user_admin_words,
 )
-from .templatetags.attendance_push import with_bs
+from .templatetags.attendance_push import ISO_DAY, day_words, with_bs
 from .workdays import counts_reason
 
 
@@ -135,6 +135,7 @@ class PushRunAdmin(admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path("push/", self.admin_site.admin_view(self.push_view), name="{}_{}_push".format(*info)),
+            path("push/day/", self.admin_site.admin_view(self.day_view), name="{}_{}_day".format(*info)),
             path("status/", self.admin_site.admin_view(self.status_view), name="{}_{}_status".format(*info)),
             path(
                 "<path:object_id>/undo/",
@@ -217,6 +218,19 @@ class PushRunAdmin(admin.ModelAdmin):
         if after is not None:
             data["new"] = [{"id": run.pk, "html": self._new_run_notice(run)} for run in new]
         return JsonResponse(data)
+
+    def day_view(self, request: HttpRequest) -> JsonResponse:
+        """Return the day `?day=YYYY-MM-DD` in words, for the push form to show beside the field."""
+        if not self.has_push_permission(request):
+            raise PermissionDenied
+        # The server's words, not the browser's: Chromium has no Nepali month or weekday names.
+        value = request.GET.get("day", "").strip()
+        words = day_words(value)
+        if not words:
+            # 2026-02-30 is written right and is no day; 01/12/2026 is written wrong.
+            error = forms.DateField.default_error_messages["invalid"] if ISO_DAY.fullmatch(value) else iso_day_error()
+            return JsonResponse({"error": str(error)}, status=400)
+        return JsonResponse({"words": words})
 
     def _new_run_notice(self, run: PushRun) -> str:
         """Return the line the history shows for a run that started after the page was loaded."""

@@ -12,32 +12,62 @@ from django.utils.translation import gettext_lazy as _
 from .conf import conf
 from .health import worker_contacts
 from .service import earliest_day, today
-from .templatetags.attendance_push import with_bs
+from .templatetags.attendance_push import ISO_DAY, with_bs
 
 MAX_DAYS = 31
 
 
-class IsoDateInput(forms.DateInput):
-    """The browser's own date picker, whose value is always YYYY-MM-DD: 01/12/2026 cannot be misread."""
+class IsoDateInput(forms.TextInput):
+    """A text field that shows and takes YYYY-MM-DD only.
 
-    input_type = "date"
+    Not the browser's date picker: Chromium shows that one in the browser's locale (mm/dd/yyyy in
+    en-US), where typing 01122026 gives 12 January.
+    """
 
     def __init__(self, attrs: dict | None = None) -> None:
-        super().__init__(attrs, format="%Y-%m-%d")
+        super().__init__(
+            {
+                "placeholder": "YYYY-MM-DD",
+                "pattern": ISO_DAY.pattern,
+                "maxlength": "10",
+                "size": "10",
+                "autocomplete": "off",
+                "spellcheck": "false",
+                **(attrs or {}),
+            }
+        )
+
+    def format_value(self, value: object) -> str | None:
+        if isinstance(value, datetime.date):
+            return f"{value:%Y-%m-%d}"
+        return super().format_value(value)
+
+
+class IsoDateField(forms.DateField):
+    """A day written year-month-day with four, two and two digits: anything else is refused, not guessed."""
+
+    widget = IsoDateInput
+    input_formats = ["%Y-%m-%d"]
+
+    def to_python(self, value: object) -> datetime.date | None:
+        if isinstance(value, str) and value.strip() and not ISO_DAY.fullmatch(value.strip()):
+            raise forms.ValidationError(iso_day_error(), code="invalid")
+        return super().to_python(value)
+
+
+def iso_day_error() -> str:
+    """Return how to write a day, with today as the example."""
+    return gettext("Write the day as year-month-day, for example %(example)s.") % {"example": f"{today():%Y-%m-%d}"}
 
 
 class PushDaysForm(forms.Form):
-    start = forms.DateField(
+    start = IsoDateField(
         label=_("Day"),
-        widget=IsoDateInput,
-        input_formats=["%Y-%m-%d"],
         help_text=_("The day to push, or the first of a range."),
     )
-    end = forms.DateField(
+    end = IsoDateField(
         label=_("Until"),
         required=False,
-        widget=IsoDateInput,
-        input_formats=["%Y-%m-%d"],
         help_text=format_lazy(_("Optional: the last day of a range of at most {max} days."), max=MAX_DAYS),
     )
 

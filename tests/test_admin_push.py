@@ -218,7 +218,8 @@ def test_a_server_in_another_zone_still_shows_the_push_zones_clock_and_times(sup
         ({"start": "2026-11-10", "end": "2026-11-25"}, "2026-11-25 is in the future"),
         ({"start": "2026-11-12", "end": "2026-11-10"}, "The range is reversed: 2026-11-12 is after 2026-11-10."),
         ({"start": "2026-10-01", "end": "2026-11-01"}, "At most 31 days at a time; this range has 32."),
-        ({"start": "20/11/2026x"}, "Enter a valid date."),
+        ({"start": "20/11/2026x"}, "Write the day as year-month-day, for example 2026-11-20."),
+        ({"start": "2026-02-30"}, "Enter a valid date."),
         ({"start": ""}, "This field is required."),
     ],
 )

@@ -518,13 +518,13 @@ def test_every_push_page_fits_the_screen(screen, superuser, make_students, make_
     assert_fits(page)
     page.screenshot(path=ARTIFACTS / f"run-{width}.png", full_page=True)
 
-    # The push form: an ISO date input, its weekday beside it.
+    # The push form: a year-month-day field, the day in words beside it.
     page.goto(PUSH)
     assert_fits(page)
     start_input = page.locator("#id_start")
-    expect(start_input).to_have_attribute("type", "date")
+    expect(start_input).to_have_attribute("placeholder", "YYYY-MM-DD")
     start_input.fill("2026-12-01")
-    expect(page.locator('.attendance-push-weekday-of[data-for="id_start"]')).to_have_text("Tuesday")
+    expect(page.locator('.attendance-push-weekday-of[data-for="id_start"]')).to_have_text("Tuesday 1 December 2026")
     start_input.fill(f"{failed.date:%Y-%m-%d}")
     page.screenshot(path=ARTIFACTS / f"push-form-{width}.png", full_page=True)
     page.get_by_role("button", name="Preview the push").click()

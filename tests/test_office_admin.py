@@ -19,6 +19,8 @@ from attendance_push.schedule import push_instant
 from .admin_pages import CHANGELIST, KTM, PUSH, STATUS, failed_run, frozen_at, staff_with
 from .conftest import schedule_next_run
 
+DAY = f"{PUSH}day/"
+
 pytestmark = pytest.mark.django_db
 
 # 18:50 on Thursday 3 December 2026 in Kathmandu: 2 h 10 min before the 21:00 push.
@@ -199,13 +201,60 @@ def test_queued_runs_are_tracked_by_the_page(superuser_client, make_students):
 # Pushing -----------------------------------------------------------------------------------
 
 
-def test_the_push_form_uses_iso_date_inputs(superuser_client):
+def test_the_push_form_takes_year_month_day_text_and_says_the_day_in_words(superuser_client):
     content = superuser_client.get(PUSH).content.decode()
-    assert '<input type="date" name="start" value="2026-12-03"' in content
-    assert 'class="attendance-push-weekday-of" data-for="id_start"' in content
-    # A date typed the way one country writes it and another reads it is refused, not guessed.
-    response = superuser_client.get(PUSH, {"start": "01/12/2026"})
-    assert "Enter a valid date." in response.content.decode()
+    # Text, not the browser's date picker, which Chromium shows as mm/dd/yyyy in an en-US browser.
+    assert '<input type="text" name="start" value="2026-12-03" placeholder="YYYY-MM-DD"' in content
+    assert f'data-for="id_start" data-url="{DAY}"' in content
+    assert 'aria-live="polite">Thursday 3 December 2026</span>' in content
+    bound = superuser_client.get(PUSH, {"start": "2026-12-31"}).content.decode()
+    assert 'aria-live="polite">Thursday 31 December 2026</span>' in bound
+    assert 'value="2026-12-31"' in bound
+
+
+@pytest.mark.parametrize("typed", ["01/12/2026", "01122026", "12/01/2026", "2026-1-2", "2026-12-1", "20261201"])
+def test_a_day_not_written_year_month_day_is_refused_not_guessed(superuser_client, typed):
+    content = superuser_client.get(PUSH, {"start": typed}).content.decode()
+    assert "Write the day as year-month-day, for example 2026-12-03." in content
+    assert "Push 1 day" not in content and "Push " + "Tuesday" not in content
+    assert not PushRun.objects.exists()
+
+
+def test_the_day_view_says_a_day_in_words_from_the_server(superuser_client):
+    response = superuser_client.get(DAY, {"day": "2026-12-01"})
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"words": "Tuesday 1 December 2026"}
+    # In Nepali: the weekday and month in Nepali (Django's catalogue, not the browser's), and Bikram Sambat.
+    nepali = json.loads(superuser_client.get(DAY, {"day": "2026-12-01"}, HTTP_ACCEPT_LANGUAGE="ne").content)
+    assert nepali == {"words": f"मंगलबार 1 डिसम्वर 2026 ({bs_date(datetime.date(2026, 12, 1))})"}
+    assert bs_date(datetime.date(2026, 12, 1)) == "२०८३ मंसिर १५"
+    # 12 January, for whoever typed 01122026 into an mm/dd/yyyy field, reads as January.
+    january = json.loads(superuser_client.get(DAY, {"day": "2026-01-12"}, HTTP_ACCEPT_LANGUAGE="ne").content)
+    assert january == {"words": "सोमबार 12 जनवरी 2026 (२०८२ पौष २८)"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("01122026", "Write the day as year-month-day, for example 2026-12-03."),
+        ("01/12/2026", "Write the day as year-month-day, for example 2026-12-03."),
+        ("2026-1", "Write the day as year-month-day, for example 2026-12-03."),
+        ("", "Write the day as year-month-day, for example 2026-12-03."),
+        ("2026-02-30", "Enter a valid date."),
+    ],
+)
+def test_the_day_view_refuses_what_is_not_a_day(superuser_client, typed, error):
+    response = superuser_client.get(DAY, {"day": typed})
+    assert response.status_code == 400
+    assert json.loads(response.content) == {"error": error}
+
+
+def test_the_day_view_is_for_people_who_may_push(client):
+    clerk = staff_with("view_pushrun")
+    client.force_login(clerk)
+    assert client.get(DAY, {"day": "2026-12-01"}).status_code == 403
+    clerk.user_permissions.add(Permission.objects.get(codename="push_attendance"))
+    assert client.get(DAY, {"day": "2026-12-01"}).status_code == 200
 
 
 def test_the_confirmation_says_what_each_record_holds(superuser_client, superuser, make_students):

@@ -1,4 +1,4 @@
-// The push pages: keep queued and running runs up to date, and name the weekday of a chosen date.
+// The push pages: keep queued and running runs up to date, and say a chosen date in words.
 "use strict";
 {
   const ACTIVE = new Set(["queued", "running"]);
@@ -103,23 +103,41 @@
       .finally(next);
   }
 
-  function nameWeekdays() {
-    const lang = document.documentElement.lang || undefined;
-    document.querySelectorAll(".attendance-push-weekday-of[data-for]").forEach((label) => {
+  // The chosen day in words beside the field, in the page's language and, in Nepali, with its Bikram
+  // Sambat date. From the server: Chromium has no Nepali names and would answer in English.
+  function describeDays() {
+    document.querySelectorAll(".attendance-push-weekday-of[data-for][data-url]").forEach((label) => {
       const input = document.getElementById(label.dataset.for);
       if (!input) return;
+      let shown = input.value.trim(); // the page came with the words of its value
       const show = () => {
-        const day = /^\d{4}-\d{2}-\d{2}$/.test(input.value) ? new Date(`${input.value}T12:00:00`) : null;
-        label.textContent = day && !Number.isNaN(day.getTime()) ? day.toLocaleDateString(lang, { weekday: "long" }) : "";
+        const value = input.value.trim();
+        if (value === shown) return;
+        shown = value;
+        if (!value) {
+          label.textContent = "";
+          return;
+        }
+        fetch(`${label.dataset.url}?${new URLSearchParams({ day: value })}`, {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        })
+          .then((response) => response.json())
+          .then((data) => {
+            // An answer to an earlier keystroke is dropped.
+            if (input.value.trim() === value) label.textContent = data.words || data.error || "";
+          })
+          .catch(() => {
+            if (input.value.trim() === value) label.textContent = "";
+          });
       };
       input.addEventListener("input", show);
       input.addEventListener("change", show);
-      show();
     });
   }
 
   window.addEventListener("DOMContentLoaded", () => {
-    nameWeekdays();
+    describeDays();
     const config = document.getElementById("attendance-push-live");
     if (config) window.setTimeout(() => poll(config), liveRuns().length ? INTERVAL : IDLE_INTERVAL);
   });
