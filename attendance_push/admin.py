@@ -635,8 +635,16 @@ class PushRunAdmin(admin.ModelAdmin):
         html = mark_safe("")  # noqa: S308 (empty)
         if run.error:
             first = run.error.splitlines()[0]
-            # The whole first line, wrapped and cut by CSS (with an ellipsis); the title holds it all.
-            html = format_html('<span class="attendance-push-error" title="{}">{}</span>', first, first)
+            # The whole first line, wrapped and cut by CSS (with an ellipsis); the title holds it all for a
+            # mouse, and a phone, which has no hover, gets a link to the run's page, which shows the error whole.
+            html = format_html(
+                '<span class="attendance-push-error" title="{}">{}</span>'
+                '<a class="attendance-push-error-whole" href="{}">{}</a>',
+                first,
+                first,
+                self._change_url(run.pk),
+                _("Read the whole error"),
+            )
         fixed_by = getattr(run, "fixed_by_pk", None)
         if fixed_by and run.status in (PushRun.Status.FAILED, PushRun.Status.INTERRUPTED):
             html = format_html(
@@ -655,18 +663,7 @@ class PushRunAdmin(admin.ModelAdmin):
             html = _undo_summary(run)
         else:
             html = format_html_join(
-                mark_safe("<br>"),  # noqa: S308 (a constant)
-                '{}: <span class="nowrap">{} / {} / {}</span>{}',
-                (
-                    (
-                        target_name(label),
-                        c.get("created", 0),
-                        c.get("filled", 0),
-                        c.get("skipped", 0),
-                        _closed_text(c, run.include_closed) + _corrected_text(c),
-                    )
-                    for label, c in run.counts.items()
-                ),
+                "", "{}", ((_count_line(label, c, run.include_closed),) for label, c in run.counts.items())
             )
         return _live(run, "counts_per_target", html) if live else html
 
@@ -994,6 +991,20 @@ def _time_text(time: Any) -> str:
     if isinstance(time, datetime.time):
         return f"{time:%H:%M}"
     return _("%(field)s of the person") % {"field": time.path}
+
+
+def _count_line(label: str, counts: dict, forced: bool) -> str:
+    """Return a target's line of the history's counts column: its numbers, and under them any closure or correction."""
+    # On a line of its own: "closed: weekly off (Saturday)" beside the numbers made the column 5-8 lines tall.
+    note = (_closed_text(counts, forced) + _corrected_text(counts)).removeprefix(" — ")
+    return format_html(
+        '<span class="attendance-push-count">{}: <span class="nowrap">{} / {} / {}</span>{}</span>',
+        target_name(label),
+        counts.get("created", 0),
+        counts.get("filled", 0),
+        counts.get("skipped", 0),
+        format_html('<span class="attendance-push-count-note">{}</span>', note) if note else "",
+    )
 
 
 def _closed_text(counts: dict, forced: bool) -> str:

@@ -95,8 +95,9 @@ def test_changelist_shows_every_status_as_a_badge_with_day_counts_and_error(supe
     assert "attendance_push/admin.css" in content
     assert "Fri 20 Nov 2026" in content and "Sat 31 Oct 2026" in content
     assert (
-        'Student attendance: <span class="nowrap">400 / 20 / 9</span><br>'
-        'Employee attendance: <span class="nowrap">17 / 3 / 0</span></span></td>'
+        '<span class="attendance-push-count">Student attendance: <span class="nowrap">400 / 20 / 9</span></span>'
+        '<span class="attendance-push-count">Employee attendance: <span class="nowrap">17 / 3 / 0</span></span>'
+        "</span></td>"
     ) in content
     assert '<span class="attendance-push-duration">2.50 s</span>' in content
     assert "OperationalError: database is locked" in content

@@ -137,7 +137,9 @@ def test_the_status_view_returns_each_runs_live_cells_and_the_days_outcome(super
         '<span class="attendance-push-badge attendance-push-badge--succeeded">Succeeded</span>'
         '<span class="attendance-push-duration">0.00 s</span>'
     )
-    assert cells["counts_per_target"] == 'Student attendance: <span class="nowrap">3 / 0 / 0</span>'
+    assert cells["counts_per_target"] == (
+        '<span class="attendance-push-count">Student attendance: <span class="nowrap">3 / 0 / 0</span></span>'
+    )
     assert data["days"] == {f"{queued.date:%Y-%m-%d}": "running", f"{done.date:%Y-%m-%d}": "pushed"}
 
 
@@ -427,3 +429,14 @@ def test_days_outside_the_bikram_sambat_table_show_no_bs_date():
     far = datetime.date(1900, 1, 1)  # before BS 1975, the table's first year
     assert (bs_date(far), bs_month(far), is_bs_month_start(far)) == ("", "", False)
     assert bs_month(datetime.date(2026, 12, 2)) == "मंसिर"
+
+
+def test_a_phone_reaches_the_whole_error_through_a_link_to_the_run(superuser_client):
+    run = failed_run(datetime.date(2026, 12, 2), error="OperationalError: the database went away\nand more")
+    content = superuser_client.get(CHANGELIST).content.decode()
+    # A mouse reads the title; a phone has no hover, so the run's page, which shows the error whole, is linked.
+    assert 'title="OperationalError: the database went away"' in content
+    assert (
+        f'<a class="attendance-push-error-whole" href="/admin/attendance_push/pushrun/{run.pk}/change/">'
+        "Read the whole error</a>"
+    ) in content
