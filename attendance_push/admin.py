@@ -53,6 +53,7 @@ from .service import (
     actor_needed,
     corrected_words,
     describe_rules,
+    earliest_day,
     planned_records,
     push,
     resolve_actor,
@@ -1125,12 +1126,16 @@ class ClosureAdmin(CalendarAdmin):
             "days": ", ".join(f"{day:%Y-%m-%d} ({sum(standing[day].values())})" for day in affected),
             "count": count,
         }
-        if not request.user.has_perm("attendance_push.push_attendance"):
+        # The push form takes at most MAX_DAYS days, none older than MAX_PAST_DAYS: the link asks for what it
+        # accepts (the days beyond it are listed above).
+        pushable = [day for day in affected if day >= earliest_day()]
+        if not pushable or not request.user.has_perm("attendance_push.push_attendance"):
             self.message_user(request, text, messages.WARNING)
             return
+        last = max(day for day in pushable if day < pushable[0] + datetime.timedelta(days=MAX_DAYS))
         url = reverse("admin:attendance_push_pushrun_push", current_app=self.admin_site.name)
-        query = {"start": f"{affected[0]:%Y-%m-%d}", "end": f"{affected[-1]:%Y-%m-%d}"}
-        if len(affected) == 1:
+        query = {"start": f"{pushable[0]:%Y-%m-%d}", "end": f"{last:%Y-%m-%d}"}
+        if pushable[0] == last:
             link = _("Push %(day)s again") % {"day": query["start"]}
         else:
             # A range: the push form takes a first and a last day.

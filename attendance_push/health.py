@@ -94,7 +94,8 @@ def check_health(now: datetime.datetime | None = None) -> Health:
             _("Yesterday (%(day)s) has not been pushed since its push time.") % {"day": f"{yesterday:%Y-%m-%d}"}
         )
     # False "Present" records nobody sees are the worst news: a closure entered after the day was pushed.
-    standing = tuple(standing_days(now.astimezone(conf.TIME_ZONE).date()))
+    # Only the days a push still accepts (MAX_PAST_DAYS): an older one cannot be pushed again to clear it.
+    standing = tuple(standing_days(now.astimezone(conf.TIME_ZONE).date(), min(90, conf.MAX_PAST_DAYS + 1)))
     for day, reasons, count in standing:
         problems.append(standing_text(day, reasons, count))
     overdue_since = next_run if is_overdue(next_run, now) else None

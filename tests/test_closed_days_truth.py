@@ -331,3 +331,31 @@ def test_a_range_with_one_closed_day_says_so_and_keeps_every_target_that_gets_re
     written = written_of(content)
     assert "Student attendance" in written and "Employee attendance" in written
     assert "With “Push closed days too” ticked" not in content
+
+
+def test_days_a_push_no_longer_accepts_get_no_link_and_no_health_alarm(pusher, people, settings):
+    run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "MAX_PAST_DAYS": 2}  # Friday is 3 days ago
+
+    response = add_closure(pusher, "Snow day", "2026-11-27", "2026-11-27")
+
+    [warning] = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert "2026-11-27 (5). 5 pushed records still stand" in warning
+    assert "<a " not in warning
+    problems = pusher.get("/attendance-push/health/").json()["problems"]
+    assert not [problem for problem in problems if "pushed before the closure" in problem]
+
+
+def test_the_link_asks_for_at_most_the_days_a_push_takes(pusher, people):
+    from attendance_push.forms import MAX_DAYS
+
+    first = FRIDAY - datetime.timedelta(days=MAX_DAYS + 2)
+    for back in (0, MAX_DAYS, MAX_DAYS + 2):
+        run_push(FRIDAY - datetime.timedelta(days=back), trigger=PushRun.Trigger.SCHEDULE)
+
+    response = add_closure(pusher, "Long strike", f"{first:%Y-%m-%d}", "2026-11-27")
+
+    [warning] = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    last = FRIDAY - datetime.timedelta(days=MAX_DAYS)
+    assert f'?start={first:%Y-%m-%d}&amp;end={last:%Y-%m-%d}">Push {first:%Y-%m-%d} to {last:%Y-%m-%d} again' in warning
+    assert pusher.get(PUSH, {"start": f"{first:%Y-%m-%d}", "end": f"{last:%Y-%m-%d}"}).status_code == 200
