@@ -52,7 +52,9 @@ def test_the_calendar_shows_closed_days_and_the_confirmation_lists_them(page, de
     expect(closed).to_have_attribute("data-outcome", "closed")
     expect(closed).to_have_attribute("title", re.compile(r": Closed \("))
     expect(day_cell(page, thursday)).to_have_attribute("data-outcome", "closed")
-    expect(day_cell(page, thursday)).to_have_attribute("title", f"{thursday:%a %d %b %Y}: Closed (Snow day)")
+    # The calendar writes the day of the month unpadded ("Thu 3 Dec 2026"), as Django's "D j M Y" does.
+    label = f"{thursday:%a} {thursday.day} {thursday:%b %Y}"
+    expect(day_cell(page, thursday)).to_have_attribute("title", f"{label}: Closed (Snow day)")
     # Its own colour, unlike the open days around it.
     colours = {
         day: day_cell(page, day).evaluate("cell => getComputedStyle(cell).backgroundColor")
