@@ -557,14 +557,7 @@ def _unedited(records: models.QuerySet, run: PushRun, label: str, spec: dict[str
     by their fingerprint with the one the ledger row kept after the write.
     """
     model = records.model
-    ledger = PushedRecord.objects.filter(
-        day=run.date,
-        target=label,
-        run=run,
-        action=PushedRecord.Action.CREATED,
-        rule=rule,
-        person=person_key(spec["person_field"]),
-    )
+    ledger = _created_by(run, label, spec, rule)
     rows = _rows(spec, rule)
     if rows:
         records = records.alias(attendance_push_fingerprint=fingerprint(rows))
@@ -624,14 +617,7 @@ def standing_on_closed_days(
                 if values is None:
                     continue
                 # As _unedited: the rule's constant columns unchanged, its per-row ones by their fingerprint.
-                ledger = PushedRecord.objects.filter(
-                    day=run.date,
-                    target=label,
-                    run=run,
-                    action=PushedRecord.Action.CREATED,
-                    rule=rule,
-                    person=person_key(spec["person_field"]),
-                )
+                ledger = _created_by(run, label, spec, rule)
                 rows = _rows(spec, rule)
                 if rows:
                     name = f"attendance_push_fingerprint_{run.pk}_{rule}"
@@ -772,6 +758,18 @@ def undo(run: PushRun, *, dry_run: bool = False, undo_run: PushRun | None = None
         if undo_run is not None:
             undo_run.mark_undone(result)
     return result
+
+
+def _created_by(run: PushRun, label: str, spec: dict[str, Any], rule: int) -> models.QuerySet:
+    """Return the ledger rows of the records `run` created for `label` under `rule`, for the outer query's person."""
+    return PushedRecord.objects.filter(
+        day=run.date,
+        target=label,
+        run=run,
+        action=PushedRecord.Action.CREATED,
+        rule=rule,
+        person=person_key(spec["person_field"]),
+    )
 
 
 def _records(model: type[models.Model], spec: dict[str, Any], day: datetime.date, alias: str) -> models.QuerySet:

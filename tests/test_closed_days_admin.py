@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-import time_machine
-from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
@@ -16,40 +14,19 @@ from django.test import TestCase
 from attendance_push.models import Closure, PushRun, WorkingDay
 from school.models import EmployeeAttendance, StudentAttendance
 
+from .admin_pages import CHANGELIST, PUSH
+from .closed_days_demo import (  # noqa: F401 (demo, people and pusher are fixtures)
+    EMPLOYEES,
+    FRIDAY,
+    SATURDAY,
+    STUDENTS,
+    demo,
+    people,
+    pusher,
+)
 from .conftest import attendance
 
 pytestmark = pytest.mark.django_db
-
-CHANGELIST = "/admin/attendance_push/pushrun/"
-PUSH = "/admin/attendance_push/pushrun/push/"
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
-NOW = datetime.datetime(2026, 11, 30, 14, 5, tzinfo=KTM)  # a Monday afternoon
-SATURDAY = datetime.date(2026, 11, 28)
-FRIDAY = datetime.date(2026, 11, 27)
-STUDENTS, EMPLOYEES = "school.StudentAttendance", "school.EmployeeAttendance"
-
-
-@pytest.fixture(autouse=True)
-def demo(settings):
-    settings.ATTENDANCE_PUSH = django_settings.DEMO_ATTENDANCE_PUSH
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture
-def people(superuser, make_students, make_employees):
-    return make_students(3), make_employees(2)
-
-
-@pytest.fixture
-def pusher(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]] if response.context else []
-
 
 # The history calendar ------------------------------------------------------------------------------------------
 
