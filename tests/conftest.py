@@ -6,7 +6,9 @@ import datetime
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.utils import translation
 from django_q.models import Schedule
 
 from attendance_push.schedule import ensure_schedule
@@ -32,6 +34,18 @@ def pinned_clock(request):
         return
     with time_machine.travel(PINNED_NOW, tick=True):
         yield
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """End each test in the site's language.
+
+    A test client's request in Nepali (LocaleMiddleware) leaves Nepali active in the test's thread,
+    as a web worker's thread keeps it until its next request: without this, the next test would read
+    Nepali where it expects English.
+    """
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(scope="session")
