@@ -22,7 +22,7 @@ from django.db.models import Exists, F, OuterRef, Subquery, Value
 from django.db.models.constants import LOOKUP_SEP, OnConflict
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.functions import Cast, Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -424,7 +424,10 @@ def status_value(target: Target, status: Any = None) -> Any:
     choices = list(field.flatchoices)
     if choices:
         by_value = {choice: choice for choice, _label in choices}
-        by_label = {str(label).casefold(): choice for choice, label in choices}
+        # The labels as the host's source writes them, whatever language this thread reads: a push
+        # from a Nepali admin page takes "Present" as the worker does.
+        with translation.override(None):
+            by_label = {str(label).casefold(): choice for choice, label in choices}
         if value in by_value:
             return value
         if str(value).casefold() in by_label:

@@ -88,6 +88,20 @@ def test_an_integer_choice_status_takes_the_value_of_the_status_label(settings, 
     assert set(Shift.objects.values_list("state", flat=True)) == {Shift.State.PRESENT}
 
 
+def test_a_status_given_by_its_label_is_found_whatever_language_the_push_runs_in(settings, members, monkeypatch):
+    from django.utils import translation
+    from django.utils.translation import gettext_lazy
+
+    # Labels translated lazily, as a host's usually are; "Present" is "उपस्थित" in the demo's Nepali.
+    field = Shift._meta.get_field("state")
+    monkeypatch.setattr(field, "choices", [(1, gettext_lazy("Present")), (2, gettext_lazy("Absent"))])
+    use(settings, "variants.Shift", status_field="state", status="Present")
+    with translation.override("ne"):
+        assert str(dict(field.flatchoices)[1]) == "उपस्थित"
+        push(DAY)  # a push from an admin page read in Nepali
+    assert set(Shift.objects.values_list("state", flat=True)) == {Shift.State.PRESENT}
+
+
 def test_an_integer_choice_status_can_be_given_per_target(settings, members):
     use(settings, "variants.Shift", status_field="state", status=Shift.State.ABSENT)
     push(DAY)
