@@ -956,11 +956,12 @@ def written_values() -> list[tuple[str, str]]:
             lines.append((target.label, f"{target_name(target.label)}: {exc}"))
             continue
         for rule, status, check_in, check_out in reversed(planned):
-            name = target_name(target.label) if not rule.name else f"{target_name(target.label)}, {rule.name}"
+            # A rule's name is kept as the settings write it: in the reader's language here.
+            name = target_name(target.label) if not rule.name else f"{target_name(target.label)}, {_(rule.name)}"
             if rule.skip:
                 lines.append((target.label, _("%(name)s: no record") % {"name": name}))
                 continue
-            parts = [status] if status else []
+            parts = [_(status)] if status else []  # kept in the source's words, as the rule's name
             if target.check_in_field and target.check_out_field:
                 parts.append(_times_text(check_in, check_out))
             elif target.check_in_field:

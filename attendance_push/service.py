@@ -147,7 +147,8 @@ def describe_rules(rules: list[dict[str, Any]]) -> str:
         if rule.get("skipped"):
             skipped += rule["skipped"]
         if rule.get("created"):
-            status = rule.get("status") or _("records")
+            # A status label is kept in the source's words (see _rule_status): in the reader's language here.
+            status = _(rule["status"]) if rule.get("status") else _("records")
             created[status] = created.get(status, 0) + rule["created"]
     parts = [_("%(count)d %(status)s") % {"count": count, "status": status} for status, count in created.items()]
     if skipped:
@@ -378,9 +379,13 @@ def target_rules(target: Target) -> list[Rule]:
                 _("%(where)s must be a dict with 'people' (a dotted path) and only the keys %(keys)s.")
                 % {"where": where, "keys": ", ".join(sorted(RULE_KEYS))}
             )
+        with translation.override(None):
+            # As the settings write it, whatever language this thread reads (a name may be translatable):
+            # the run keeps it, and the pages word it in the reader's language.
+            name = str(raw.get("name") or raw["people"])
         rules.append(
             Rule(
-                name=str(raw.get("name") or raw["people"]),
+                name=name,
                 people=raw["people"],
                 status=raw.get("status", _INHERIT),
                 check_in=raw.get("check_in", _INHERIT),
@@ -454,16 +459,19 @@ def _rule_status(target: Target, rule: Rule) -> tuple[Any, str]:
         raise PushError(f"{target.label}: {exc}") from None
     field = target.model._meta.get_field(target.status_field)
     chosen = target.status if status is None else status
-    if field.flatchoices:
-        label = dict(field.flatchoices).get(value, value)
-    elif isinstance(field, models.BooleanField):
-        # A boolean status says whether the person was there.
-        label = _("present") if value else _("absent")
-    elif isinstance(chosen, dict):
-        label = ", ".join(str(part) for part in chosen.values())
-    else:
-        label = value
-    return value, str(label)
+    # The label in the words of the source, whatever language this thread reads: the run keeps it,
+    # and describe_rules words it in the reader's language.
+    with translation.override(None):
+        if field.flatchoices:
+            label = dict(field.flatchoices).get(value, value)
+        elif isinstance(field, models.BooleanField):
+            # A boolean status says whether the person was there.
+            label = _("present") if value else _("absent")
+        elif isinstance(chosen, dict):
+            label = ", ".join(str(part) for part in chosen.values())
+        else:
+            label = value
+        return value, str(label)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,28 @@ def test_an_employee_on_approved_leave_gets_a_leave_record_with_no_times(superus
     assert describe_rules(employees["rules"]) == "3 Present, 1 Leave"
 
 
+def test_a_push_keeps_rule_and_status_words_in_the_source_and_they_read_in_the_readers_language(
+    superuser, make_employees
+):
+    from django.utils import translation
+
+    on_leave, _working = make_employees(2)
+    Leave.objects.create(employee=on_leave, first_day=DAY, last_day=DAY, approved=True)
+    # Pushed from an admin page read in Nepali ("Run it now" pushes in the page's request).
+    with translation.override("ne"):
+        run = run_push(DAY, trigger=PushRun.Trigger.ADMIN)
+    rules = run.counts["school.EmployeeAttendance"]["rules"]
+    assert rules == [
+        {"rule": "On leave", "status": "Leave", "created": 1, "skipped": 0},
+        {"rule": "", "status": "Present", "created": 1, "skipped": 0},
+    ]
+    assert EmployeeAttendance.objects.get(employee=on_leave).status == "Leave"
+    with translation.override("en"):
+        assert describe_rules(rules) == "1 Present, 1 Leave"
+    with translation.override("ne"):
+        assert describe_rules(rules) == "1 उपस्थित, 1 बिदा"
+
+
 def test_two_approved_leaves_covering_the_day_give_one_leave_record(superuser, make_employees):
     (employee,) = make_employees(1)
     Leave.objects.create(employee=employee, first_day=DAY, last_day=DAY, approved=True)
