@@ -47,7 +47,7 @@ from .ledger import (
 )
 from .models import PushedRecord
 from .signals import target_pushed
-from .workdays import Reason, closed_day_reasons, closed_days, reason_text
+from .workdays import Reason, closed_day_reasons, reason_text
 
 logger = logging.getLogger("attendance_push")
 
@@ -84,10 +84,13 @@ class TargetResult:
     # otherwise (changed, or deleted by a skip rule) or that are now false (withdrawn: the day closed
     # since, or the person no longer expected that day by people_on_day).
     corrected: int = 0
-    # Why the day is closed for this target (a weekly off, a holiday, a closure), or None when open:
-    # in the pusher's language, and in none (workdays.Reason) for pages in another.
-    closed: str | None = None
+    # Why the day is closed for this target (a weekly off, a holiday, a closure), in no language
+    # (workdays.Reason), or None when open; `closed` words it in the pusher's.
     closed_reason: Reason | None = None
+
+    @property
+    def closed(self) -> str | None:
+        return reason_text(self.closed_reason) if self.closed_reason else None
 
     def counts(self) -> dict[str, Any]:
         counts = {
@@ -260,7 +263,7 @@ def actor_needed(days: list[datetime.date], *, include_closed: bool = False) -> 
         return False
     if include_closed:
         return True
-    closed = closed_days(recording, min(days), max(days))
+    closed = closed_day_reasons(recording, min(days), max(days))
     return any(day not in closed[target.label] for target in recording for day in days)
 
 
@@ -276,16 +279,9 @@ def push(
     validate_day(day)
     targets = conf.TARGETS
     closed = {label: by_day[day] for label, by_day in closed_day_reasons(targets, day, day).items() if day in by_day}
-    # Per target: (reason or None, whether to insert the missing records, the reason in no language).
-    plan = {
-        t.label: (
-            reason_text(closed[t.label]) if t.label in closed else None,
-            include_closed or t.label not in closed,
-            closed.get(t.label),
-        )
-        for t in targets
-    }
-    needs_actor = any(target.created_by_field and plan[target.label][1] for target in targets)
+    # Per target: (whether to insert the missing records, why the day is closed or None).
+    plan = {t.label: (include_closed or t.label not in closed, closed.get(t.label)) for t in targets}
+    needs_actor = any(target.created_by_field and plan[target.label][0] for target in targets)
     actor = resolve_actor() if needs_actor else None
     if dry_run:
         return PushResult(
@@ -729,13 +725,7 @@ def _fill_values(target: Target, day: datetime.date, plan: FillPlan) -> dict[str
 
 
 def _preview_target(
-    target: Target,
-    day: datetime.date,
-    closed: str | None = None,
-    insert: bool = True,
-    closed_reason: Reason | None = None,
-    *,
-    actor: Any = None,
+    target: Target, day: datetime.date, insert: bool = True, closed_reason: Reason | None = None, *, actor: Any = None
 ) -> TargetResult:
     alias = router.db_for_read(target.model)
     plan = fill_plan(target, day, alias)
@@ -762,7 +752,6 @@ def _preview_target(
         skipped,
         tuple(rules),
         corrected=corrected,
-        closed=closed,
         closed_reason=closed_reason,
     )
 
@@ -812,7 +801,6 @@ def _push_target(
     day: datetime.date,
     actor: models.Model | None,
     run_id: int | None,
-    closed: str | None = None,
     insert: bool = True,
     closed_reason: Reason | None = None,
 ) -> TargetResult:
@@ -871,19 +859,11 @@ def _push_target(
         skipped=skipped,
         rules=tuple(rules),
         using=alias,
-        closed=closed,
+        closed=reason_text(closed_reason) if closed_reason else None,
     )
     pushed = pushed_values(target, written, fill_check_out, rows) if entry is not None else {}
     return TargetResult(
-        target.label,
-        created,
-        filled,
-        skipped,
-        tuple(rules),
-        pushed,
-        corrected,
-        closed=closed,
-        closed_reason=closed_reason,
+        target.label, created, filled, skipped, tuple(rules), pushed, corrected, closed_reason=closed_reason
     )
 
 
