@@ -12,7 +12,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .conf import conf
-from .ledger import standing_on_closed_days, standing_runs
+from .ledger import forced_closed, standing_on_closed_days, standing_runs
 from .models import PushRun
 from .runs import installed_on
 from .schedule import push_instant
@@ -203,9 +203,7 @@ def _closed_state(
         return {}, {}, set()
     runs = standing_runs(reasons)
     # A push that created records where the day was closed, asked to ("Push closed days too").
-    forced = {
-        run.date for run in runs if run.include_closed and any(counts.get("closed") for counts in run.counts.values())
-    }
+    forced = {run.date for run in runs if any(forced_closed(run, label) for label in run.counts)}
     standing = {day: sum(by_target.values()) for day, by_target in standing_on_closed_days(closed_on, runs).items()}
     return {day: tuple(found) for day, found in reasons.items()}, standing, forced
 

@@ -353,22 +353,27 @@ class _Differs(Func):
         return f"({lhs_sql} {operator} {rhs_sql})", (*lhs_params, *rhs_params)
 
 
-def earlier_runs(label: str, day: datetime.date, exclude: int | None) -> list[tuple[PushRun, dict[str, Any]]]:
-    """Return the succeeded, not undone runs of `day` whose ledger (not pruned) holds records they created
-    for `label`, with what they wrote (one query)."""
+def _standing_pushes() -> models.QuerySet:
+    """Return the succeeded, not undone runs whose ledger is kept, with what they wrote: those whose
+    records may still stand as they pushed them."""
     undone = PushRun.objects.filter(undoes=OuterRef("pk"), status=PushRun.Status.SUCCEEDED)
-    runs = (
-        PushRun.objects.filter(
-            ~Exists(undone),
-            Exists(PushedRecord.objects.filter(run=OuterRef("pk"), target=label, action=PushedRecord.Action.CREATED)),
-            date=day,
-            status=PushRun.Status.SUCCEEDED,
-            ledger_pruned_at__isnull=True,
-        )
-        .exclude(pk=exclude)
+    return (
+        PushRun.objects.filter(~Exists(undone), status=PushRun.Status.SUCCEEDED, ledger_pruned_at__isnull=True)
         .only("pk", "date", "pushed", "counts", "include_closed")
         .order_by("pk")
     )
+
+
+def forced_closed(run: PushRun, label: str) -> bool:
+    """Return whether `run` created `label`'s records on a day closed for it, asked to (include_closed)."""
+    return bool(run.include_closed and run.counts.get(label, {}).get("closed"))
+
+
+def earlier_runs(label: str, day: datetime.date, exclude: int | None) -> list[tuple[PushRun, dict[str, Any]]]:
+    """Return the succeeded, not undone runs of `day` whose ledger (not pruned) holds records they created
+    for `label`, with what they wrote (one query)."""
+    created = PushedRecord.objects.filter(run=OuterRef("pk"), target=label, action=PushedRecord.Action.CREATED)
+    runs = _standing_pushes().filter(Exists(created), date=day).exclude(pk=exclude)
     return [(run, run.pushed[label]) for run in runs if run.pushed.get(label)]
 
 
@@ -395,7 +400,7 @@ def withdraw_earlier(
     person = model._meta.get_field(target.person_field)
     withdrawn = 0
     for run, spec in runs:
-        if closed and run.include_closed and run.counts.get(label, {}).get("closed"):
+        if closed and forced_closed(run, label):
             continue
         records = _records(model, spec, run.date, alias)
         day_records = records
@@ -556,26 +561,32 @@ def _unedited(records: models.QuerySet, run: PushRun, label: str, spec: dict[str
     The constant columns are compared with the values the run kept; the columns computed per row
     by their fingerprint with the one the ledger row kept after the write.
     """
-    model = records.model
+    condition, aliases = _unedited_condition(records.model, run, label, spec, rule)
+    return records.alias(**aliases).filter(condition)
+
+
+def _unedited_condition(
+    model: type[models.Model],
+    run: PushRun,
+    label: str,
+    spec: dict[str, Any],
+    rule: int,
+    name: str = "attendance_push_fingerprint",
+) -> tuple[models.Q, dict[str, Any]]:
+    """Return the condition that a record still holds what `run` created under `rule` (see _unedited), and
+    the aliases it reads: the fingerprint of the rule's per-row columns, under `name`."""
     ledger = _created_by(run, label, spec, rule)
+    aliases = {}
     rows = _rows(spec, rule)
     if rows:
-        records = records.alias(attendance_push_fingerprint=fingerprint(rows))
-        ledger = ledger.filter(fingerprint=OuterRef("attendance_push_fingerprint"))
-    return records.filter(Exists(ledger), **_typed(model, spec["rules"][rule]))
+        aliases[name] = fingerprint(rows)
+        ledger = ledger.filter(fingerprint=OuterRef(name))
+    return models.Q(Exists(ledger), **_typed(model, spec["rules"][rule])), aliases
 
 
 def standing_runs(days: Iterable[datetime.date]) -> list[PushRun]:
     """Return the succeeded, not undone pushes of `days` whose ledger is kept, with what they wrote (one query)."""
-    undone = PushRun.objects.filter(undoes=OuterRef("pk"), status=PushRun.Status.SUCCEEDED)
-    return list(
-        PushRun.objects.filter(
-            ~Exists(undone), date__in=list(days), status=PushRun.Status.SUCCEEDED, ledger_pruned_at__isnull=True
-        )
-        .exclude(trigger=PushRun.Trigger.UNDO)
-        .only("pk", "date", "pushed", "counts", "include_closed")
-        .order_by("pk")
-    )
+    return list(_standing_pushes().filter(date__in=list(days)).exclude(trigger=PushRun.Trigger.UNDO))
 
 
 def standing_on_closed_days(
@@ -599,9 +610,7 @@ def standing_on_closed_days(
         candidates = [
             (run, run.pushed[label])
             for run in runs
-            if run.date in days
-            and run.pushed.get(label)
-            and not (run.include_closed and run.counts.get(label, {}).get("closed"))
+            if run.date in days and run.pushed.get(label) and not forced_closed(run, label)
         ]
         if not candidates:
             continue
@@ -616,14 +625,11 @@ def standing_on_closed_days(
             for rule, values in enumerate(spec["rules"]):
                 if values is None:
                     continue
-                # As _unedited: the rule's constant columns unchanged, its per-row ones by their fingerprint.
-                ledger = _created_by(run, label, spec, rule)
-                rows = _rows(spec, rule)
-                if rows:
-                    name = f"attendance_push_fingerprint_{run.pk}_{rule}"
-                    aliases[name] = fingerprint(rows)
-                    ledger = ledger.filter(fingerprint=OuterRef(name))
-                mine = models.Q(Exists(ledger), **{spec["date_field"]: run.date}, **_typed(model, values))
+                condition, needed = _unedited_condition(
+                    model, run, label, spec, rule, f"attendance_push_fingerprint_{run.pk}_{rule}"
+                )
+                aliases.update(needed)
+                mine = condition & models.Q(**{spec["date_field"]: run.date})
                 held = mine if held is None else held | mine
         if held is None:
             continue  # only skip rules: they created nothing
