@@ -30,18 +30,22 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from . import text
 from .bikram import bs_date, in_nepali
 from .calendar import LEGEND, STANDING, calendar_weeks, day_outcomes, history_calendar
 from .conf import conf
+from .days import earliest_day, today
 from .exceptions import DayTooOldError, NoActorError, PushError
 from .forms import MAX_DAYS, PushDaysForm, iso_day_error, too_old_words
 from .health import is_overdue, next_push_text, running_clusters, worker_contacts
 from .ledger import person_key, standing_on_closed_days, undo, undone_by
 from .ledger import refusal as undo_refusal
 from .models import Closure, PushedRecord, PushRun, WorkingDay
+from .plan.actor import actor_needed, resolve_actor
+from .plan.values import planned_records
+from .push import push
 from .runs import (
     blocking_run,
-    describe_blocking,
     queue_pushes,
     queue_undo,
     refuse_days_under_way,
@@ -49,19 +53,8 @@ from .runs import (
     run_undo,
 )
 from .schedule import daily_next_run, next_push_after
-from .service import (
-    actor_needed,
-    corrected_words,
-    describe_rules,
-    earliest_day,
-    planned_records,
-    push,
-    resolve_actor,
-    today,
-    user_admin_words,
-)
 from .templatetags.attendance_push import ISO_DAY, day_words, with_bs
-from .workdays import counts_reason
+from .text import corrected_words, counts_reason, describe_rules, user_admin_words
 
 
 @admin.register(PushRun)
@@ -377,7 +370,7 @@ class PushRunAdmin(admin.ModelAdmin):
         previews = []
         blocking = blocking_run(days)
         if blocking is not None:
-            refusal = describe_blocking(blocking)
+            refusal = text.under_way(blocking)
         else:
             try:
                 previews = [push(day, dry_run=True) for day in days]

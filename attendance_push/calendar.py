@@ -16,7 +16,7 @@ from .ledger import forced_closed, standing_on_closed_days, standing_runs
 from .models import PushRun
 from .runs import installed_on
 from .schedule import push_instant
-from .workdays import closed_days
+from .text import closed_days
 
 # Outcome of a day, worst news first where several apply.
 PUSHED, FAILED, RUNNING, MISSED, UPCOMING, BEFORE = "pushed", "failed", "running", "missed", "upcoming", "before"

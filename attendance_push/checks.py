@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, RULE_KEYS, TARGET_KEYS, TARGET_REQUIRED, WRITE_MODES, Target, parse_time
-from .service import status_value
+from .plan.values import status_value
 
 SETTING = "ATTENDANCE_PUSH"
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.utils import translation
+
+from .exceptions import PushError
 
 DEFAULTS: dict[str, Any] = {
     "TIME": "21:00",
@@ -38,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 class _Inherit:
-    """The value of a target's calendar key that it does not set: the global one applies."""
+    """The value of a key a target or a rule does not set: the one above it applies (the settings', the target's)."""
 
     def __repr__(self) -> str:
         return "INHERIT"
@@ -86,6 +90,47 @@ def parse_time(value: Any) -> datetime.time:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """Who gets which record: the people a function selects for the day, and what their record says."""
+
+    name: str
+    people: str | None  # None: the default record, for the people no rule matches
+    status: Any = INHERIT
+    check_in: Any = INHERIT
+    check_out: Any = INHERIT
+    skip: bool = False
+
+
+DEFAULT_RULE = Rule(name="", people=None)
+
+
+def parse_rules(label: str, raw_rules: Any) -> list[Rule]:
+    """Return a target's `rules` setting as Rules in order, then the default record; raise PushError if malformed."""
+    rules = []
+    for index, raw in enumerate(raw_rules):
+        if not isinstance(raw, dict) or not isinstance(raw.get("people"), str) or set(raw) - RULE_KEYS:
+            raise PushError(
+                f"{label} rules[{index}] must be a dict with 'people' (a dotted path) and only the keys "
+                f"{', '.join(sorted(RULE_KEYS))}."
+            )
+        with translation.override(None):
+            # As the settings write it, whatever language this thread reads (a name may be translatable):
+            # the run keeps it, and the pages word it in the reader's language.
+            name = str(raw.get("name") or raw["people"])
+        rules.append(
+            Rule(
+                name=name,
+                people=raw["people"],
+                status=raw.get("status", INHERIT),
+                check_in=raw.get("check_in", INHERIT),
+                check_out=raw.get("check_out", INHERIT),
+                skip=bool(raw.get("skip", False)),
+            )
+        )
+    return [*rules, DEFAULT_RULE]
+
+
+@dataclass(frozen=True)
 class Target:
     """One attendance model to push, with the names of its fields."""
 
@@ -123,6 +168,11 @@ class Target:
     @property
     def label(self) -> str:
         return self.model._meta.label
+
+    @cached_property
+    def rule_list(self) -> list[Rule]:
+        """Return the target's rules, parsed once, then the default record (see parse_rules)."""
+        return parse_rules(self.label, self.rules)
 
     @property
     def weekly_off_days(self) -> list[str]:

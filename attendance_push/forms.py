@@ -10,8 +10,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .conf import conf
+from .days import earliest_day, today
 from .health import worker_contacts
-from .service import earliest_day, today
 from .templatetags.attendance_push import ISO_DAY, with_bs
 
 MAX_DAYS = 31

@@ -18,7 +18,7 @@ from .conf import conf
 from .models import PushRun
 from .runs import is_pushed
 from .schedule import daily_next_run, next_push_after
-from .workdays import closed_for_all
+from .text import closed_for_all
 
 logger = logging.getLogger("attendance_push")
 

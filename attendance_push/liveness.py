@@ -21,7 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .conf import conf
+from .locks import locked_days
 from .models import PushRun
+from .text import LOST, NEVER_QUEUED, STOPPED, STOPPED_ELSEWHERE
 
 logger = logging.getLogger("attendance_push")
 
@@ -31,20 +33,6 @@ HEARTBEAT_EVERY = datetime.timedelta(seconds=5)
 HEARTBEAT_STALE = 3 * HEARTBEAT_EVERY
 # A push takes its day's lock moments after it is recorded as running; this long without it, it is dead.
 LOCK_GRACE = datetime.timedelta(seconds=10)
-
-STOPPED = (
-    "Interrupted: the process running the push stopped before it finished; nothing was written "
-    "(the outcome is recorded in the push's own transaction)."
-)
-STOPPED_ELSEWHERE = (
-    "Interrupted: the process running the push stopped before it recorded an outcome. The history is on "
-    "another database than the attendance, so whether the push committed cannot be told: check the day's records."
-)
-NEVER_QUEUED = "Interrupted: the push never reached the task queue; nothing was written."
-LOST = (
-    "Interrupted: its task left the broker and never started (a worker was killed holding it, or the "
-    "broker lost it); nothing was written."
-)
 
 
 def task_timeout() -> datetime.timedelta:
@@ -66,21 +54,6 @@ def shares_database() -> bool:
 def lock_tells() -> bool:
     """Return whether the day's advisory lock shows a push alive (a shared PostgreSQL database)."""
     return connections[runs_alias()].vendor == "postgresql" and shares_database()
-
-
-def locked_days(alias: str) -> set[int]:
-    """Return the days (as ordinals) whose advisory lock some session holds or waits for."""
-    from .service import LOCK_NAMESPACE
-
-    with connections[alias].cursor() as cursor:
-        # pg_advisory_xact_lock(int4, int4) shows as classid (the first key, as an unsigned oid),
-        # objid (the second) and objsubid 2.
-        cursor.execute(
-            "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND classid::bigint = %s "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [LOCK_NAMESPACE & 0xFFFFFFFF],
-        )
-        return {row[0] for row in cursor.fetchall()}
 
 
 def waiting_task_ids() -> set[str] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import traceback
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,11 +12,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .conf import conf
 from .exceptions import PushError
-
-if TYPE_CHECKING:
-    from .ledger import UndoResult
-    from .service import PushResult
+from .results import PushedSpec, PushResult, TargetCounts, UndoResult, read_counts, read_pushed
 
 
 class PushRunQuerySet(models.QuerySet):
@@ -126,6 +123,16 @@ class PushRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} ({self.get_trigger_display()}, {self.get_status_display()})"
+
+    @property
+    def target_counts(self) -> dict[str, TargetCounts]:
+        """Return the counts per target label, read from what this run's version stored."""
+        return read_counts(self.counts)
+
+    @property
+    def pushed_specs(self) -> dict[str, PushedSpec]:
+        """Return what this run wrote per target label, read from what its version stored."""
+        return read_pushed(self.pushed)
 
     @property
     def duration(self) -> datetime.timedelta | None:
@@ -237,8 +244,6 @@ class PushedRecord(models.Model):
 
 def validate_target_labels(value: object) -> None:
     """Raise ValidationError unless `value` is a list of the configured targets' attendance labels."""
-    from .conf import conf
-
     known = [target.label for target in conf.TARGETS]
     if not isinstance(value, list) or not all(isinstance(label, str) for label in value):
         raise ValidationError(_("Give a list of attendance labels such as %(example)s."), params={"example": known})

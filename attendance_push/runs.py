@@ -16,23 +16,23 @@ from django.db import DatabaseError, IntegrityError, connections, models, router
 from django.db.models import Min
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from . import text
 from .conf import conf
+from .days import validate_day
 from .exceptions import PushError
 from .ledger import refusal, undo
 from .liveness import (
-    STOPPED,
-    STOPPED_ELSEWHERE,
     heartbeat,
     mark_never_finishing_interrupted,
     never_finishing_ids,
     shares_database,
 )
 from .models import PushRun
+from .push import push
+from .results import PushResult
 from .schedule import daily_next_run, push_instant
-from .service import PushResult, push, validate_day
-from .workdays import closed_for_all
+from .text import closed_for_all
 
 logger = logging.getLogger("attendance_push")
 
@@ -116,7 +116,12 @@ def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: 
         logger.error("Undo of run %s failed (run %s): %s", undone.pk, run.pk, run.error)
         notify_failure(run)
         return run
-    logger.info("Undo of run %s succeeded (run %s): %s.", undone.pk, run.pk, result.summary())
+    logger.info(
+        "Undo of run %s succeeded (run %s): %s.",
+        undone.pk,
+        run.pk,
+        text.undo_summary(result.deleted, result.cleared, result.kept),
+    )
     return run
 
 
@@ -181,7 +186,7 @@ def _record_failure(run: PushRun, exc: BaseException) -> None:
 
 
 def _record_stop(run: PushRun, exc: BaseException) -> None:
-    reason = STOPPED if shares_database() else STOPPED_ELSEWHERE
+    reason = text.STOPPED if shares_database() else text.STOPPED_ELSEWHERE
     with contextlib.suppress(DatabaseError):
         PushRun.objects.filter(pk=run.pk, status=PushRun.Status.RUNNING).update(
             status=PushRun.Status.INTERRUPTED,
@@ -217,8 +222,8 @@ def start_run(
 def _already_under_way(day: datetime.date) -> str:
     run = PushRun.objects.active().filter(date=day).order_by("created_at").first()
     if run is None:  # it finished meanwhile
-        return f"The push of {day:%Y-%m-%d} was already under way; look at the history before pushing it again."
-    return describe_blocking(run)
+        return text.was_under_way(day)
+    return text.under_way(run)
 
 
 def blocking_run(days: list[datetime.date]) -> PushRun | None:
@@ -227,27 +232,12 @@ def blocking_run(days: list[datetime.date]) -> PushRun | None:
     return live.order_by("date", "created_at").first()
 
 
-def describe_blocking(run: PushRun) -> str:
-    """Say why a push of `run`'s day is refused while `run` is under way."""
-    text = _(
-        "The push of %(day)s is already under way (%(status)s, run %(run)s, requested %(at)s %(zone)s); "
-        "wait for it to finish."
-    )
-    return text % {
-        "day": f"{run.date:%Y-%m-%d}",
-        "status": run.get_status_display().lower(),
-        "run": run.pk,
-        "at": f"{timezone.localtime(run.created_at, conf.TIME_ZONE):%Y-%m-%d %H:%M}",
-        "zone": conf.TIME_ZONE.key,
-    }
-
-
 def refuse_days_under_way(days: list[datetime.date]) -> None:
     """Raise PushError when one of `days` is queued or running; first mark runs that will never finish interrupted."""
     mark_never_finishing_interrupted()
     run = blocking_run(days)
     if run is not None:
-        raise PushError(describe_blocking(run))
+        raise PushError(text.under_way(run))
 
 
 def queue_push(
@@ -283,7 +273,7 @@ def queue_pushes(
         # Another push of one of the days was recorded between the check and the INSERT (two
         # administrators confirming at once): the database keeps one per day.
         run = PushRun.objects.active().filter(date__in=days).order_by("date", "created_at").first()
-        raise PushError(describe_blocking(run) if run else _already_under_way(days[0])) from None
+        raise PushError(text.under_way(run) if run else _already_under_way(days[0])) from None
 
     def enqueue() -> None:
         for run in runs:
@@ -398,36 +388,10 @@ def notify_failure(run: PushRun) -> None:
             "admin:attendance_push_pushrun_change", args=[run.pk], current_app=conf.ADMIN_SITE
         )
     except NoReverseMatch:
-        link = _("PushRun %(run)s (the admin is not installed)") % {"run": run.pk}
-    if run.trigger == PushRun.Trigger.UNDO:
-        subject = _("Undo of run %(undone)s (push of %(day)s) failed")
-        message = _(
-            "The undo of run %(undone)s, the push of %(day)s, failed.\n\n"
-            "Error: %(error)s\n"
-            "Trigger: %(trigger)s\n"
-            "Run: %(link)s\n\n"
-            "Fix the cause, then undo the push again from the admin (open run %(undone)s, then “Undo this push”) "
-            "or with `python manage.py undo_push %(undone)s`.\n\n"
-        )
-    else:
-        subject = _("Attendance push of %(day)s failed")
-        message = _(
-            "The attendance push of %(day)s failed.\n\n"
-            "Error: %(error)s\n"
-            "Trigger: %(trigger)s\n"
-            "Run: %(link)s\n\n"
-            "Fix the cause, then rerun the day from the admin (open the run, then “Rerun this day”) or with "
-            "`python manage.py push_attendance --date %(day)s`.\n\n"
-        )
-    values = {
-        "day": f"{run.date:%Y-%m-%d}",
-        "undone": run.undoes_id,
-        "error": run.error,
-        "trigger": run.get_trigger_display(),
-        "link": link,
-    }
+        link = None
+    subject, message = text.failure_mail(run, link)
     try:
-        mail_admins(subject % values, message % values + run.traceback)
+        mail_admins(subject, message + run.traceback)
     except Exception:
         # A broken mail server must not hide the failure itself, which is recorded already.
         logger.exception("Could not e-mail ADMINS about the failed run %s (%s).", run.pk, run.date)

@@ -7,11 +7,11 @@ import datetime
 from django.utils import timezone
 
 from . import runs
+from .days import today
 from .exceptions import PushError
 from .ledger import prune
 from .models import PushRun
 from .schedule import drop_stale_test_schedule, lease_expired, remove_test_schedule
-from .service import today
 
 
 class PushFailed(Exception):

@@ -13,72 +13,20 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import get_language, gettext, to_locale
+from django.utils.translation import get_language, to_locale
 
 from .conf import Target, conf
+from .results import Reason
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 HOLIDAY_KEYS = ("country", "subdiv", "categories")
 
-# Why a day is closed, in no language, as a run's counts keep it ("closed_reason") so that each page
-# words it in its reader's language (reason_text):
-#   {"kind": "closure", "name": "Snow"}                    the Closure's name, as its author typed it
-#   {"kind": "holiday", "day": "2026-10-20", "calendar": {"country": "NP"}}   named by `holidays`
-#   {"kind": "weekly_off", "weekday": 5}                   Monday is 0, as datetime.date.weekday()
-Reason = dict[str, Any]
 
-
-def _weekday_names() -> tuple[str, ...]:
-    """Return the translated full names of the weekdays, Monday first (as datetime.date.weekday())."""
-    return (
-        gettext("Monday"),
-        gettext("Tuesday"),
-        gettext("Wednesday"),
-        gettext("Thursday"),
-        gettext("Friday"),
-        gettext("Saturday"),
-        gettext("Sunday"),
-    )
-
-
-def closed_reason(target: Target, day: datetime.date) -> str | None:
-    """Return why `day` is closed for `target` ("weekly off (Saturday)", a holiday, a closure), or None if open."""
-    return closed_days([target], day, day)[target.label].get(day)
-
-
-def closed_days(
-    targets: Iterable[Target], first: datetime.date, last: datetime.date
-) -> dict[str, dict[datetime.date, str]]:
-    """Return, per target label, the closed days from `first` to `last` with their reasons in the active language."""
-    return {
-        label: {day: reason_text(reason) for day, reason in by_day.items()}
-        for label, by_day in closed_day_reasons(targets, first, last).items()
-    }
-
-
-def reason_text(reason: Reason, fallback: str = "") -> str:
-    """Return `reason` (see Reason) in the active language, or `fallback` where it can no longer be worded."""
-    try:
-        kind = reason["kind"]
-        if kind == "closure":
-            return reason["name"]
-        if kind == "weekly_off":
-            return gettext("weekly off (%(weekday)s)") % {"weekday": _weekday_names()[reason["weekday"]]}
-        if kind == "holiday":
-            day = datetime.date.fromisoformat(reason["day"])
-            key = _calendar_key(reason["calendar"])
-            return _holidays_of_year(key, day.year, holiday_language(key)).get(day) or fallback
-    except (KeyError, IndexError, TypeError, ValueError, NotImplementedError):
-        # A reason stored by another version, or a calendar `holidays` no longer knows.
-        pass
-    return fallback
-
-
-def counts_reason(counts: dict[str, Any]) -> str:
-    """Return why a run's counts of one target say its day was closed, in the active language, or ""."""
-    stored = counts.get("closed") or ""
-    # Runs pushed before reasons were kept in no language have only the words of whoever pushed.
-    return reason_text(counts["closed_reason"], stored) if counts.get("closed_reason") else stored
+def holiday_name(reason: Reason) -> str | None:
+    """Return the name of the holiday a closed-day `reason` of kind "holiday" gives, in the active language."""
+    day = datetime.date.fromisoformat(reason["day"])
+    key = _calendar_key(reason["calendar"])
+    return _holidays_of_year(key, day.year, holiday_language(key)).get(day)
 
 
 def closed_day_reasons(
@@ -128,17 +76,6 @@ def closed_day_reasons(
         reasons.update(closed_by)
         result[label] = dict(sorted(reasons.items()))
     return result
-
-
-def closed_for_all(
-    targets: Iterable[Target], first: datetime.date, last: datetime.date
-) -> dict[datetime.date, list[str]]:
-    """Return the days from `first` to `last` closed for every target, with their distinct reasons."""
-    per_target = closed_days(targets, first, last)
-    if not per_target:
-        return {}
-    days = set.intersection(*(set(reasons) for reasons in per_target.values()))
-    return {day: list(dict.fromkeys(reasons[day] for reasons in per_target.values())) for day in sorted(days)}
 
 
 def calendar_configured() -> bool:

@@ -85,7 +85,7 @@ DAY_LOCK_SESSIONS = (
 
 def day_lock_sessions(url: str, day: datetime.date) -> list[tuple[int, bool]]:
     """Return (pid, granted) of each session of the database at `url` holding or awaiting the push lock of `day`."""
-    from attendance_push.service import LOCK_NAMESPACE
+    from attendance_push.locks import LOCK_NAMESPACE
 
     return query(url, DAY_LOCK_SESSIONS, (LOCK_NAMESPACE & 0xFFFFFFFF, day.toordinal()))
 

@@ -26,9 +26,9 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import OrmQ
 
+from attendance_push.days import today
 from attendance_push.health import running_clusters
 from attendance_push.models import PushRun
-from attendance_push.service import today
 from school.models import EmployeeAttendance, Leave, StudentAttendance
 
 from .conftest import schedule_next_run

@@ -9,8 +9,8 @@ import re
 import pytest
 from django.conf import settings as django_settings
 
+from attendance_push.days import today
 from attendance_push.models import Closure, PushRun
-from attendance_push.service import today
 from school.models import StudentAttendance
 
 from .test_browser import (  # noqa: F401 (the fixtures browser and page)

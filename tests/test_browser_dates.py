@@ -13,9 +13,9 @@ from django.conf import settings
 from django.utils import translation
 
 from attendance_push.bikram import bs_date
+from attendance_push.days import today
 from attendance_push.forms import iso_day_error
 from attendance_push.models import PushRun
-from attendance_push.service import today
 from attendance_push.templatetags.attendance_push import day_words
 
 from .test_browser import (  # noqa: F401 (the fixture browser)

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from attendance_push.days import today
 from attendance_push.models import PushRun
-from attendance_push.service import today
 
 from .test_browser import (  # noqa: F401 (the fixtures browser and page)
     CHANGELIST,

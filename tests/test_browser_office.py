@@ -6,8 +6,8 @@ import datetime
 
 import pytest
 
+from attendance_push.days import today
 from attendance_push.models import PushRun
-from attendance_push.service import today
 
 from .test_browser import (  # noqa: F401 (the fixtures browser and screen)
     ARTIFACTS,

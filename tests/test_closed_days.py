@@ -14,10 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from attendance_push import workdays
 from attendance_push.conf import conf
 from attendance_push.models import Closure, PushRun, WorkingDay
+from attendance_push.push import push
 from attendance_push.runs import catch_up, missed_days, run_push, scheduled_push
 from attendance_push.schedule import push_instant
-from attendance_push.service import push
-from attendance_push.workdays import closed_days, closed_reason
+from attendance_push.text import closed_days, closed_reason
 from school.models import EmployeeAttendance, StudentAttendance
 
 from .conftest import attendance, schedule_next_run

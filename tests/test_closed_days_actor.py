@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from attendance_push.models import Closure, PushRun
+from attendance_push.plan.actor import actor_needed
 from attendance_push.runs import run_push, scheduled_push
 from attendance_push.schedule import push_instant
-from attendance_push.service import actor_needed
 from school.models import EmployeeAttendance, StudentAttendance
 
 from .conftest import attendance

@@ -72,7 +72,7 @@ def test_push_attendance_dry_run_with_include_closed_says_pushed_anyway(people, 
 
 
 def test_one_earlier_record_corrected_is_singular():
-    from attendance_push.service import corrected_words
+    from attendance_push.text import corrected_words
 
     assert corrected_words(1) == "1 earlier record corrected"
     assert corrected_words(2) == "2 earlier records corrected"

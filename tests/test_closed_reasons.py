@@ -16,7 +16,7 @@ from attendance_push import workdays
 from attendance_push.conf import conf
 from attendance_push.models import Closure, PushRun
 from attendance_push.runs import run_push
-from attendance_push.workdays import closed_days, closed_reason, counts_reason, reason_text
+from attendance_push.text import closed_days, closed_reason, counts_reason, reason_text
 
 from .admin_pages import CHANGELIST, PUSH
 

@@ -69,7 +69,7 @@ print(Staff.objects.filter(active=True).count())
 
 PUSH = """
 import datetime
-from attendance_push.service import push
+from attendance_push.push import push
 print(push(datetime.date.fromisoformat("{day}")).created)
 """
 

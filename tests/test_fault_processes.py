@@ -18,9 +18,9 @@ import time_machine
 from django.db import connection
 
 from attendance_push import liveness
+from attendance_push.days import today
 from attendance_push.liveness import mark_never_finishing_interrupted
 from attendance_push.models import PushRun
-from attendance_push.service import today
 from school.models import StudentAttendance
 
 from .processes import ROOT, database_url, holding_writes, process_env, shell, wait_for

@@ -17,11 +17,11 @@ from django_q.conf import Conf
 from django_q.signing import SignedPackage
 
 from attendance_push import liveness
+from attendance_push.days import today
 from attendance_push.exceptions import PushError
 from attendance_push.liveness import mark_never_finishing_interrupted
 from attendance_push.models import PushRun
 from attendance_push.runs import blocking_run, queue_push, queue_pushes, run_push
-from attendance_push.service import today
 from school.models import StudentAttendance
 
 from .servers import redis_url

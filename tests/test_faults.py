@@ -12,10 +12,11 @@ from django.db import models
 from django.test.utils import isolate_apps
 
 from attendance_push.checks import _check_unfilled, check_settings, check_status_rows
+from attendance_push.days import validate_day
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
+from attendance_push.push import push
 from attendance_push.runs import run_push
-from attendance_push.service import push, validate_day
 from school.models import StudentAttendance
 
 pytestmark = pytest.mark.django_db

@@ -21,9 +21,9 @@ from attendance_push.checks import check_settings
 from attendance_push.exceptions import PushError
 from attendance_push.ledger import prune, undo
 from attendance_push.models import Closure, PushedRecord, PushRun
+from attendance_push.push import push
 from attendance_push.runs import is_pushed, missed_days, run_push, run_undo, scheduled_push
 from attendance_push.schedule import push_instant
-from attendance_push.service import push
 from school.models import EmployeeAttendance, StudentAttendance
 from tests.variants.models import Pupil, PupilAttendance
 
@@ -492,7 +492,7 @@ def test_a_prune_waits_for_an_undo_of_a_run_it_prunes(settings, superuser, make_
 
     from django.db import connections
 
-    from attendance_push import ledger as ledger_module
+    from attendance_push.ledger import undo as ledger_module
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite lets one transaction write at a time: a prune cannot run inside an undo")

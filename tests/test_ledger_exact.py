@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from attendance_push.models import Closure, PushedRecord, PushRun
+from attendance_push.push import push
 from attendance_push.runs import run_push, run_undo
-from attendance_push.service import push
 from school.models import EmployeeAttendance, Leave, StudentAttendance
 from tests.variants.models import Group, Member, Timesheet
 

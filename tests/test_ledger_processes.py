@@ -13,9 +13,9 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
+from attendance_push.locks import LOCK_NAMESPACE
 from attendance_push.models import PushedRecord, PushRun
 from attendance_push.runs import run_push
-from attendance_push.service import LOCK_NAMESPACE
 from school.models import StudentAttendance
 
 from .conftest import DAY, attendance

@@ -8,9 +8,9 @@ import pytest
 from django_q.models import Schedule
 
 from attendance_push.conf import SCHEDULE_NAME, TEST_SCHEDULE_NAME
+from attendance_push.days import today
 from attendance_push.models import PushRun
 from attendance_push.runs import queue_push
-from attendance_push.service import today
 from school.models import StudentAttendance
 
 from .processes import manage, patience, process_env, start, stop, wait_for

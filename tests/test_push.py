@@ -13,10 +13,11 @@ from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext, override_settings
 
+from attendance_push.days import today
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
+from attendance_push.push import push
 from attendance_push.runs import run_push
-from attendance_push.service import push, today
 from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
 
 from .conftest import DAY, attendance

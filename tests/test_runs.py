@@ -15,6 +15,7 @@ from django_q.models import Schedule
 
 from attendance_push.conf import SCHEDULE_NAME
 from attendance_push.exceptions import PushError
+from attendance_push.locks import LOCK_NAMESPACE
 from attendance_push.models import PushRun
 from attendance_push.runs import (
     catch_up,
@@ -26,7 +27,6 @@ from attendance_push.runs import (
     scheduled_push,
 )
 from attendance_push.schedule import push_instant
-from attendance_push.service import LOCK_NAMESPACE
 from attendance_push.tasks import PushFailed, execute_run
 from school.models import EmployeeAttendance, StudentAttendance
 

@@ -12,8 +12,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Q
 
+from attendance_push.days import today
 from attendance_push.models import Closure, WorkingDay
-from attendance_push.service import push, today
+from attendance_push.push import push
 from school.models import Employee, EmployeeAttendance, Leave, Student, StudentAttendance
 
 from .conftest import DAY

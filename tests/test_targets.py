@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from attendance_push.checks import check_settings, check_status_rows
 from attendance_push.exceptions import PushError
-from attendance_push.service import describe_rules, push
+from attendance_push.push import push
 from attendance_push.signals import target_pushed
+from attendance_push.text import describe_rules
 from tests.variants.models import (
     AttendanceState,
     Badge,

@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
+from attendance_push.push import push
 from attendance_push.runs import run_push
-from attendance_push.service import describe_rules, push
+from attendance_push.text import describe_rules
 from school.models import Employee, EmployeeAttendance, Leave, Student, StudentAttendance
 from tests.variants.models import Group, Guarded, Member, Register
 

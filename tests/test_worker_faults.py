@@ -17,10 +17,10 @@ import time_machine
 from django.db import connection
 from django_q.models import Task
 
+from attendance_push.days import today
 from attendance_push.models import PushRun
 from attendance_push.runs import catch_up, queue_push
 from attendance_push.schedule import push_instant
-from attendance_push.service import today
 from school.models import StudentAttendance
 
 from .processes import ROOT, SCHEDULER_PERIOD, database_url, patience, process_env, start, stop, wait_for

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from attendance_push.bikram import bs_date, in_nepali
 from attendance_push.conf import conf
 from attendance_push.management.commands.push_attendance import iso_date
-from attendance_push.workdays import closed_days
+from attendance_push.text import closed_days
 
 MAX_DAYS = 366 * 5
 

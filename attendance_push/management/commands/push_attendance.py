@@ -9,19 +9,13 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from attendance_push.days import today, validate_day
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
+from attendance_push.plan.actor import actor_needed, resolve_actor
+from attendance_push.push import push
 from attendance_push.runs import run_push
-from attendance_push.service import (
-    actor_needed,
-    corrected_words,
-    describe_rules,
-    push,
-    resolve_actor,
-    today,
-    validate_day,
-)
-from attendance_push.workdays import counts_reason
+from attendance_push.text import corrected_words, counts_reason, describe_rules
 
 
 def iso_date(value: str) -> datetime.date:
