@@ -44,10 +44,12 @@ run: install-run .env
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make lint: ruff, Django's system checks and a missing-migration check.
+## make lint: ruff, the import layers (import-linter, pyproject.toml), Django's system checks and a
+## missing-migration check.
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	DEBUG=1 $(BIN)/python manage.py check --fail-level WARNING
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
