@@ -14,6 +14,7 @@ from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
 from attendance_push.plan.actor import actor_needed, resolve_actor
 from attendance_push.push import push
+from attendance_push.results import TargetCounts, read_counts
 from attendance_push.runs import run_push
 from attendance_push.text import corrected_words, counts_reason, describe_rules
 
@@ -73,7 +74,7 @@ class Command(BaseCommand):
             if dry_run:
                 heading = _("%(day)s would push:") % {"day": f"{day:%Y-%m-%d}"}
                 preview = push(day, dry_run=True, include_closed=include_closed)
-                self._report(f"{progress}{heading}", preview.counts(), verbosity, forced=include_closed)
+                self._report(f"{progress}{heading}", read_counts(preview.counts()), verbosity, forced=include_closed)
                 continue
             try:
                 run = run_push(day, trigger=PushRun.Trigger.COMMAND, include_closed=include_closed)
@@ -88,7 +89,7 @@ class Command(BaseCommand):
                     + done
                 )
             heading = _("%(day)s pushed (PushRun %(run)s):") % {"day": f"{day:%Y-%m-%d}", "run": run.pk}
-            self._report(f"{progress}{heading}", run.counts, verbosity, forced=run.include_closed)
+            self._report(f"{progress}{heading}", run.target_counts, verbosity, forced=run.include_closed)
 
     def _days(
         self, date: datetime.date | None, start: datetime.date | None, end: datetime.date | None
@@ -103,7 +104,7 @@ class Command(BaseCommand):
             return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
         return [date or today()]
 
-    def _report(self, heading: str, counts: dict[str, dict[str, int]], verbosity: int, *, forced: bool) -> None:
+    def _report(self, heading: str, counts: dict[str, TargetCounts], verbosity: int, *, forced: bool) -> None:
         if verbosity < 1:
             return
         self.stdout.write(heading)
@@ -118,7 +119,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {label}: {closed}"
                 + _("%(created)d created, %(filled)d check-outs filled, %(skipped)d skipped")
-                % {"created": count["created"], "filled": count["filled"], "skipped": count["skipped"]}
-                + (", " + corrected_words(count["corrected"]) if count.get("corrected") else "")
-                + (f" ({describe_rules(count['rules'])})" if count.get("rules") else "")
+                % {"created": count.created, "filled": count.filled, "skipped": count.skipped}
+                + (", " + corrected_words(count.corrected) if count.corrected else "")
+                + (f" ({describe_rules(count.rules)})" if count.rules else "")
             )

@@ -10,7 +10,9 @@ from django.utils.translation import gettext as _
 from attendance_push.exceptions import PushError
 from attendance_push.ledger import undo
 from attendance_push.models import PushRun
+from attendance_push.results import TargetCounts, read_counts
 from attendance_push.runs import run_undo
+from attendance_push.text import undo_summary
 
 
 def run_id(value: str) -> int:
@@ -44,7 +46,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if dry_run:
             heading = _("Undoing run %(run)s (%(day)s) would:") % {"run": run.pk, "day": f"{run.date:%Y-%m-%d}"}
-            self._report(heading, preview.counts(), verbosity)
+            self._report(heading, read_counts(preview.counts()), verbosity)
             return
         try:
             undo_run = run_undo(run)
@@ -60,15 +62,11 @@ class Command(BaseCommand):
             "day": f"{run.date:%Y-%m-%d}",
             "undo": undo_run.pk,
         }
-        self._report(heading, undo_run.counts, verbosity)
+        self._report(heading, undo_run.target_counts, verbosity)
 
-    def _report(self, heading: str, counts: dict[str, dict[str, int]], verbosity: int) -> None:
+    def _report(self, heading: str, counts: dict[str, TargetCounts], verbosity: int) -> None:
         if verbosity < 1:
             return
         self.stdout.write(heading)
         for label, count in counts.items():
-            self.stdout.write(
-                f"  {label}: "
-                + _("%(deleted)d records deleted, %(cleared)d check-outs cleared, kept %(kept)d changed since the push")
-                % {"deleted": count["deleted"], "cleared": count["cleared"], "kept": count["kept"]}
-            )
+            self.stdout.write(f"  {label}: " + undo_summary(count.deleted, count.cleared, count.kept))
