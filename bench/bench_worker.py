@@ -117,7 +117,7 @@ def push_day(day: datetime.date) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from attendance_push.service import push
+    from attendance_push.push import push
 
     connection.ensure_connection()
     with CaptureQueriesContext(connection) as queries:
@@ -203,7 +203,7 @@ def run_closed(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     """
     from attendance_push.conf import conf
     from attendance_push.models import Closure
-    from attendance_push.workdays import closed_days
+    from attendance_push.text import closed_days
 
     Closure.objects.create(name="Benchmark closure", first_day=day, last_day=day)
     pushed = push_day(day)
@@ -397,7 +397,7 @@ def _ledger_push(day: datetime.date) -> tuple[Any, dict[str, Any]]:
     from django.test.utils import CaptureQueriesContext
 
     from attendance_push.models import PushRun
-    from attendance_push.service import push
+    from attendance_push.push import push
 
     run = PushRun.objects.create(date=day, trigger=PushRun.Trigger.COMMAND)
     run.mark_running()

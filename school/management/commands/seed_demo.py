@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendance_push.conf import conf
-from attendance_push.workdays import closed_days
+from attendance_push.text import closed_days
 from school.models import (
     AttendanceRecord,
     Employee,
