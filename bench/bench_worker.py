@@ -113,7 +113,7 @@ def statements(queries) -> list[str]:
 
 
 def push_day(day: datetime.date) -> dict[str, Any]:
-    """Time `attendance_push.service.push(day)` and capture its SQL statements."""
+    """Time `attendance_push.push.push(day)` and capture its SQL statements."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

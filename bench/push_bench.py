@@ -703,7 +703,7 @@ def day_table_rows(measured: DayRuns, people: int) -> list[tuple[str, ...]]:
         )
 
     return [
-        row("push: attendance_push.service.push(day)", people, measured.push_s,
+        row("push: attendance_push.push.push(day)", people, measured.push_s,
             max(run["peak_rss_mb"] for run in measured.pushes), "/".join(map(str, measured.push_statements)), rows),
         row("floor: hand-written SQL, 1 transaction", people, floor_s,
             max(run["peak_rss_mb"] for run in measured.floors), str(measured.floors[0]["statements"]), rows),
