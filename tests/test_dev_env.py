@@ -1,4 +1,4 @@
-"""`make run`'s development .env, and the README's `python manage.py …` commands run as written."""
+"""`make run`'s development .env, and the `python manage.py …` commands of the README and docs/ run as written."""
 
 from __future__ import annotations
 
@@ -58,13 +58,15 @@ def test_make_run_writes_a_development_env_once_and_never_overwrites_one(tmp_pat
 
 
 def readme_commands() -> set[str]:
-    """Return the arguments of every `python manage.py …` the README shows."""
-    readme = (ROOT / "README.md").read_text()
+    """Return the arguments of every `python manage.py …` the README and its docs/ pages show."""
+    # The reference moved from the README to docs/: the commands it shows are in one or the other.
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    readme = "\n".join(page.read_text() for page in pages)
     found = {match.strip() for match in re.findall(r"(?<![\w/.])python manage\.py ([^`#&\n]+)", readme)}
     return found - {"", "…"}  # "python manage.py …" is the README speaking of its commands
 
 
-# Commands the README shows that this test does not run, and where they are tested instead.
+# Commands the README and docs/ show that this test does not run, and where they are tested instead.
 NOT_RUN_HERE = {
     "qcluster": "runs until stopped (tests/test_processes.py starts it)",
     "attendance_scheduler": "runs until stopped (tests/test_processes.py starts it)",
@@ -108,7 +110,7 @@ def test_the_readmes_manage_py_commands_work_as_written_with_the_development_env
     )
     shown = readme_commands()
     for command, status in RUN_HERE:
-        assert command in shown or command.startswith("createsuperuser"), f"the README no longer shows {command}"
+        assert command in shown or command.startswith("createsuperuser"), f"README, docs/ no longer show {command}"
         done = subprocess.run(
             [sys.executable, "manage.py", *command.split()],
             cwd=ROOT,

@@ -317,7 +317,7 @@ def test_the_procfile_releases_serves_pushes_and_stops(vendor, collected_static,
         # The qcluster sees the signal. honcho sends it to the process's whole group, as Heroku does
         # to a dyno: it kills django-q2's Sentinel (SIG_DFL) while it waits on the stop event, so the
         # main process's stop_event.set() waits for that dead waiter forever and honcho SIGKILLs it
-        # after 5 s (Heroku after 30 s; README, "A dyno restart"). Nothing is left either way.
+        # after 5 s (Heroku after 30 s; docs/deployment.md, "A dyno restart"). Nothing is left either way.
         # When the signal kills the Sentinel before the main process's handler runs, django-q2's
         # stop() finds it dead and logs nothing; under load the worker was then seen to end on the
         # signal itself (rc=-15). Both mean the worker stopped on the platform's SIGTERM.

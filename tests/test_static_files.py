@@ -131,7 +131,7 @@ def deployed_copy(folder: Path) -> Path:
     for name in ("attendance_push", "config", "school", "templates"):
         shutil.copytree(ROOT / name, folder / name, ignore=ignore)
     shutil.copy(ROOT / "manage.py", folder / "manage.py")
-    # The README's systemd setup: copy .env.example and fill in what it needs.
+    # The systemd setup of docs/deployment.md: copy .env.example and fill in what it needs.
     (folder / ".env").write_text((ROOT / ".env.example").read_text())
     (folder / ".git").mkdir()
     (folder / ".git" / "config").write_text('[remote "origin"]\n\turl = https://token@example.org/school.git\n')

@@ -1,4 +1,4 @@
-"""The README's "Add it to an existing project", done for real: the app as a wheel in someone else's project.
+"""docs/install.md, "Add it to an existing project", done for real: the app as a wheel in someone else's project.
 
 Build the wheel from a copy of the repository, install it (and, through its own dependencies, Django
 and django-q2 at the versions of requirements.txt) into a fresh virtualenv, and set it up in a copy of
