@@ -1,7 +1,6 @@
-"""The PushRun history in the admin: read at a glance, push a day, rerun days; and the closed days.
+"""The PushRun history in the admin: read at a glance, push a day, rerun days, undo a run.
 
 Pushing needs the `attendance_push.push_attendance` permission; reading needs `view_pushrun`.
-Closures and working days are edited under their own model permissions.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import models
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -24,22 +22,21 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
-from .bikram import bs_date, in_nepali
-from .calendar import LEGEND, STANDING, calendar_weeks, day_outcomes, history_calendar
-from .conf import conf
-from .exceptions import DayTooOldError, NoActorError, PushError
-from .forms import MAX_DAYS, PushDaysForm, iso_day_error, too_old_words
-from .health import is_overdue, next_push_text, running_clusters, worker_contacts
-from .ledger import person_key, standing_on_closed_days, undo, undone_by
-from .ledger import refusal as undo_refusal
-from .models import Closure, PushedRecord, PushRun, WorkingDay
-from .runs import (
+from ..bikram import bs_date, in_nepali
+from ..calendar import LEGEND, STANDING, calendar_weeks, day_outcomes, history_calendar
+from ..conf import conf
+from ..exceptions import DayTooOldError, NoActorError, PushError
+from ..forms import MAX_DAYS, PushDaysForm, iso_day_error, too_old_words
+from ..health import is_overdue, next_push_text, running_clusters, worker_contacts
+from ..ledger import refusal as undo_refusal
+from ..ledger import undo, undone_by
+from ..models import PushRun
+from ..runs import (
     blocking_run,
     describe_blocking,
     queue_pushes,
@@ -48,23 +45,21 @@ from .runs import (
     run_push,
     run_undo,
 )
-from .schedule import daily_next_run, next_push_after
-from .service import (
+from ..schedule import daily_next_run, next_push_after
+from ..service import (
     actor_needed,
     corrected_words,
     describe_rules,
-    earliest_day,
     planned_records,
     push,
     resolve_actor,
     today,
     user_admin_words,
 )
-from .templatetags.attendance_push import ISO_DAY, day_words, with_bs
-from .workdays import counts_reason
+from ..templatetags.attendance_push import ISO_DAY, day_words, with_bs
+from ..workdays import counts_reason
 
 
-@admin.register(PushRun)
 class PushRunAdmin(admin.ModelAdmin):
     # Five columns fit a 1280-px laptop beside the admin's sidebars: the duration sits under the status,
     # the user under the trigger.
@@ -798,68 +793,6 @@ class PushRunAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, run.task_id)
 
 
-@admin.register(PushedRecord)
-class PushedRecordAdmin(admin.ModelAdmin):
-    """The ledger: read-only, one row per record a push created or check-out it filled."""
-
-    list_display = ("person", "day", "action", "target", "run")
-    list_filter = ("action", "target")
-    search_fields = ("person",)
-    list_per_page = 100
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        # The run page links here with ?run=N.
-        return lookup in ("run", "run__id__exact") or super().lookup_allowed(lookup, value, request)
-
-
-class PushedFilter(admin.SimpleListFilter):
-    """A list filter for a host's attendance admin: created by a push, check-out filled by one, or neither.
-
-    `list_filter = [PushedFilter, ...]` on the ModelAdmin of a model named in ATTENDANCE_PUSH['TARGETS'].
-    Records of an undone push count as not pushed: the undo left only those a person changed.
-    """
-
-    title = gettext_lazy("pushed")
-    parameter_name = "pushed"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [
-            (PushedRecord.Action.CREATED, _("created by a push")),
-            (PushedRecord.Action.FILLED, _("check-out filled by a push")),
-            ("no", _("not pushed")),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset):
-        value = self.value()
-        if value not in (PushedRecord.Action.CREATED, PushedRecord.Action.FILLED, "no"):
-            return queryset
-        model = queryset.model
-        target = next((t for t in conf.TARGETS if t.model is model), None)
-        if target is None:
-            # Not a target: nothing of it was pushed.
-            return queryset if value == "no" else queryset.none()
-        person = model._meta.get_field(target.person_field).attname
-        ledger = PushedRecord.objects.filter(
-            ~Exists(PushRun.objects.filter(undoes=OuterRef("run"), status=PushRun.Status.SUCCEEDED)),
-            day=OuterRef(target.date_field),
-            target=target.label,
-            person=person_key(person),
-        )
-        if value == "no":
-            return queryset.filter(~Exists(ledger))
-        return queryset.filter(Exists(ledger.filter(action=value)))
-
-
 def _undo_summary(run: PushRun) -> str:
     counts = run.counts.values()
     return _("%(deleted)d records deleted, %(cleared)d check-outs cleared, kept %(kept)d changed since the push") % {
@@ -1064,90 +997,3 @@ def _runs_text(runs: list[PushRun]) -> str:
     if pks == list(range(pks[0], pks[0] + len(pks))):
         return _("runs %(first)s–%(last)s") % {"first": pks[0], "last": pks[-1]}
     return _("runs %(runs)s") % {"runs": ", ".join(map(str, pks))}
-
-
-class TargetsField(forms.MultipleChoiceField):
-    """The attendance models a closure or a working day applies to: none ticked means all of them."""
-
-    widget = forms.CheckboxSelectMultiple
-
-    def __init__(self, **kwargs) -> None:
-        kwargs.pop("encoder", None)
-        kwargs.pop("decoder", None)
-        kwargs.pop("max_length", None)
-        super().__init__(**kwargs)
-        self.required = False
-        self.choices = [(target.label, f"{target_name(target.label)} ({target.label})") for target in conf.TARGETS]
-
-
-class CalendarAdmin(admin.ModelAdmin):
-    """Closures and working days: edited under their own model permissions."""
-
-    formfield_overrides = {models.JSONField: {"form_class": TargetsField}}
-
-    @admin.display(description=gettext_lazy("attendance"))
-    def targets_display(self, obj: Closure | WorkingDay) -> str:
-        return ", ".join(target_name(label) for label in obj.targets) or _("all")
-
-
-@admin.register(Closure)
-class ClosureAdmin(CalendarAdmin):
-    list_display = ("name", "first_day", "last_day", "targets_display", "created_by", "created_at")
-    date_hierarchy = "first_day"
-    search_fields = ("name", "note")
-    fields = ("name", "first_day", "last_day", "targets", "note", "created_by", "created_at")
-    readonly_fields = ("created_by", "created_at")
-
-    def save_model(self, request: HttpRequest, obj: Closure, form, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        self._warn_of_standing_records(request, obj)
-
-    def _warn_of_standing_records(self, request: HttpRequest, closure: Closure) -> None:
-        """Warn when `closure` closes days a push already created records on: they stand until pushed again."""
-        last = min(closure.last_day, today())
-        if closure.first_day > last:
-            return
-        days = {closure.first_day + datetime.timedelta(days=n) for n in range((last - closure.first_day).days + 1)}
-        labels = [target.label for target in conf.TARGETS if not closure.targets or target.label in closure.targets]
-        standing = standing_on_closed_days(dict.fromkeys(labels, days))
-        if not standing:
-            return
-        affected = sorted(standing)
-        count = sum(sum(by_target.values()) for by_target in standing.values())
-        text = ngettext(
-            "“%(name)s” closes days a push already created records on: %(days)s. %(count)d pushed record still "
-            "stands there until the days are pushed again, which withdraws it.",
-            "“%(name)s” closes days a push already created records on: %(days)s. %(count)d pushed records still "
-            "stand there until the days are pushed again, which withdraws them.",
-            count,
-        ) % {
-            "name": closure.name,
-            "days": ", ".join(f"{day:%Y-%m-%d} ({sum(standing[day].values())})" for day in affected),
-            "count": count,
-        }
-        # The push form takes at most MAX_DAYS days, none older than MAX_PAST_DAYS: the link asks for what it
-        # accepts (the days beyond it are listed above).
-        pushable = [day for day in affected if day >= earliest_day()]
-        if not pushable or not request.user.has_perm("attendance_push.push_attendance"):
-            self.message_user(request, text, messages.WARNING)
-            return
-        last = max(day for day in pushable if day < pushable[0] + datetime.timedelta(days=MAX_DAYS))
-        url = reverse("admin:attendance_push_pushrun_push", current_app=self.admin_site.name)
-        query = {"start": f"{pushable[0]:%Y-%m-%d}", "end": f"{last:%Y-%m-%d}"}
-        if pushable[0] == last:
-            link = _("Push %(day)s again") % {"day": query["start"]}
-        else:
-            # A range: the push form takes a first and a last day.
-            link = _("Push %(first)s to %(last)s again") % {"first": query["start"], "last": query["end"]}
-        self.message_user(
-            request, format_html('{} <a href="{}?{}">{}</a>', text, url, urlencode(query), link), messages.WARNING
-        )
-
-
-@admin.register(WorkingDay)
-class WorkingDayAdmin(CalendarAdmin):
-    list_display = ("day", "name", "targets_display")
-    date_hierarchy = "day"
-    search_fields = ("name",)
