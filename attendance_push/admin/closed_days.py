@@ -12,14 +12,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from ..conf import conf
 from ..forms import MAX_DAYS
 from ..ledger import standing_on_closed_days
 from ..models import Closure, WorkingDay
 from ..service import earliest_day, today
-from .pushrun import target_name
+from . import words
+from .words import target_name
 
 
 class TargetsField(forms.MultipleChoiceField):
@@ -70,18 +71,7 @@ class ClosureAdmin(CalendarAdmin):
         if not standing:
             return
         affected = sorted(standing)
-        count = sum(sum(by_target.values()) for by_target in standing.values())
-        text = ngettext(
-            "“%(name)s” closes days a push already created records on: %(days)s. %(count)d pushed record still "
-            "stands there until the days are pushed again, which withdraws it.",
-            "“%(name)s” closes days a push already created records on: %(days)s. %(count)d pushed records still "
-            "stand there until the days are pushed again, which withdraws them.",
-            count,
-        ) % {
-            "name": closure.name,
-            "days": ", ".join(f"{day:%Y-%m-%d} ({sum(standing[day].values())})" for day in affected),
-            "count": count,
-        }
+        text = words.standing_text(closure.name, standing)
         # The push form takes at most MAX_DAYS days, none older than MAX_PAST_DAYS: the link asks for what it
         # accepts (the days beyond it are listed above).
         pushable = [day for day in affected if day >= earliest_day()]
@@ -91,11 +81,7 @@ class ClosureAdmin(CalendarAdmin):
         last = max(day for day in pushable if day < pushable[0] + datetime.timedelta(days=MAX_DAYS))
         url = reverse("admin:attendance_push_pushrun_push", current_app=self.admin_site.name)
         query = {"start": f"{pushable[0]:%Y-%m-%d}", "end": f"{last:%Y-%m-%d}"}
-        if pushable[0] == last:
-            link = _("Push %(day)s again") % {"day": query["start"]}
-        else:
-            # A range: the push form takes a first and a last day.
-            link = _("Push %(first)s to %(last)s again") % {"first": query["start"], "last": query["end"]}
+        link = words.push_again_text(query["start"], query["end"])
         self.message_user(
             request, format_html('{} <a href="{}?{}">{}</a>', text, url, urlencode(query), link), messages.WARNING
         )

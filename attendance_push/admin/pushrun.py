@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from typing import Any
 
 from django import forms
-from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -23,7 +21,6 @@ from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -48,16 +45,14 @@ from ..runs import (
 from ..schedule import daily_next_run, next_push_after
 from ..service import (
     actor_needed,
-    corrected_words,
     describe_rules,
-    planned_records,
     push,
     resolve_actor,
     today,
-    user_admin_words,
 )
-from ..templatetags.attendance_push import ISO_DAY, day_words, with_bs
-from ..workdays import counts_reason
+from ..templatetags.attendance_push import ISO_DAY, day_words
+from . import words
+from .words import target_name
 
 
 class PushRunAdmin(admin.ModelAdmin):
@@ -194,7 +189,7 @@ class PushRunAdmin(admin.ModelAdmin):
             ids = sorted({int(part) for part in request.GET.get("ids", "").split(",") if part.strip()})[:200]
             after = int(request.GET["after"]) if "after" in request.GET else None
         except ValueError:
-            return JsonResponse({"error": _("ids must be run numbers separated by commas.")}, status=400)
+            return JsonResponse({"error": words.bad_ids_text()}, status=400)
         queryset = self.get_queryset(request).select_related("requested_by")
         # The history asks for new runs every half minute while it is idle: one query when there are none.
         new = list(queryset.filter(pk__gt=after).order_by("pk")[:NEW_RUNS]) if after is not None else []
@@ -233,8 +228,7 @@ class PushRunAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a> {}',
             self._change_url(run.pk),
-            _("Run %(run)s, %(day)s (%(trigger)s), started after this page was loaded:")
-            % {"run": run.pk, "day": date_format(run.date, "D j M Y"), "trigger": run.get_trigger_display()},
+            words.new_run_text(run),
             self.status_badge(run),
         )
 
@@ -248,11 +242,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "add_user_url": self._add_user_url(request),
         }
         if not workers and is_overdue(daily_next_run(), now):
-            # "Tonight's push will not run" is past: it has not, and a returning worker runs it.
-            context["no_worker_text"] = _(
-                "No worker is running: the overdue push and the queued pushes wait until one starts, "
-                "and run when it does."
-            )
+            context["no_worker_text"] = words.no_worker_text()
         return context
 
     def _add_user_url(self, request: HttpRequest) -> str:
@@ -274,33 +264,7 @@ class PushRunAdmin(admin.ModelAdmin):
 
     def _no_actor_words(self, request: HttpRequest, exc: NoActorError) -> str:
         """Return what to do about `exc` in the admin: add the user (the page links there), or whom to ask."""
-        words = user_admin_words()
-        if exc.actor is None:
-            text = _("No active superuser to record as the creator of pushed records.")
-            if self._add_user_url(request):
-                return "{} {}".format(
-                    text, _("Add one under %(users)s › %(add_user)s and tick “%(superuser)s”.") % words
-                )
-            contacts = worker_contacts()
-            if contacts:
-                ask = _("Ask %(contacts)s to add one (%(users)s › %(add_user)s, with “%(superuser)s” ticked).")
-            else:
-                ask = _(
-                    "Ask the person who manages this website's users to add one "
-                    "(%(users)s › %(add_user)s, with “%(superuser)s” ticked)."
-                )
-            return f"{text} {ask % {'contacts': contacts, **words}}"
-        text = _(
-            "Pushed records are recorded as created by the user “%(actor)s”, but no active user has that name."
-        ) % {"actor": exc.actor}
-        if self._add_user_url(request):
-            return "{} {}".format(text, _("Add that user under %(users)s › %(add_user)s.") % words)
-        contacts = worker_contacts()
-        if contacts:
-            ask = _("Ask %(contacts)s to add that user.") % {"contacts": contacts}
-        else:
-            ask = _("Ask the person who manages this website's users to add that user.")
-        return f"{text} {ask}"
+        return words.no_actor_words(exc, can_add_user=bool(self._add_user_url(request)), contacts=worker_contacts())
 
     def _next_push_no_actor(self, request: HttpRequest, now: datetime.datetime) -> str:
         """Return why the next push will fail for want of a user to record, or "" (a closed day needs none)."""
@@ -311,10 +275,7 @@ class PushRunAdmin(admin.ModelAdmin):
         try:
             resolve_actor()
         except NoActorError as exc:
-            return "{} {}".format(
-                _("The next push (%(day)s) will fail:") % {"day": with_bs(day, "l j F Y")},
-                self._no_actor_words(request, exc),
-            )
+            return words.next_push_fails_text(day, self._no_actor_words(request, exc))
         return ""
 
     def response_delete(self, request: HttpRequest, obj_display: str, obj_id) -> HttpResponse:
@@ -328,12 +289,7 @@ class PushRunAdmin(admin.ModelAdmin):
     def rerun_days(self, request: HttpRequest, queryset) -> HttpResponse | None:
         days = sorted(set(queryset.values_list("date", flat=True)))
         if len(days) > MAX_DAYS:
-            self.message_user(
-                request,
-                _("At most %(max)d days at a time; the selection has %(count)d.")
-                % {"max": MAX_DAYS, "count": len(days)},
-                messages.ERROR,
-            )
+            self.message_user(request, words.too_many_days_text(len(days), MAX_DAYS), messages.ERROR)
             return None
         if request.POST.get("post"):
             return self._push_confirmed(request, days)
@@ -407,7 +363,7 @@ class PushRunAdmin(admin.ModelAdmin):
         ]
         # Attendance closed on every day pushed gets no records unless forced: not among what records hold.
         closed_throughout = set.intersection(*(set(preview.closed) for preview in previews)) if previews else set()
-        written = written_values() if refusal is None else []
+        written = words.written_values() if refusal is None else []
         # "Push closed days too" creates records on them: offered only when there is someone to record as
         # their creator (the closed days themselves need nobody).
         forcing_refusal = None
@@ -433,7 +389,7 @@ class PushRunAdmin(admin.ModelAdmin):
             "forcing_refusal": forcing_refusal,
             "refusal": refusal,
             "no_actor": no_actor,
-            "day_groups": day_groups(days),
+            "day_groups": words.day_groups(days),
             "written": [line for label, line in written if label not in closed_throughout],
             "written_if_forced": [line for label, line in written if label in closed_throughout],
             "partly_closed": len(days) == 1 and bool(closed_rows) and bool(closed_rows[0][2]),
@@ -475,14 +431,11 @@ class PushRunAdmin(admin.ModelAdmin):
                     if run.status == PushRun.Status.FAILED:
                         self._report(request, run)
                 if queued:
-                    text = _(
-                        "Queued the push of %(days)s (%(runs)s); it appears below and updates as the worker runs it."
-                    ) % {"days": _days_text([run.date for run in queued]), "runs": _runs_text(queued)}
                     self.message_user(
                         request,
                         format_html(
                             '{} <span class="attendance-push-progress" data-runs="{}"></span>',
-                            text,
+                            words.queued_text(queued),
                             ",".join(str(run.pk) for run in queued),
                         ),
                         messages.SUCCESS,
@@ -493,23 +446,9 @@ class PushRunAdmin(admin.ModelAdmin):
 
     def _report(self, request: HttpRequest, run: PushRun) -> None:
         if run.status == PushRun.Status.SUCCEEDED:
-            self.message_user(
-                request,
-                _(
-                    "Pushed %(day)s (run %(run)s): %(created)d created, %(filled)d check-outs filled, "
-                    "%(skipped)d skipped."
-                )
-                % {"day": f"{run.date:%Y-%m-%d}", "run": run.pk, **_counts(run)}
-                + _closed_summary(run),
-                messages.SUCCESS,
-            )
+            self.message_user(request, words.pushed_text(run), messages.SUCCESS)
         else:
-            self.message_user(
-                request,
-                _("The push of %(day)s failed (run %(run)s): %(error)s")
-                % {"day": f"{run.date:%Y-%m-%d}", "run": run.pk, "error": run.error},
-                messages.ERROR,
-            )
+            self.message_user(request, words.push_failed_text(run), messages.ERROR)
 
     # Undoing ---------------------------------------------------------------------------------
 
@@ -519,7 +458,7 @@ class PushRunAdmin(admin.ModelAdmin):
             raise PermissionDenied
         run = self.get_object(request, object_id)
         if run is None:
-            raise Http404(_("No push run %(id)s.") % {"id": object_id})
+            raise Http404(words.no_run_text(object_id))
         request.current_app = self.admin_site.name
         change_url = self._change_url(run.pk)
         if request.method == "POST" and "confirm" in request.POST:
@@ -531,35 +470,12 @@ class PushRunAdmin(admin.ModelAdmin):
                 if "run_now" in request.POST:
                     undo_run = run_undo(run, requested_by=request.user)
                     if undo_run.status == PushRun.Status.SUCCEEDED:
-                        self.message_user(
-                            request,
-                            _("Undid run %(run)d (%(day)s) as run %(undo)d: %(summary)s.")
-                            % {
-                                "run": run.pk,
-                                "day": f"{run.date:%Y-%m-%d}",
-                                "undo": undo_run.pk,
-                                "summary": _undo_summary(undo_run),
-                            },
-                            messages.SUCCESS,
-                        )
+                        self.message_user(request, words.undone_text(run, undo_run), messages.SUCCESS)
                     else:
-                        self.message_user(
-                            request,
-                            _("The undo of run %(run)d failed (run %(undo)d): %(error)s")
-                            % {"run": run.pk, "undo": undo_run.pk, "error": undo_run.error},
-                            messages.ERROR,
-                        )
+                        self.message_user(request, words.undo_failed_text(run, undo_run), messages.ERROR)
                 else:
                     undo_run = queue_undo(run, requested_by=request.user)
-                    self.message_user(
-                        request,
-                        _(
-                            "Queued the undo of run %(run)d (run %(undo)d); "
-                            "it appears below and updates as the worker runs it."
-                        )
-                        % {"run": run.pk, "undo": undo_run.pk},
-                        messages.SUCCESS,
-                    )
+                    self.message_user(request, words.undo_queued_text(run, undo_run), messages.SUCCESS)
             except PushError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(change_url)
@@ -656,7 +572,7 @@ class PushRunAdmin(admin.ModelAdmin):
         if not run.counts:
             html = "—"
         elif run.trigger == PushRun.Trigger.UNDO:
-            html = _undo_summary(run)
+            html = words.undo_summary(run)
         else:
             html = format_html_join(
                 "", "{}", ((_count_line(label, c, run.include_closed),) for label, c in run.counts.items())
@@ -693,10 +609,10 @@ class PushRunAdmin(admin.ModelAdmin):
                     target_name(label),
                     counts.get("created", 0),
                     # Runs from before rules were counted have no "rules": their created records say it all.
-                    (describe_rules(counts["rules"]) if "rules" in counts else "—") + _corrected_text(counts),
+                    (describe_rules(counts["rules"]) if "rules" in counts else "—") + words.corrected_text(counts),
                     counts.get("filled", 0),
                     counts.get("skipped", 0),
-                    _closed_text(counts, run.include_closed).lstrip(" —") or _("open"),
+                    words.closed_text(counts, run.include_closed).lstrip(" —") or _("open"),
                 )
                 for label, counts in run.counts.items()
             ),
@@ -719,18 +635,18 @@ class PushRunAdmin(admin.ModelAdmin):
             return "—"
         fixed_by = getattr(run, "fixed_by_pk", None)
         if not fixed_by:
-            return _("Not fixed yet: no later push of this day has succeeded.")
+            return words.not_fixed_text()
         return format_html(
             '<a class="attendance-push-fixed-by" href="{}">{}</a>',
             self._change_url(fixed_by),
-            _("Run %(run)s pushed this day later.") % {"run": fixed_by},
+            words.fixed_later_text(fixed_by),
         )
 
     @admin.display(description=gettext_lazy("undo"))
     def undo_line(self, run: PushRun) -> str:
         if run.trigger == PushRun.Trigger.UNDO:
             if run.undoes_id is None:
-                return _("Undoes a run since deleted from the history.")
+                return words.undoes_deleted_text()
             return format_html(
                 '{} <a href="{}">{}</a>', _("Undoes"), self._change_url(run.undoes_id), _("run %d") % run.undoes_id
             )
@@ -744,9 +660,7 @@ class PushRunAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("pushed records"))
     def ledger_links(self, run: PushRun) -> str:
         if run.ledger_pruned_at is not None:
-            return _("Pruned from the ledger on %(day)s (KEEP_LEDGER_DAYS).") % {
-                "day": f"{timezone.localtime(run.ledger_pruned_at):%Y-%m-%d}"
-            }
+            return words.pruned_text(run)
         if not run.pushed:
             return "—"
         url = reverse(f"admin:{self.opts.app_label}_pushedrecord_changelist", current_app=self.admin_site.name)
@@ -776,7 +690,7 @@ class PushRunAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("django-q2 task"))
     def task_link(self, run: PushRun) -> str:
         if not run.task_id:
-            return _("— (run in the foreground, not through the queue)")
+            return words.foreground_text()
         from django_q.models import Task
 
         task = Task.objects.filter(id=run.task_id).only("id", "success").first()
@@ -793,15 +707,6 @@ class PushRunAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, run.task_id)
 
 
-def _undo_summary(run: PushRun) -> str:
-    counts = run.counts.values()
-    return _("%(deleted)d records deleted, %(cleared)d check-outs cleared, kept %(kept)d changed since the push") % {
-        "deleted": sum(c.get("deleted", 0) for c in counts),
-        "cleared": sum(c.get("cleared", 0) for c in counts),
-        "kept": sum(c.get("kept", 0) for c in counts),
-    }
-
-
 # "Run it now in this request" must fit in one request: gunicorn's worker timeout and Heroku's
 # router cut it at 30 s, and a request killed midway would leave days silently unpushed. Rows
 # written per target (records created + check-outs filled) that stay well inside that at the speeds
@@ -812,7 +717,7 @@ RUN_NOW_MAX_ROWS = {"sql": 100_000, "save": 1_000}
 def run_now_refusal(days: list[datetime.date], previews: list) -> str | None:
     """Return why pushing `days` in the web request is not offered (their previews given), or None."""
     if len(days) != 1:
-        return _("Only a single day runs in this request; a range waits in the queue for the worker.")
+        return words.single_day_only_text()
     modes = {}
     for target in conf.TARGETS:
         with contextlib.suppress(LookupError, ValueError):
@@ -822,25 +727,13 @@ def run_now_refusal(days: list[datetime.date], previews: list) -> str | None:
             limit = RUN_NOW_MAX_ROWS.get(modes.get(result.label, "sql"), RUN_NOW_MAX_ROWS["save"])
             rows = result.created + result.filled
             if rows > limit:
-                return _(
-                    "This push writes %(rows)s rows to %(target)s, more than one web request can finish in time "
-                    "(%(limit)s); it waits in the queue for the worker."
-                ) % {"rows": rows, "target": target_name(result.label), "limit": limit}
+                return words.too_big_text(rows, result.label, limit)
     return None
 
 
 def push_zone_now() -> datetime.datetime:
     """Return the wall-clock time in the push zone, naive so templates do not convert it to TIME_ZONE."""
     return timezone.localtime(timezone=conf.TIME_ZONE).replace(tzinfo=None)
-
-
-def target_name(label: str) -> str:
-    """Return the human name of the attendance model `label` ("Student attendance"), or the label itself."""
-    try:
-        # A str in the reader's language, not a lazy name: callers join and format it.
-        return str(capfirst(apps.get_model(label)._meta.verbose_name_plural))
-    except (LookupError, ValueError):
-        return label  # a target removed from the settings since the run
 
 
 LIVE_FIELDS = ("status_badge", "duration_display", "counts_per_target", "error_line")
@@ -858,80 +751,10 @@ def _live(run: PushRun, field: str, html: str) -> str:
     )
 
 
-def _counts(run: PushRun) -> dict[str, int]:
-    return {"created": run.created, "filled": run.filled, "skipped": run.skipped}
-
-
-def day_groups(days: list[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
-    """Split sorted `days` into runs of consecutive days: [(first, last), …]."""
-    groups: list[list[datetime.date]] = []
-    for day in days:
-        if groups and day - groups[-1][1] == datetime.timedelta(days=1):
-            groups[-1][1] = day
-        else:
-            groups.append([day, day])
-    return [(first, last) for first, last in groups]
-
-
-def written_values() -> list[tuple[str, str]]:
-    """Return, per target and rule, its label and what a record the push creates holds:
-    ("school.StudentAttendance", "Student attendance: Present, 09:00–17:00")."""
-    actor = None
-    if any(target.created_by_field for target in conf.TARGETS):
-        # No actor is fine when every day of the push is closed: its records are never created.
-        with contextlib.suppress(NoActorError):
-            actor = resolve_actor()
-    lines: list[tuple[str, str]] = []
-    for target in conf.TARGETS:
-        try:
-            planned = planned_records(target)
-        except PushError as exc:
-            lines.append((target.label, f"{target_name(target.label)}: {exc}"))
-            continue
-        for rule, status, check_in, check_out in reversed(planned):
-            # A rule's name is kept as the settings write it: in the reader's language here.
-            name = target_name(target.label) if not rule.name else f"{target_name(target.label)}, {_(rule.name)}"
-            if rule.skip:
-                lines.append((target.label, _("%(name)s: no record") % {"name": name}))
-                continue
-            parts = [_(status)] if status else []  # kept in the source's words, as the rule's name
-            if target.check_in_field and target.check_out_field:
-                parts.append(_times_text(check_in, check_out))
-            elif target.check_in_field:
-                parts.append(
-                    _("check-in %(time)s") % {"time": _time_text(check_in)}
-                    if check_in is not None
-                    else _("no check-in time")
-                )
-            if target.created_by_field and actor is not None:
-                parts.append(_("created by %(user)s") % {"user": actor.get_username()})
-            lines.append((target.label, f"{name}: {', '.join(parts)}"))
-    return lines
-
-
-def _times_text(check_in: Any, check_out: Any) -> str:
-    """Return a rule's planned times as words: "09:00–17:00", or what it leaves without a time."""
-    if check_in is None and check_out is None:
-        # A rule for absences (leave, sick): "no time–no time" reads like a fault.
-        return _("no check-in or check-out times")
-    if check_out is None:
-        return _("check-in %(time)s, no check-out time") % {"time": _time_text(check_in)}
-    if check_in is None:
-        return _("no check-in time, check-out %(time)s") % {"time": _time_text(check_out)}
-    return f"{_time_text(check_in)}–{_time_text(check_out)}"
-
-
-def _time_text(time: Any) -> str:
-    """Return a planned time as words: "09:00", or the person's field it is read from."""
-    if isinstance(time, datetime.time):
-        return f"{time:%H:%M}"
-    return _("%(field)s of the person") % {"field": time.path}
-
-
 def _count_line(label: str, counts: dict, forced: bool) -> str:
     """Return a target's line of the history's counts column: its numbers, and under them any closure or correction."""
     # On a line of its own: "closed: weekly off (Saturday)" beside the numbers made the column 5-8 lines tall.
-    note = (_closed_text(counts, forced) + _corrected_text(counts)).removeprefix(" — ")
+    note = (words.closed_text(counts, forced) + words.corrected_text(counts)).removeprefix(" — ")
     return format_html(
         '<span class="attendance-push-count">{}: <span class="nowrap">{} / {} / {}</span>{}</span>',
         target_name(label),
@@ -940,60 +763,3 @@ def _count_line(label: str, counts: dict, forced: bool) -> str:
         counts.get("skipped", 0),
         format_html('<span class="attendance-push-count-note">{}</span>', note) if note else "",
     )
-
-
-def _closed_text(counts: dict, forced: bool) -> str:
-    """Return " — closed: <reason>" (and whether records were created anyway) for a target's counts, or ""."""
-    reason = counts_reason(counts)
-    if not reason:
-        return ""
-    if forced:
-        return " — " + _("closed: %(reason)s, pushed anyway") % {"reason": reason}
-    return " — " + _("closed: %(reason)s") % {"reason": reason}
-
-
-def _closed_summary(run: PushRun) -> str:
-    """Return " Closed: Student attendance (weekly off (Saturday))." ("Closed, pushed anyway: …") for a run, or ""."""
-    closed = [
-        f"{target_name(label)} ({reason})" for label, counts in run.counts.items() if (reason := counts_reason(counts))
-    ]
-    if not closed:
-        return ""
-    if run.include_closed:
-        return " " + _("Closed, pushed anyway: %(targets)s.") % {"targets": "; ".join(closed)}
-    return " " + _("Closed: %(targets)s.") % {"targets": "; ".join(closed)}
-
-
-def _corrected_text(counts: dict) -> str:
-    """Return " — N earlier records corrected" for a target's counts (see TargetResult.corrected), or ""."""
-    if not counts.get("corrected"):
-        return ""
-    return " — " + corrected_words(counts["corrected"])
-
-
-def _days_text(days: list[datetime.date]) -> str:
-    if len(days) == 1:
-        return f"{days[0]:%Y-%m-%d}"
-    groups = day_groups(days)
-    if len(groups) == 1:
-        return _("%(count)d days, %(first)s to %(last)s") % {
-            "count": len(days),
-            "first": f"{days[0]:%Y-%m-%d}",
-            "last": f"{days[-1]:%Y-%m-%d}",
-        }
-    # Days that are not consecutive are listed one by one: a range would claim the days between.
-    return _("%(count)d days: %(days)s") % {
-        "count": len(days),
-        "days": ", ".join(
-            f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} – {last:%Y-%m-%d}" for first, last in groups
-        ),
-    }
-
-
-def _runs_text(runs: list[PushRun]) -> str:
-    if len(runs) == 1:
-        return _("run %(run)s") % {"run": runs[0].pk}
-    pks = [run.pk for run in runs]
-    if pks == list(range(pks[0], pks[0] + len(pks))):
-        return _("runs %(first)s–%(last)s") % {"first": pks[0], "last": pks[-1]}
-    return _("runs %(runs)s") % {"runs": ", ".join(map(str, pks))}
