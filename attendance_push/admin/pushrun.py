@@ -28,6 +28,8 @@ from .words import target_name
 
 
 class PushRunAdmin(admin.ModelAdmin):
+    """The push history, read-only: one row per attempt at a day; its pages (see views) push days and undo runs."""
+
     # Five columns fit a 1280-px laptop beside the admin's sidebars: the duration sits under the status,
     # the user under the trigger.
     list_display = (
