@@ -362,7 +362,7 @@ def test_run_now_of_a_range_is_refused_and_pushes_nothing(pusher, make_students)
 
 
 def test_run_now_of_a_push_too_big_for_one_request_is_refused(pusher, make_students, monkeypatch):
-    from attendance_push import admin as push_admin
+    from attendance_push.admin import confirmation as push_admin
 
     monkeypatch.setattr(push_admin, "RUN_NOW_MAX_ROWS", {"sql": 2, "save": 2})
     make_students(3)

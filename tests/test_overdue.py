@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from django.utils import translation
 from django_q.models import Schedule
 
-from attendance_push import admin as push_admin
 from attendance_push import health
+from attendance_push.admin import views as push_admin
 from attendance_push.health import OVERDUE_AFTER, duration_text, next_push_text
 from attendance_push.models import PushRun
 from attendance_push.schedule import ensure_schedule, push_instant
