@@ -1,7 +1,7 @@
 """The plugin's settings: `settings.ATTENDANCE_PUSH`, shadowed with defaults and a little parsing.
 
 Nothing is read at import time, so `override_settings` works and a bad value surfaces in the
-system checks (`checks.py`) rather than as an import error.
+system checks (`checks/`) rather than as an import error.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
-"""System checks for `settings.ATTENDANCE_PUSH`: a bad configuration stops `check`, `migrate` and
-the worker with a clear message, instead of failing at push time."""
+"""Checks of what `ATTENDANCE_PUSH['TARGETS']` names in the host's models: the models and their fields, the
+status rows, the people functions and rules, and the values functions."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.apps import apps
 from django.conf import settings
@@ -21,269 +17,13 @@ from django.dispatch.dispatcher import _make_id
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, RULE_KEYS, TARGET_KEYS, TARGET_REQUIRED, WRITE_MODES, Target, parse_time
-from .service import status_value
+from ..conf import RULE_KEYS, WRITE_MODES, Target, parse_time
+from ..service import status_value
 
 SETTING = "ATTENDANCE_PUSH"
 
 
-_KEEP_HINT = "None keeps everything; prune_push_history deletes what is older."
-# The settings that count days: (key, check ID, the fewest days, whether None keeps everything, hint).
-# Literal IDs, one per setting, so that a search for the ID finds its check.
-_DAY_COUNTS = (
-    (
-        "CATCH_UP_DAYS",
-        "attendance_push.E014",
-        0,
-        False,
-        "It is how many missed days a returning worker pushes; 0 turns catch-up off.",
-    ),
-    ("KEEP_LEDGER_DAYS", "attendance_push.E060", 1, True, _KEEP_HINT),
-    ("KEEP_RUNS_DAYS", "attendance_push.E061", 1, True, _KEEP_HINT),
-    (
-        "MAX_PAST_DAYS",
-        "attendance_push.E023",
-        0,
-        False,
-        "It is how far back the admin, the command and the preview accept a day (default 366).",
-    ),
-)
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_keep_runs(raw: dict[str, Any]) -> list[checks.CheckMessage]:
-    """Refuse a KEEP_RUNS_DAYS that prunes runs catch-up or the health check still read."""
-    keep, catch_up = (
-        raw.get("KEEP_RUNS_DAYS", DEFAULTS["KEEP_RUNS_DAYS"]),
-        raw.get("CATCH_UP_DAYS", DEFAULTS["CATCH_UP_DAYS"]),
-    )
-    if not (_whole(keep) and _whole(catch_up)) or keep < 1 or catch_up < 0:
-        return []  # None, or already reported (E061, E014)
-    fewest = max(catch_up, 1) + 1
-    if keep >= fewest:
-        return []
-    return [
-        checks.Error(
-            f"{SETTING}['KEEP_RUNS_DAYS'] ({keep}) must be {fewest} or more with CATCH_UP_DAYS = {catch_up}: "
-            "a day whose runs were pruned looks never pushed.",
-            hint="Catch-up looks back CATCH_UP_DAYS days and the health check at yesterday, both in the runs; "
-            "keep the runs longer than that, or None.",
-            id="attendance_push.E062",
-        )
-    ]
-
-
-def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Validate every key of `ATTENDANCE_PUSH`."""
-    raw = getattr(settings, SETTING, {})
-    if not isinstance(raw, dict):
-        return [
-            checks.Error(
-                f"{SETTING} must be a dict, not {type(raw).__name__}.",
-                hint="See the README's settings reference.",
-                id="attendance_push.E001",
-            )
-        ]
-    errors: list[checks.CheckMessage] = []
-    unknown = sorted(map(str, set(raw) - set(DEFAULTS)))
-    if unknown:
-        errors.append(
-            checks.Error(
-                f"{SETTING} has unknown key(s): {', '.join(unknown)}.",
-                hint=f"Valid keys are {', '.join(DEFAULTS)}.",
-                id="attendance_push.E001",
-            )
-        )
-    errors.extend(_check_times(raw))
-    zone = raw.get("TIME_ZONE", DEFAULTS["TIME_ZONE"])
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        errors.append(
-            checks.Error(
-                f"{SETTING}['TIME_ZONE'] {zone!r} is not a known time zone.",
-                hint="Use an IANA name such as 'Asia/Kathmandu'.",
-                id="attendance_push.E003",
-            )
-        )
-    actor = raw.get("ACTOR")
-    if actor is not None and not (isinstance(actor, str) and actor):
-        errors.append(
-            checks.Error(
-                f"{SETTING}['ACTOR'] must be a username or None.",
-                hint="None means the first active superuser.",
-                id="attendance_push.E011",
-            )
-        )
-    for key, check_id, minimum, none_keeps_all, hint in _DAY_COUNTS:
-        value = raw.get(key, DEFAULTS[key])
-        if (value is None and none_keeps_all) or (
-            isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-        ):
-            continue
-        accepted = f"{minimum} or more, or None" if none_keeps_all else f"{minimum} or more"
-        errors.append(
-            checks.Error(
-                f"{SETTING}[{key!r}] must be a whole number of days, {accepted}, not {value!r}.", hint=hint, id=check_id
-            )
-        )
-    errors.extend(_check_keep_runs(raw))
-    admin_site = raw.get("ADMIN_SITE", DEFAULTS["ADMIN_SITE"])
-    if not (isinstance(admin_site, str) and admin_site):
-        errors.append(
-            checks.Error(
-                f"{SETTING}['ADMIN_SITE'] must be the name of an admin site, not {admin_site!r}.",
-                hint="'admin' (the default site), or the name= of the AdminSite you registered PushRunAdmin on.",
-                id="attendance_push.E024",
-            )
-        )
-    site_url = raw.get("SITE_URL")
-    if site_url is not None and not (isinstance(site_url, str) and site_url.startswith(("http://", "https://"))):
-        errors.append(
-            checks.Error(
-                f"{SETTING}['SITE_URL'] {site_url!r} is not an http(s) address.",
-                hint="Write the address the admin is served at, e.g. 'https://attendance.example.org', or None.",
-                id="attendance_push.E015",
-            )
-        )
-    if not settings.USE_TZ:
-        errors.append(
-            checks.Error(
-                "attendance_push needs USE_TZ = True: the push time and 'today' are instants read in TIME_ZONE.",
-                hint="Set USE_TZ = True (Django's default since 5.0).",
-                id="attendance_push.E021",
-            )
-        )
-    if not apps.is_installed("django_q"):
-        errors.append(
-            checks.Error(
-                "attendance_push needs django-q2 to schedule the push.",
-                hint="Add 'django_q' to INSTALLED_APPS.",
-                id="attendance_push.E010",
-            )
-        )
-    errors.extend(_check_targets(raw.get("TARGETS", DEFAULTS["TARGETS"])))
-    return errors
-
-
-def check_task_queue(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Warn about django-q2 settings under which a push could run twice or forever."""
-    cluster = getattr(settings, "Q_CLUSTER", {})
-    warnings: list[checks.CheckMessage] = []
-    if not cluster.get("max_attempts"):
-        warnings.append(
-            checks.Warning(
-                "Q_CLUSTER['max_attempts'] is 0 (django-q2's default): a failing push is retried forever.",
-                hint="Set Q_CLUSTER['max_attempts'] = 1; a failed push is recorded in the history for a rerun.",
-                id="attendance_push.W002",
-            )
-        )
-    timeout, retry = cluster.get("timeout"), cluster.get("retry", 60)
-    if not (isinstance(timeout, int | float) and isinstance(retry, int | float)) or timeout >= retry:
-        warnings.append(
-            checks.Warning(
-                f"Q_CLUSTER['timeout'] ({timeout}) is not below Q_CLUSTER['retry'] ({retry}): the broker can hand "
-                "a push still running to a second worker.",
-                hint="Set a timeout shorter than retry, e.g. 'timeout': 600, 'retry': 720.",
-                id="attendance_push.W003",
-            )
-        )
-    return warnings
-
-
-def check_databases(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Check the databases of the attendance models: one transaction, and pushes of a day serialised."""
-    warnings: list[checks.CheckMessage] = []
-    aliases = set()
-    for target in _valid_targets():
-        aliases.add(router.db_for_write(target.model))
-    if len(aliases) > 1:
-        warnings.append(
-            checks.Error(
-                f"The attendance models are on different databases ({', '.join(sorted(aliases))}): a push could "
-                "not be one transaction.",
-                hint="Keep every target's attendance model on one database (see your DATABASE_ROUTERS).",
-                id="attendance_push.E020",
-            )
-        )
-    for alias in sorted(alias for alias in aliases if alias in connections):
-        db = connections[alias].settings_dict
-        options = db.get("OPTIONS", {})
-        if connections[alias].vendor == "sqlite" and str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
-            warnings.append(
-                checks.Warning(
-                    f"SQLite database '{alias}' opens DEFERRED transactions: a push that meets another writer "
-                    "fails with 'database is locked', and concurrent pushes of one day are not serialised.",
-                    hint=f"Set DATABASES['{alias}']['OPTIONS'] = {{'transaction_mode': 'IMMEDIATE', 'timeout': 20}}.",
-                    id="attendance_push.W004",
-                )
-            )
-        isolation = options.get("isolation_level")
-        if connections[alias].vendor == "postgresql" and isolation not in _READ_COMMITTED_OR_LOWER:
-            # READ UNCOMMITTED and READ COMMITTED see rows committed while the push waited for the
-            # day's lock; REPEATABLE READ and SERIALIZABLE do not.
-            warnings.append(
-                checks.Warning(
-                    f"PostgreSQL database '{alias}' runs above READ COMMITTED: a push that waited for another "
-                    "push of the same day cannot see its records, and a model without a unique constraint on "
-                    "(person, date) gets duplicates.",
-                    hint="Use the default isolation level (READ COMMITTED) for this database.",
-                    id="attendance_push.W005",
-                )
-            )
-    return warnings
-
-
-def check_static_root(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Refuse a STATIC_ROOT that would publish the project's folder or the app's source."""
-    static_root = getattr(settings, "STATIC_ROOT", None)
-    if not static_root:
-        return []  # collectstatic refuses to run, and whitenoise serves nothing from it
-    root = Path(static_root).resolve()
-    app_source = Path(apps.get_app_config("attendance_push").path).resolve()
-    exposed = [("the app's source", app_source)]
-    project = _project_folder()
-    if project is not None:
-        exposed.insert(0, ("the project folder", project))
-    for name, folder in exposed:
-        if root == folder or root in folder.parents:
-            return [
-                checks.Error(
-                    f"STATIC_ROOT {str(root)!r} is {name} or holds it ({folder}): collectstatic writes into it "
-                    "and whitenoise serves every file in it, the database, .env and .git included.",
-                    hint="Point STATIC_ROOT at a folder of its own, e.g. BASE_DIR / 'staticfiles' "
-                    "(an empty STATIC_ROOT= in a .env file must mean that default, not the working folder).",
-                    id="attendance_push.E022",
-                )
-            ]
-    return []
-
-
-def _project_folder() -> Path | None:
-    """Return BASE_DIR, or the folder holding the settings module's package."""
-    base_dir = getattr(settings, "BASE_DIR", None)
-    if base_dir:
-        return Path(base_dir).resolve()
-    module = sys.modules.get(os.environ.get("DJANGO_SETTINGS_MODULE", "").partition(".")[0])
-    module_file = getattr(module, "__file__", None)
-    return Path(module_file).resolve().parent.parent if module_file else None
-
-
-def _read_committed_or_lower() -> tuple:
-    try:
-        from django.db.backends.postgresql.psycopg_any import IsolationLevel
-    except ImportError:  # pragma: no cover (no PostgreSQL driver installed)
-        return (None,)
-    return (None, IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED)
-
-
-_READ_COMMITTED_OR_LOWER = _read_committed_or_lower()
-
-
-def _valid_targets() -> list[Target]:
+def valid_targets() -> list[Target]:
     """Return the configured targets whose models exist (the others are reported by check_settings)."""
     raw = getattr(settings, SETTING, {})
     targets = raw.get("TARGETS", []) if isinstance(raw, dict) else []
@@ -300,67 +40,8 @@ def _valid_targets() -> list[Target]:
     return valid
 
 
-def _check_times(raw: dict[str, Any]) -> Iterator[checks.CheckMessage]:
-    parsed = {}
-    for key in ("TIME", "CHECK_IN", "CHECK_OUT"):
-        value = raw.get(key, DEFAULTS[key])
-        try:
-            parsed[key] = parse_time(value)
-        except ValueError:
-            yield checks.Error(
-                f"{SETTING}['{key}'] {value!r} is not a time.",
-                hint="Write it as 'HH:MM', e.g. '21:00'.",
-                id="attendance_push.E002",
-            )
-    if "CHECK_IN" in parsed and "CHECK_OUT" in parsed and parsed["CHECK_IN"] > parsed["CHECK_OUT"]:
-        yield checks.Error(
-            f"{SETTING}['CHECK_IN'] ({parsed['CHECK_IN']:%H:%M}) is later than "
-            f"CHECK_OUT ({parsed['CHECK_OUT']:%H:%M}).",
-            hint="The default record would leave before it arrives; swap them.",
-            id="attendance_push.E012",
-        )
-
-
-def _check_targets(targets: Any) -> Iterator[checks.CheckMessage]:
-    if not isinstance(targets, list | tuple):
-        yield checks.Error(
-            f"{SETTING}['TARGETS'] must be a list of dicts.",
-            hint="See the README's settings reference.",
-            id="attendance_push.E004",
-        )
-        return
-    if not targets:
-        yield checks.Warning(
-            f"{SETTING}['TARGETS'] is empty: the push has nothing to do.",
-            hint="Name at least one attendance model, e.g. "
-            "{'attendance': 'school.StudentAttendance', 'person_field': 'student'}.",
-            id="attendance_push.W001",
-        )
-    for index, raw in enumerate(targets):
-        where = f"{SETTING}['TARGETS'][{index}]"
-        if not isinstance(raw, dict):
-            yield checks.Error(
-                f"{where} must be a dict.", hint="See the README's settings reference.", id="attendance_push.E004"
-            )
-            continue
-        missing = [key for key in TARGET_REQUIRED if key not in raw]
-        unknown = sorted(map(str, set(raw) - TARGET_KEYS))
-        if missing or unknown:
-            problems = []
-            if missing:
-                problems.append(f"missing {', '.join(missing)}")
-            if unknown:
-                problems.append(f"unknown {', '.join(unknown)}")
-            yield checks.Error(
-                f"{where}: {'; '.join(problems)}.",
-                hint=f"Valid keys are {', '.join(sorted(TARGET_KEYS))}.",
-                id="attendance_push.E004",
-            )
-            continue
-        yield from _check_target(where, Target.from_setting(raw))
-
-
-def _check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
+def check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
+    """Check what one target names in the host's models: its model, fields, statuses, functions and values."""
     try:
         model = apps.get_model(target.attendance)
     except (LookupError, ValueError, AttributeError):
@@ -529,7 +210,7 @@ def check_status_rows(app_configs=None, databases=None, **kwargs) -> list[checks
     if not databases:
         return []
     errors: list[checks.CheckMessage] = []
-    for index, target in enumerate(_valid_targets()):
+    for index, target in enumerate(valid_targets()):
         where = f"{SETTING}['TARGETS'][{index}]"
         for place, field, read, check_id in _row_reads(where, target):
             alias = router.db_for_read(field.related_model)
@@ -863,93 +544,4 @@ def _check_unfilled(where: str, model: type[models.Model], mapped) -> Iterator[c
             f"{where}: {model._meta.label}.{field.name} is required and the push has no value for it.",
             hint="Give the field a default, or make it nullable.",
             id="attendance_push.E013",
-        )
-
-
-def check_calendar(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Validate the working calendar (WEEKLY_OFF, HOLIDAYS and each target's own); warn when there is none."""
-    raw = getattr(settings, SETTING, {})
-    if not isinstance(raw, dict):
-        return []  # check_settings reports it (attendance_push.E001).
-    errors: list[checks.CheckMessage] = []
-    errors.extend(_check_weekly_off(f"{SETTING}['WEEKLY_OFF']", raw.get("WEEKLY_OFF", [])))
-    errors.extend(_check_holidays(f"{SETTING}['HOLIDAYS']", raw.get("HOLIDAYS")))
-    targets = raw.get("TARGETS", [])
-    targets = [item for item in targets if isinstance(item, dict)] if isinstance(targets, list | tuple) else []
-    for index, item in enumerate(targets):
-        where = f"{SETTING}['TARGETS'][{index}]"
-        if "weekly_off" in item:
-            errors.extend(_check_weekly_off(f"{where}['weekly_off']", item["weekly_off"]))
-        if "holidays" in item:
-            errors.extend(_check_holidays(f"{where}['holidays']", item["holidays"]))
-    configured = {"WEEKLY_OFF", "HOLIDAYS"} & set(raw) or any({"weekly_off", "holidays"} & set(t) for t in targets)
-    if not configured:
-        errors.append(
-            checks.Warning(
-                f"{SETTING} has no working calendar: every day, weekends included, gets records.",
-                hint="Set WEEKLY_OFF (e.g. ['SAT']) and HOLIDAYS (e.g. {'country': 'NP'}); set 'WEEKLY_OFF': [] "
-                "to say that every day is a working day.",
-                id="attendance_push.W030",
-            )
-        )
-    return errors
-
-
-def _check_weekly_off(where: str, value: Any) -> Iterator[checks.CheckMessage]:
-    from .workdays import WEEKDAYS
-
-    if not isinstance(value, list | tuple) or not all(isinstance(name, str) for name in value):
-        yield checks.Error(
-            f"{where} must be a list of weekday names, not {value!r}.",
-            hint=f"Use {', '.join(WEEKDAYS)}.",
-            id="attendance_push.E030",
-        )
-        return
-    unknown = [name for name in value if name not in WEEKDAYS]
-    if unknown:
-        yield checks.Error(
-            f"{where} has unknown weekday name(s): {', '.join(map(repr, unknown))}.",
-            hint=f"Valid names are {', '.join(WEEKDAYS)}, e.g. ['SAT'].",
-            id="attendance_push.E030",
-        )
-
-
-def _check_holidays(where: str, value: Any) -> Iterator[checks.CheckMessage]:
-    from .workdays import HOLIDAY_KEYS, holiday_calendar
-
-    if value is None:
-        return
-    if not isinstance(value, dict) or "country" not in value or set(value) - set(HOLIDAY_KEYS):
-        yield checks.Error(
-            f"{where} must be None or a dict with 'country' (and optionally 'subdiv', 'categories'), not {value!r}.",
-            hint="e.g. {'country': 'NP', 'subdiv': None, 'categories': None}.",
-            id="attendance_push.E031",
-        )
-        return
-    import holidays  # a dependency of the app (pyproject.toml)
-
-    countries = holidays.list_supported_countries()
-    country = value["country"]
-    if country not in countries:
-        yield checks.Error(
-            f"{where}: {country!r} is not a country the holidays package knows.",
-            hint=f"Valid country codes: {', '.join(sorted(countries))}.",
-            id="attendance_push.E031",
-        )
-        return
-    subdiv = value.get("subdiv")
-    if subdiv is not None and subdiv not in countries[country]:
-        known = ", ".join(countries[country]) or "none (leave 'subdiv' None)"
-        yield checks.Error(
-            f"{where}: {subdiv!r} is not a subdivision of {country}.",
-            hint=f"Valid subdivisions of {country}: {known}.",
-            id="attendance_push.E031",
-        )
-        return
-    try:
-        holiday_calendar(value, [2026])
-    except (NotImplementedError, ValueError, TypeError) as exc:
-        supported = ", ".join(holidays.country_holidays(country).supported_categories)
-        yield checks.Error(
-            f"{where}: {exc}", hint=f"Valid categories for {country}: {supported}.", id="attendance_push.E031"
         )
