@@ -3,7 +3,7 @@ status rows, the people functions and rules, and the values functions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.apps import apps
@@ -276,55 +276,57 @@ _PATH_HINT = "Write it as 'myapp.module.function'; the function takes the day (a
 _VALUES_HINT = "The function gets a datetime.date and returns a dict of field names and values."
 
 
-def _failed(where: str, key: str, problem: str, hint: str, check_id: str) -> tuple[None, list[checks.CheckMessage]]:
-    """Return no value and the error saying `where[key]` has `problem`."""
-    return None, [checks.Error(f"{where}['{key}'] {problem}", hint=hint, id=check_id)]
+class _Unusable(Exception):
+    """What makes a value of the settings unusable, and the hint that mends it."""
+
+    def __init__(self, problem: str, hint: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.hint = hint
+
+    def error(self, where: str, key: str, check_id: str) -> checks.Error:
+        """Return the error saying that `where[key]` has this problem."""
+        return checks.Error(f"{where}['{key}'] {self.problem}", hint=self.hint, id=check_id)
 
 
-def _values_for_check(where: str, key: str, values: Any) -> tuple[dict[str, Any] | None, list[checks.CheckMessage]]:
-    """Return a values setting as a dict (a dotted path is called with today's date), or the errors saying why not."""
-    check_id = "attendance_push.E017" if key == "extra_values" else "attendance_push.E043"
+def _values(values: Any) -> dict[str, Any]:
+    """Return a values setting as a dict (a dotted path is called with today's date); raise _Unusable if it is none."""
     if isinstance(values, dict):
-        return values, []
+        return values
     if not isinstance(values, str):
-        return _failed(
-            where,
-            key,
+        raise _Unusable(
             "must be a dict of field names and values, or the dotted path of a function f(day) returning one.",
             "E.g. {'validated': True} or 'myapp.attendance.values_for_day'.",
-            check_id,
         )
-    function, errors = _import_function(where, key, values, check_id)
-    if function is None:
-        return None, errors
+    function = _import_function(values)
     try:
         # Any day shows the shape of what the function returns; the push calls it with the day it pushes.
         result = function(timezone.now().date())
     except Exception as exc:  # noqa: BLE001 (the host's function: any failure is reported, not raised)
-        return _failed(where, key, f"{values}(day) raised {type(exc).__name__}: {exc}", _VALUES_HINT, check_id)
+        raise _Unusable(f"{values}(day) raised {type(exc).__name__}: {exc}", _VALUES_HINT) from exc
     if not isinstance(result, dict):
-        return _failed(
-            where, key, f"{values}(day) returned {type(result).__name__}, not a dict.", _VALUES_HINT, check_id
-        )
-    return result, []
+        raise _Unusable(f"{values}(day) returned {type(result).__name__}, not a dict.", _VALUES_HINT)
+    return result
 
 
-def _import_function(where: str, key: str, path: Any, check_id: str) -> tuple[Any, list[checks.CheckMessage]]:
+def _import_function(path: Any) -> Callable[..., Any]:
+    """Return the function named by the dotted path `path`; raise _Unusable if there is none."""
     if not isinstance(path, str):
-        return _failed(where, key, f"{path!r} is not the dotted path of a function.", _PATH_HINT, check_id)
+        raise _Unusable(f"{path!r} is not the dotted path of a function.", _PATH_HINT)
     try:
         function = import_string(path)
     except ImportError as exc:
-        return _failed(where, key, f"cannot import {path!r}: {exc}", _PATH_HINT, check_id)
+        raise _Unusable(f"cannot import {path!r}: {exc}", _PATH_HINT) from exc
     if not callable(function):
-        return _failed(where, key, f"{path!r} is not callable.", "Name a function f(day).", check_id)
-    return function, []
+        raise _Unusable(f"{path!r} is not callable.", "Name a function f(day).")
+    return function
 
 
 def _check_extra_values(where: str, target: Target, model, mapped) -> Iterator[checks.CheckMessage]:
-    extra, errors = _values_for_check(where, "extra_values", target.extra_values)
-    yield from errors
-    if extra is None:
+    try:
+        extra = _values(target.extra_values)
+    except _Unusable as unusable:
+        yield unusable.error(where, "extra_values", "attendance_push.E017")
         return
     taken = {field.name for field in mapped} | {target.person_field}
     yield from _check_value_fields(where, "extra_values", "attendance_push.E017", model, extra, taken)
@@ -368,8 +370,11 @@ def _check_value_fields(
 
 
 def _check_fill_values(where: str, target: Target, model, fields: dict) -> Iterator[checks.CheckMessage]:
-    values, errors = _values_for_check(where, "fill_values", target.fill_values)
-    yield from errors
+    try:
+        values = _values(target.fill_values)
+    except _Unusable as unusable:
+        yield unusable.error(where, "fill_values", "attendance_push.E043")
+        return
     if not values:
         return
     if "check_out_field" not in fields or "check_in_field" not in fields:
@@ -386,7 +391,9 @@ def _check_fill_values(where: str, target: Target, model, fields: dict) -> Itera
 def _check_day_people(where: str, target: Target, person_model, status_ok: bool) -> Iterator[checks.CheckMessage]:
     """Check people_on_day and the rules: importable functions, known keys, valid statuses and times."""
     if target.people_on_day is not None:
-        yield from _check_people_function(where, "people_on_day", target.people_on_day, person_model, "E040")
+        yield from _check_people_function(
+            where, "people_on_day", target.people_on_day, person_model, "attendance_push.E040"
+        )
     if not isinstance(target.rules, list | tuple):
         yield checks.Error(
             f"{where}['rules'] must be a list of rules.",
@@ -404,7 +411,7 @@ def _check_day_people(where: str, target: Target, person_model, status_ok: bool)
                 id="attendance_push.E041",
             )
             continue
-        yield from _check_people_function(rule_where, "people", rule["people"], person_model, "E041")
+        yield from _check_people_function(rule_where, "people", rule["people"], person_model, "attendance_push.E041")
         if not isinstance(rule.get("skip", False), bool):
             yield checks.Error(
                 f"{rule_where}['skip'] must be True or False.", hint="True gives no record.", id="attendance_push.E041"
@@ -424,13 +431,19 @@ def _check_day_people(where: str, target: Target, person_model, status_ok: bool)
                 yield from _check_time_choice(rule_where, key, rule[key], person_model)
 
 
-def _check_people_function(where: str, key: str, path: Any, person_model, check: str) -> Iterator[checks.CheckMessage]:
+def _check_people_function(
+    where: str, key: str, path: Any, person_model, check_id: str
+) -> Iterator[checks.CheckMessage]:
     """Check a people function: importable, and what it gives for a day is valid lookups on the people model."""
-    check_id = f"attendance_push.{check}"
-    function, errors = _import_function(where, key, path, check_id)
-    yield from errors
-    if function is None:
-        return
+    try:
+        _resolve_people_function(path, person_model)
+    except _Unusable as unusable:
+        yield unusable.error(where, key, check_id)
+
+
+def _resolve_people_function(path: Any, person_model) -> None:
+    """Call the people function `path` names with a day and resolve its lookups; raise _Unusable if either fails."""
+    function = _import_function(path)
     hint = f"The function gets a datetime.date and returns a Q (or a dict of lookups) on {person_model._meta.label}."
     try:
         # Any day shows the shape of what the function returns; the push calls it with the day it pushes.
@@ -441,13 +454,9 @@ def _check_people_function(where: str, key: str, path: Any, person_model, check:
         elif isinstance(lookups, dict):
             people.filter(**lookups).query  # noqa: B018
         else:
-            yield checks.Error(
-                f"{where}['{key}'] {path}(day) returned {type(lookups).__name__}, not a Q or a dict of lookups.",
-                hint=hint,
-                id=check_id,
-            )
+            raise _Unusable(f"{path}(day) returned {type(lookups).__name__}, not a Q or a dict of lookups.", hint)
     except (FieldError, ValidationError, ValueError, TypeError) as exc:
-        yield checks.Error(f"{where}['{key}'] {path}(day) gives invalid lookups: {exc}", hint=hint, id=check_id)
+        raise _Unusable(f"{path}(day) gives invalid lookups: {exc}", hint) from exc
 
 
 def _check_time_choice(where: str, key: str, spec: Any, person_model) -> Iterator[checks.CheckMessage]:
@@ -503,8 +512,11 @@ def _check_host_logic(where: str, target: Target, model) -> Iterator[checks.Chec
 
 
 def _extra_fields(model: type[models.Model], extra_values: Any) -> list[models.Field]:
-    values, _errors = _values_for_check("", "extra_values", extra_values)
-    return [model._meta.get_field(name) for name in values or {}]
+    try:
+        values = _values(extra_values)
+    except _Unusable:
+        return []  # reported by _check_extra_values
+    return [model._meta.get_field(name) for name in values]
 
 
 def _check_per_row_defaults(where: str, model: type[models.Model], mapped) -> Iterator[checks.CheckMessage]:
