@@ -91,7 +91,13 @@ def check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
         yield from _check_people_filter(where, fields["person_field"].related_model, target.people_filter)
     if "status_field" in fields:
         yield from _check_status(where, target, fields["status_field"])
-    extra_errors = list(_check_extra_values(where, target, model, fields.values()))
+    try:
+        extra = _values(target.extra_values)
+    except _Unusable as unusable:
+        extra, extra_errors = {}, [unusable.error(where, "extra_values", "attendance_push.E017")]
+    else:
+        taken = {field.name for field in fields.values()} | {target.person_field}
+        extra_errors = list(_check_value_fields(where, "extra_values", "attendance_push.E017", model, extra, taken))
     yield from extra_errors
     yield from _check_fill_values(where, target, model, fields)
     if "person_field" in fields:
@@ -109,7 +115,7 @@ def check_target(where: str, target: Target) -> Iterator[checks.CheckMessage]:
         )
     if complete and not extra_errors:
         # After a misnamed field, "required and unfilled" would only repeat the same mistake.
-        mapped = [*fields.values(), *_extra_fields(model, target.extra_values)]
+        mapped = [*fields.values(), *map(model._meta.get_field, extra)]
         yield from _check_unfilled(where, model, mapped)
         if target.write != "save":
             yield from _check_per_row_defaults(where, model, mapped)
@@ -322,16 +328,6 @@ def _import_function(path: Any) -> Callable[..., Any]:
     return function
 
 
-def _check_extra_values(where: str, target: Target, model, mapped) -> Iterator[checks.CheckMessage]:
-    try:
-        extra = _values(target.extra_values)
-    except _Unusable as unusable:
-        yield unusable.error(where, "extra_values", "attendance_push.E017")
-        return
-    taken = {field.name for field in mapped} | {target.person_field}
-    yield from _check_value_fields(where, "extra_values", "attendance_push.E017", model, extra, taken)
-
-
 def _check_value_fields(
     where: str, key: str, check_id: str, model, values: dict[str, Any], taken: set[str]
 ) -> Iterator[checks.CheckMessage]:
@@ -509,14 +505,6 @@ def _check_host_logic(where: str, target: Target, model) -> Iterator[checks.Chec
         "attendance_push.signals.target_pushed to do the same work in bulk.",
         id="attendance_push.W040",
     )
-
-
-def _extra_fields(model: type[models.Model], extra_values: Any) -> list[models.Field]:
-    try:
-        values = _values(extra_values)
-    except _Unusable:
-        return []  # reported by _check_extra_values
-    return [model._meta.get_field(name) for name in values]
 
 
 def _check_per_row_defaults(where: str, model: type[models.Model], mapped) -> Iterator[checks.CheckMessage]:
