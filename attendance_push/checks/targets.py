@@ -175,13 +175,17 @@ def _check_people_filter(
         )
         return
     try:
-        # Building the query resolves every lookup without touching the database.
-        people = person_model._default_manager
-        (people.filter(people_filter) if isinstance(people_filter, models.Q) else people.filter(**people_filter)).query  # noqa: B018
+        _resolve_lookups(person_model, people_filter)
     except (FieldError, ValidationError, ValueError, TypeError) as exc:
         yield checks.Error(
             f"{where}['people_filter'] {people_filter!r} is invalid: {exc}", hint=hint, id="attendance_push.E008"
         )
+
+
+def _resolve_lookups(model: type[models.Model], lookups: dict[str, Any] | models.Q) -> None:
+    """Build the query of `model` filtered by `lookups`: it resolves every lookup and reads no row."""
+    rows = model._default_manager
+    (rows.filter(lookups) if isinstance(lookups, models.Q) else rows.filter(**lookups)).query  # noqa: B018
 
 
 def _check_status(where: str, target: Target, field: models.Field) -> Iterator[checks.CheckMessage]:
@@ -444,13 +448,9 @@ def _resolve_people_function(path: Any, person_model) -> None:
     try:
         # Any day shows the shape of what the function returns; the push calls it with the day it pushes.
         lookups = function(timezone.now().date())
-        people = person_model._default_manager
-        if isinstance(lookups, models.Q):
-            people.filter(lookups).query  # noqa: B018 (resolves every lookup without touching the database)
-        elif isinstance(lookups, dict):
-            people.filter(**lookups).query  # noqa: B018
-        else:
+        if not isinstance(lookups, models.Q | dict):
             raise _Unusable(f"{path}(day) returned {type(lookups).__name__}, not a Q or a dict of lookups.", hint)
+        _resolve_lookups(person_model, lookups)
     except (FieldError, ValidationError, ValueError, TypeError) as exc:
         raise _Unusable(f"{path}(day) gives invalid lookups: {exc}", hint) from exc
 
