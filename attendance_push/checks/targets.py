@@ -189,26 +189,30 @@ def _resolve_lookups(model: type[models.Model], lookups: dict[str, Any] | models
 
 
 def _check_status(where: str, target: Target, field: models.Field) -> Iterator[checks.CheckMessage]:
+    problem = _status_problem(target, field, target.status)
+    if problem is None:
+        return
     lookup = isinstance(field, models.ForeignKey)
+    source = f"{where}['status']" if target.status is not None or lookup else f"{SETTING}['STATUS']"
+    yield checks.Error(
+        f"{source}: {problem}",
+        hint=_status_hint(where, field),
+        id="attendance_push.E016" if lookup else "attendance_push.E009",
+    )
+
+
+def _status_problem(target: Target, field: models.Field, status: Any) -> str | None:
+    """Return why `status` cannot be a status of `field`, or None if it can, reading no rows."""
     try:
-        _check_status_shape(target, field, target.status)
-    except (ValueError, TypeError, FieldError) as exc:
-        source = f"{where}['status']" if target.status is not None or lookup else f"{SETTING}['STATUS']"
-        hint = _status_hint(where, field)
-        if lookup:
-            yield checks.Error(f"{source}: {exc}", hint=hint, id="attendance_push.E016")
+        if isinstance(field, models.ForeignKey) and isinstance(status, dict) and status:
+            # Only the lookup's shape here (building the query reads nothing): whether its row exists
+            # is check_status_rows's question, under the database tag.
+            field.related_model._default_manager.filter(**status).query  # noqa: B018
         else:
-            yield checks.Error(f"{source}: {exc}", hint=hint, id="attendance_push.E009")
-
-
-def _check_status_shape(target: Target, field: models.Field, status: Any) -> None:
-    """Raise ValueError, TypeError or FieldError when `status` cannot be a status of `field`, reading no rows."""
-    if isinstance(field, models.ForeignKey) and isinstance(status, dict) and status:
-        # Only the lookup's shape here (building the query reads nothing): whether its row exists
-        # is check_status_rows's question, under the database tag.
-        field.related_model._default_manager.filter(**status).query  # noqa: B018
-    else:
-        status_value(target, status)  # reads no database for these fields
+            status_value(target, status)  # reads no database for these fields
+    except (ValueError, TypeError, FieldError) as exc:
+        return str(exc)
+    return None
 
 
 def check_status_rows(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
@@ -418,11 +422,10 @@ def _check_day_people(where: str, target: Target, person_model, status_ok: bool)
             )
         if "status" in rule and target.status_field and status_ok:
             status_field = target.model._meta.get_field(target.status_field)
-            try:
-                _check_status_shape(target, status_field, rule["status"])
-            except (ValueError, TypeError, FieldError) as exc:
+            problem = _status_problem(target, status_field, rule["status"])
+            if problem is not None:
                 yield checks.Error(
-                    f"{rule_where}['status']: {exc}",
+                    f"{rule_where}['status']: {problem}",
                     hint=_status_hint(rule_where, status_field),
                     id="attendance_push.E041",
                 )
@@ -460,14 +463,11 @@ def _check_time_choice(where: str, key: str, spec: Any, person_model) -> Iterato
     if spec is None:
         return
     hint = "Write 'HH:MM', None (no time), or {'field': 'shift__starts_at'} (a TimeField reached from the person)."
-    if isinstance(spec, dict):
-        path = spec.get("field")
-        if set(spec) != {"field"} or not isinstance(path, str):
-            yield checks.Error(f"{where}['{key}'] {spec!r} is not a time.", hint=hint, id="attendance_push.E042")
-            return
+    if isinstance(spec, dict) and set(spec) == {"field"} and isinstance(spec["field"], str):
+        path = spec["field"]
         try:
-            output = person_model._default_manager.values(path).query.values_select
-            field = person_model._default_manager.values(path).query.resolve_ref(output[0]).output_field
+            query = person_model._default_manager.values(path).query
+            field = query.resolve_ref(query.values_select[0]).output_field
         except (FieldError, FieldDoesNotExist, IndexError) as exc:
             yield checks.Error(
                 f"{where}['{key}'] {path!r} is not a field reached from {person_model._meta.label}: {exc}",
@@ -479,7 +479,7 @@ def _check_time_choice(where: str, key: str, spec: Any, person_model) -> Iterato
             yield checks.Error(f"{where}['{key}'] {path!r} is not a TimeField.", hint=hint, id="attendance_push.E042")
         return
     try:
-        parse_time(spec)
+        parse_time(spec)  # a dict other than {"field": ...} is not a time either
     except ValueError:
         yield checks.Error(f"{where}['{key}'] {spec!r} is not a time.", hint=hint, id="attendance_push.E042")
 
