@@ -108,9 +108,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         )
     for key, check_id, minimum, none_keeps_all, hint in _DAY_COUNTS:
         value = raw.get(key, DEFAULTS[key])
-        if (value is None and none_keeps_all) or (
-            isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-        ):
+        if (value is None and none_keeps_all) or (_whole(value) and value >= minimum):
             continue
         accepted = f"{minimum} or more, or None" if none_keeps_all else f"{minimum} or more"
         errors.append(

@@ -207,7 +207,7 @@ def _status_problem(target: Target, field: models.Field, status: Any) -> str | N
         if isinstance(field, models.ForeignKey) and isinstance(status, dict) and status:
             # Only the lookup's shape here (building the query reads nothing): whether its row exists
             # is check_status_rows's question, under the database tag.
-            field.related_model._default_manager.filter(**status).query  # noqa: B018
+            _resolve_lookups(field.related_model, status)
         else:
             status_value(target, status)  # reads no database for these fields
     except (ValueError, TypeError, FieldError) as exc:
