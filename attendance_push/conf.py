@@ -1,7 +1,7 @@
 """The plugin's settings: `settings.ATTENDANCE_PUSH`, shadowed with defaults and a little parsing.
 
 Nothing is read at import time, so `override_settings` works and a bad value surfaces in the
-system checks (`checks.py`) rather than as an import error.
+system checks (`checks/`) rather than as an import error.
 """
 
 from __future__ import annotations
@@ -104,15 +104,23 @@ class Rule:
 DEFAULT_RULE = Rule(name="", people=None)
 
 
+def rule_problem(raw: Any) -> str | None:
+    """Return what is wrong with the shape of one rule of a target's `rules` (the checks' E041 says it), or None."""
+    if not isinstance(raw, dict) or "people" not in raw or set(raw) - RULE_KEYS:
+        return f"must be a dict with 'people' (a dotted path) and only the keys {', '.join(sorted(RULE_KEYS))}."
+    return None
+
+
 def parse_rules(label: str, raw_rules: Any) -> list[Rule]:
     """Return a target's `rules` setting as Rules in order, then the default record; raise PushError if malformed."""
     rules = []
     for index, raw in enumerate(raw_rules):
-        if not isinstance(raw, dict) or not isinstance(raw.get("people"), str) or set(raw) - RULE_KEYS:
-            raise PushError(
-                f"{label} rules[{index}] must be a dict with 'people' (a dotted path) and only the keys "
-                f"{', '.join(sorted(RULE_KEYS))}."
-            )
+        problem = rule_problem(raw)
+        if problem is None and not isinstance(raw["people"], str):
+            problem = "'people' must be a dotted path."
+        if problem:
+            # The checks reported it already (E041); a push that runs anyway refuses the same way.
+            raise PushError(f"{label} rules[{index}] {problem}")
         with translation.override(None):
             # As the settings write it, whatever language this thread reads (a name may be translatable):
             # the run keeps it, and the pages word it in the reader's language.

@@ -1,4 +1,4 @@
-"""System checks of `settings.ATTENDANCE_PUSH` (attendance_push/checks.py).
+"""System checks of `settings.ATTENDANCE_PUSH` (attendance_push/checks/).
 
 Every bad configuration is a deep copy of the project's valid one with exactly one thing changed,
 so each test shows which change triggers which check ID (and that nothing else is reported).
@@ -20,7 +20,8 @@ from django.core.management.base import SystemCheckError
 from django.db import connection
 from django.test import override_settings
 
-from attendance_push.checks import _check_unfilled, check_databases, check_settings, check_task_queue
+from attendance_push.checks import check_databases, check_settings, check_task_queue
+from attendance_push.checks.targets import _check_unfilled
 from school.models import StudentAttendance
 
 Config = dict[str, Any]

@@ -11,7 +11,8 @@ from django.core.management import CommandError, call_command
 from django.db import models
 from django.test.utils import isolate_apps
 
-from attendance_push.checks import _check_unfilled, check_settings, check_status_rows
+from attendance_push.checks import check_settings, check_status_rows
+from attendance_push.checks.targets import _check_unfilled
 from attendance_push.days import validate_day
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
@@ -252,10 +253,10 @@ def test_a_missing_lookup_row_does_not_block_qcluster_or_check_without_database(
 
 
 def test_the_database_check_waits_for_pending_migrations(settings, monkeypatch):
-    from attendance_push import checks
+    from attendance_push.checks import targets
 
     lookup_target(settings, {"name": "Present"})
-    monkeypatch.setattr(checks, "_migrations_pending", lambda alias: True)
+    monkeypatch.setattr(targets, "_migrations_pending", lambda alias: True)
     assert check_status_rows(databases=["default"]) == []
 
 
