@@ -22,6 +22,7 @@ from ..forms import MAX_DAYS
 from ..ledger import refusal as undo_refusal
 from ..ledger import undone_by
 from ..models import PushRun
+from ..results import TargetCounts
 from ..text import describe_rules
 from . import views, words
 from .history_calendar import calendar_context
@@ -257,7 +258,7 @@ class PushRunAdmin(admin.ModelAdmin):
             html = words.undo_summary(run)
         else:
             html = format_html_join(
-                "", "{}", ((_count_line(label, c, run.include_closed),) for label, c in run.counts.items())
+                "", "{}", ((_count_line(label, c, run.include_closed),) for label, c in run.target_counts.items())
             )
         return _live(run, "counts_per_target", html) if live else html
 
@@ -269,10 +270,7 @@ class PushRunAdmin(admin.ModelAdmin):
             rows = format_html_join(
                 "",
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                (
-                    (target_name(label), c.get("deleted", 0), c.get("cleared", 0), c.get("kept", 0))
-                    for label, c in run.counts.items()
-                ),
+                ((target_name(label), c.deleted, c.cleared, c.kept) for label, c in run.target_counts.items()),
             )
             return format_html(
                 "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
@@ -289,14 +287,14 @@ class PushRunAdmin(admin.ModelAdmin):
             (
                 (
                     target_name(label),
-                    counts.get("created", 0),
-                    # Runs from before rules were counted have no "rules": their created records say it all.
-                    (describe_rules(counts["rules"]) if "rules" in counts else "—") + words.corrected_text(counts),
-                    counts.get("filled", 0),
-                    counts.get("skipped", 0),
+                    counts.created,
+                    # Runs from before rules were counted have no rules: their created records say it all.
+                    (describe_rules(counts.rules) if counts.rules is not None else "—") + words.corrected_text(counts),
+                    counts.filled,
+                    counts.skipped,
                     words.closed_text(counts, run.include_closed).lstrip(" —") or _("open"),
                 )
-                for label, counts in run.counts.items()
+                for label, counts in run.target_counts.items()
             ),
         )
         return format_html(
@@ -399,15 +397,15 @@ def _live(run: PushRun, field: str, html: str) -> str:
     )
 
 
-def _count_line(label: str, counts: dict, forced: bool) -> str:
+def _count_line(label: str, counts: TargetCounts, forced: bool) -> str:
     """Return a target's line of the history's counts column: its numbers, and under them any closure or correction."""
     # On a line of its own: "closed: weekly off (Saturday)" beside the numbers made the column 5-8 lines tall.
     note = (words.closed_text(counts, forced) + words.corrected_text(counts)).removeprefix(" — ")
     return format_html(
         '<span class="attendance-push-count">{}: <span class="nowrap">{} / {} / {}</span>{}</span>',
         target_name(label),
-        counts.get("created", 0),
-        counts.get("filled", 0),
-        counts.get("skipped", 0),
+        counts.created,
+        counts.filled,
+        counts.skipped,
         format_html('<span class="attendance-push-count-note">{}</span>', note) if note else "",
     )

@@ -23,6 +23,7 @@ from ..exceptions import NoActorError, PushError
 from ..models import PushRun
 from ..plan.actor import resolve_actor
 from ..plan.values import planned_records
+from ..results import TargetCounts
 from ..templatetags.attendance_push import with_bs
 from ..text import corrected_words, counts_reason, user_admin_words
 
@@ -184,7 +185,7 @@ def _runs_text(runs: list[PushRun]) -> str:
 # A run's counts -----------------------------------------------------------------------------------------------
 
 
-def closed_text(counts: dict, forced: bool) -> str:
+def closed_text(counts: TargetCounts, forced: bool) -> str:
     """Return " — closed: <reason>" (and whether records were created anyway) for a target's counts, or ""."""
     reason = counts_reason(counts)
     if not reason:
@@ -197,7 +198,9 @@ def closed_text(counts: dict, forced: bool) -> str:
 def _closed_summary(run: PushRun) -> str:
     """Return " Closed: Student attendance (weekly off (Saturday))." ("Closed, pushed anyway: …") for a run, or ""."""
     closed = [
-        f"{target_name(label)} ({reason})" for label, counts in run.counts.items() if (reason := counts_reason(counts))
+        f"{target_name(label)} ({reason})"
+        for label, counts in run.target_counts.items()
+        if (reason := counts_reason(counts))
     ]
     if not closed:
         return ""
@@ -206,11 +209,11 @@ def _closed_summary(run: PushRun) -> str:
     return " " + _("Closed: %(targets)s.") % {"targets": "; ".join(closed)}
 
 
-def corrected_text(counts: dict) -> str:
+def corrected_text(counts: TargetCounts) -> str:
     """Return " — N earlier records corrected" for a target's counts (see TargetResult.corrected), or ""."""
-    if not counts.get("corrected"):
+    if not counts.corrected:
         return ""
-    return " — " + corrected_words(counts["corrected"])
+    return " — " + corrected_words(counts.corrected)
 
 
 def undo_summary(run: PushRun) -> str:
