@@ -53,14 +53,15 @@ def push_confirmation(
     """
     totals: dict[str, dict[str, Any]] = {}
     for preview in previews:
-        for label, counts in preview.counts().items():
-            row = totals.setdefault(label, {"created": 0, "filled": 0, "skipped": 0, "rules": []})
-            for key in ("created", "filled", "skipped"):
-                row[key] += counts[key]
-            if counts.get("corrected"):
+        for result in preview.targets:
+            row = totals.setdefault(result.label, {"created": 0, "filled": 0, "skipped": 0, "rules": []})
+            row["created"] += result.created
+            row["filled"] += result.filled
+            row["skipped"] += result.skipped
+            if result.corrected:
                 # As in a run's counts: there only when an earlier push left something to correct.
-                row["corrected"] = row.get("corrected", 0) + counts["corrected"]
-            row["rules"].extend(counts["rules"])
+                row["corrected"] = row.get("corrected", 0) + result.corrected
+            row["rules"].extend(rule.as_dict() for rule in result.rules)
     records = {label: describe_rules(counts["rules"]) for label, counts in totals.items()}
     cannot_run_now = run_now_refusal(days, previews, modes) if refusal is None else None
     # Listed before anything is written: per day, the attendance it is closed for (no records unless
