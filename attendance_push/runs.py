@@ -21,7 +21,8 @@ from . import text
 from .conf import conf
 from .days import validate_day
 from .exceptions import PushError
-from .ledger import refusal, undo
+from .ledger import refusal
+from .ledger.undo import undo
 from .liveness import (
     heartbeat,
     mark_never_finishing_interrupted,

@@ -9,7 +9,7 @@ from django.utils import timezone
 from . import runs
 from .days import today
 from .exceptions import PushError
-from .ledger import prune
+from .ledger.prune import prune
 from .models import PushRun
 from .schedule import drop_stale_test_schedule, lease_expired, remove_test_schedule
 

@@ -459,7 +459,7 @@ def run_undo(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from attendance_push.ledger import undo
+    from attendance_push.ledger.undo import undo
     from attendance_push.models import PushRun
 
     run, pushed = _ledger_push(day)

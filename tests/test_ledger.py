@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from attendance_push.checks import check_settings
 from attendance_push.exceptions import PushError
-from attendance_push.ledger import prune, undo
+from attendance_push.ledger.prune import prune
+from attendance_push.ledger.undo import undo
 from attendance_push.models import Closure, PushedRecord, PushRun
 from attendance_push.push import push
 from attendance_push.runs import is_pushed, missed_days, run_push, run_undo, scheduled_push
@@ -492,7 +493,7 @@ def test_a_prune_waits_for_an_undo_of_a_run_it_prunes(settings, superuser, make_
 
     from django.db import connections
 
-    from attendance_push.ledger import undo as ledger_module
+    import attendance_push.ledger.undo as ledger_module
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite lets one transaction write at a time: a prune cannot run inside an undo")

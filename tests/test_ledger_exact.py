@@ -106,7 +106,7 @@ def test_undo_clears_a_check_out_filled_per_person_only_while_it_is_as_pushed(se
 
 
 def test_an_undo_preview_compares_fingerprints_too(settings, ops):
-    from attendance_push.ledger import undo
+    from attendance_push.ledger.undo import undo
 
     use_timesheets(settings)
     Member.objects.create(full_name="Ada", group=ops)

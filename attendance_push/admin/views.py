@@ -30,7 +30,7 @@ from ..exceptions import DayTooOldError, NoActorError, PushError
 from ..forms import MAX_DAYS, PushDaysForm, iso_day_error, too_old_words
 from ..health import is_overdue, next_push_text, running_clusters, worker_contacts
 from ..ledger import refusal as undo_refusal
-from ..ledger import undo
+from ..ledger.undo import undo
 from ..models import PushRun
 from ..plan.actor import actor_needed, resolve_actor
 from ..push import push

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from attendance_push.conf import conf
-from attendance_push.ledger import prune
+from attendance_push.ledger.prune import prune
 
 
 class Command(BaseCommand):

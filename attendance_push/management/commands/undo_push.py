@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from attendance_push.exceptions import PushError
-from attendance_push.ledger import undo
+from attendance_push.ledger.undo import undo
 from attendance_push.models import PushRun
 from attendance_push.results import TargetCounts, read_counts
 from attendance_push.runs import run_undo
