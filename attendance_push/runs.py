@@ -52,9 +52,9 @@ def run_push(
 
     With `include_closed` (or a `run` recorded with it), create records on a closed day too.
 
-    A failing push is recorded as a failed run, not raised. Raise PushError when a new run cannot
-    start because the day is already under way, or when the database did not answer to record a
-    failure.
+    A failing push is recorded as a failed run, not raised; one the database committed although the
+    answer to its COMMIT was lost is recorded succeeded. Raise PushError when a new run cannot start
+    because the day is already under way, or when the database did not answer to record the outcome.
     """
     if run is None:
         run = start_run(day, trigger=trigger, requested_by=requested_by, include_closed=include_closed)
@@ -110,8 +110,9 @@ def run_push(
 def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: PushRun | None = None) -> PushRun:
     """Undo the push `undone` and record the attempt as a PushRun with trigger undo.
 
-    A failing undo is recorded, not raised, and e-mailed to ADMINS as a failing push is; raise
-    PushError when the day is already under way.
+    A failing undo is recorded, not raised, and e-mailed to ADMINS as a failing push is (one the
+    database committed although the answer was lost is recorded done); raise PushError when the day
+    is already under way, or when the database did not answer to record the outcome.
     """
     if run is None:
         try:
