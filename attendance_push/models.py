@@ -175,16 +175,32 @@ class PushRun(models.Model):
         self.save(update_fields=["status", "finished_at", "counts", "error", "traceback"])
 
     def mark_failed(self, exc: BaseException) -> None:
-        self.status = self.Status.FAILED
-        self.finished_at = timezone.now()
-        self.started_at = self.started_at or self.finished_at
+        """Record this run failed with `exc`, unless the database holds it succeeded; then read back what it holds.
+
+        A push or an undo records its success in its own transaction: when the answer to its COMMIT
+        was lost, the database holds the run succeeded with its counts, and so does this run afterwards.
+        """
+        finished = timezone.now()
         first_line = (str(exc).strip().splitlines() or [""])[0]
         if not isinstance(exc, PushError):
             # An unexpected error keeps its class name: "IntegrityError: ..." says where to look.
             first_line = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
-        self.error = first_line[:500]
-        self.traceback = "".join(traceback.format_exception(exc))
-        self.save(update_fields=["status", "started_at", "finished_at", "error", "traceback"])
+        failure = {
+            "status": self.Status.FAILED,
+            "started_at": self.started_at or finished,
+            "finished_at": finished,
+            "error": first_line[:500],
+            "traceback": "".join(traceback.format_exception(exc)),
+        }
+        # One UPDATE whose WHERE holds the status: on PostgreSQL it waits for a COMMIT still on its
+        # way, then sees the outcome it recorded.
+        PushRun.objects.filter(pk=self.pk).exclude(status=self.Status.SUCCEEDED).update(**failure)
+        try:
+            # Everything, the counts too: what a failed attempt set on this object was not committed.
+            self.refresh_from_db()
+        except PushRun.DoesNotExist:
+            for name, value in failure.items():
+                setattr(self, name, value)
 
 
 class PushedRecordQuerySet(models.QuerySet):

@@ -29,7 +29,7 @@ from .liveness import (
     never_finishing_ids,
     shares_database,
 )
-from .models import PushRun
+from .models import PushedRecord, PushRun
 from .push import push
 from .results import PushResult
 from .schedule import daily_next_run, push_instant
@@ -53,50 +53,67 @@ def run_push(
 
     With `include_closed` (or a `run` recorded with it), create records on a closed day too.
 
-    A failing push is recorded as a failed run, not raised. Raise PushError when a new run cannot
-    start because the day is already under way, or when the database did not answer to record a
-    failure.
+    A failing push is recorded as a failed run, not raised; one the database committed although the
+    answer to its COMMIT was lost is recorded succeeded. Raise PushError when a new run cannot start
+    because the day is already under way, or when the database did not answer to record the outcome.
     """
     if run is None:
         run = start_run(day, trigger=trigger, requested_by=requested_by, include_closed=include_closed)
     else:
         run.mark_running()
     logger.info("Push of %s started (run %s, trigger %s).", day, run.pk, run.trigger)
+    attempt = _Attempt()
     try:
         with heartbeat(run):
-            result = _push_and_record(day, run)
+            _push_and_record(day, run, attempt)
     except BaseException as exc:
         if not isinstance(exc, Exception):
             # Stopped from outside (gunicorn's worker timeout raises SystemExit, Ctrl-C): the push
             # rolled back; say so now rather than when the run is found dead.
             _record_stop(run, exc)
             raise
-        _record_failure(run, exc)
-        # One line in the log; the traceback is in the run's page and in the e-mail to ADMINS.
-        logger.error("Push of %s failed (run %s) after %.2fs: %s", day, run.pk, run.duration.total_seconds(), run.error)
-        notify_failure(run)
-        return run
+        _record_outcome(run, exc, attempt.result)
+        if run.status != PushRun.Status.SUCCEEDED:
+            # One line in the log; the traceback is in the run's page and in the e-mail to ADMINS.
+            logger.error(
+                "Push of %s failed (run %s) after %.2fs: %s", day, run.pk, run.duration.total_seconds(), run.error
+            )
+            notify_failure(run)
+            return run
+        logger.warning(
+            "Push of %s (run %s): the database committed it, but its answer was lost (%s: %s).",
+            day,
+            run.pk,
+            type(exc).__name__,
+            _first_line(exc),
+        )
     logger.info(
         "Push of %s succeeded (run %s): %d created, %d check-outs filled, %d skipped in %.2fs.",
         day,
         run.pk,
-        result.created,
-        result.filled,
-        result.skipped,
+        run.created,
+        run.filled,
+        run.skipped,
         run.duration.total_seconds(),
     )
-    for label, reason in result.closed.items():
-        logger.info(
-            "Push of %s: closed for %s (%s)%s.", day, label, reason, ", pushed anyway" if run.include_closed else ""
-        )
+    for label, counts in run.target_counts.items():
+        if counts.closed:
+            logger.info(
+                "Push of %s: closed for %s (%s)%s.",
+                day,
+                label,
+                counts.closed,
+                ", pushed anyway" if run.include_closed else "",
+            )
     return run
 
 
 def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: PushRun | None = None) -> PushRun:
     """Undo the push `undone` and record the attempt as a PushRun with trigger undo.
 
-    A failing undo is recorded, not raised, and e-mailed to ADMINS as a failing push is; raise
-    PushError when the day is already under way.
+    A failing undo is recorded, not raised, and e-mailed to ADMINS as a failing push is (one the
+    database committed although the answer was lost is recorded done); raise PushError when the day
+    is already under way, or when the database did not answer to record the outcome.
     """
     if run is None:
         try:
@@ -110,18 +127,31 @@ def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: 
     run.mark_running()
     logger.info("Undo of run %s (%s) started (run %s).", undone.pk, undone.date, run.pk)
     try:
-        result = undo(undone, undo_run=run)
+        undo(undone, undo_run=run)
     except Exception as exc:
-        _drop_broken_connection()
-        run.mark_failed(exc)
-        logger.error("Undo of run %s failed (run %s): %s", undone.pk, run.pk, run.error)
-        notify_failure(run)
-        return run
+        # The undo records its outcome in its own transaction (mark_undone): read back whether it committed.
+        _record_outcome(run, exc)
+        if run.status != PushRun.Status.SUCCEEDED:
+            logger.error("Undo of run %s failed (run %s): %s", undone.pk, run.pk, run.error)
+            notify_failure(run)
+            return run
+        logger.warning(
+            "Undo of run %s (run %s): the database committed it, but its answer was lost (%s: %s).",
+            undone.pk,
+            run.pk,
+            type(exc).__name__,
+            _first_line(exc),
+        )
+    counts = run.target_counts.values()
     logger.info(
         "Undo of run %s succeeded (run %s): %s.",
         undone.pk,
         run.pk,
-        text.undo_summary(result.deleted, result.cleared, result.kept),
+        text.undo_summary(
+            sum(count.deleted for count in counts),
+            sum(count.cleared for count in counts),
+            sum(count.kept for count in counts),
+        ),
     )
     return run
 
@@ -151,39 +181,74 @@ def queue_undo(undone: PushRun, *, requested_by: models.Model | None = None) -> 
     return run
 
 
-def _push_and_record(day: datetime.date, run: PushRun) -> PushResult:
+class _Attempt:
+    """What a push returned, kept as soon as it returns: before its transaction commits."""
+
+    result: PushResult | None = None
+
+
+def _push_and_record(day: datetime.date, run: PushRun, attempt: _Attempt) -> None:
     """Push `day` and record the success in the push's own transaction where they share a database."""
     if not shares_database():
-        result = push(day, run_id=run.pk, include_closed=run.include_closed)
-        run.mark_succeeded(result)
-        return result
+        # The push's transaction is opened here, so that its result is in hand before it commits:
+        # if the answer to the COMMIT is lost, the ledger it wrote tells whether it committed.
+        with contextlib.ExitStack() as stack:
+            for alias in _attendance_aliases():
+                stack.enter_context(transaction.atomic(using=alias))
+            attempt.result = push(day, run_id=run.pk, include_closed=run.include_closed)
+        run.mark_succeeded(attempt.result)
+        return
     # A process killed after the COMMIT would otherwise leave a pushed day recorded as running,
-    # and later as "interrupted, nothing was written".
+    # and later as "interrupted, nothing was written"; and a COMMIT whose answer is lost leaves
+    # the outcome in the database for _record_outcome to read back.
     with transaction.atomic(using=router.db_for_write(PushRun)):
-        result = push(day, run_id=run.pk, include_closed=run.include_closed)
-        run.mark_succeeded(result)
-    return result
+        attempt.result = push(day, run_id=run.pk, include_closed=run.include_closed)
+        run.mark_succeeded(attempt.result)
+
+
+def _attendance_aliases() -> list[str]:
+    return sorted({router.db_for_write(target.model) for target in conf.TARGETS})
 
 
 # How long a failure waits for a database that stopped answering before it gives up recording it.
 RECORD_ATTEMPTS = (0, 0.5, 1, 2)
 
 
-def _record_failure(run: PushRun, exc: BaseException) -> None:
-    """Record `run` as failed with `exc`; raise PushError (one line) when the database does not answer."""
+def _record_outcome(run: PushRun, exc: BaseException, result: PushResult | None = None) -> None:
+    """Record what `run` (a push or an undo that raised `exc`) left in the database, read back on a fresh connection.
+
+    A push or an undo that committed although its answer was lost (the connection broke during the
+    COMMIT) is recorded succeeded, with the counts it committed; only an attempt the database does
+    not hold is recorded failed. `result` is what a push returned before its COMMIT, if it got that far.
+    Raise PushError (one line) when the database does not answer.
+    """
     for pause in RECORD_ATTEMPTS:
         time.sleep(pause)
-        _drop_broken_connection()
+        _fresh_connections()
         try:
-            run.mark_failed(exc)
+            if result is not None and not shares_database() and _ledger_holds(run):
+                # The history is on another database: the attendance's ledger rows of this run
+                # were written in the push's transaction, so it committed.
+                run.mark_succeeded(result)
+            else:
+                run.mark_failed(exc)
             return
         except DatabaseError as record_exc:
             unrecorded = record_exc
-    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    what = f"Undo of run {run.undoes_id}" if run.trigger == PushRun.Trigger.UNDO else f"Push of {run.date:%Y-%m-%d}"
     raise PushError(
-        f"Push of {run.date:%Y-%m-%d} failed ({type(exc).__name__}: {first_line}), and the database did not "
+        f"{what} failed ({type(exc).__name__}: {_first_line(exc)}), and the database did not "
         f"answer to record it ({type(unrecorded).__name__}); run {run.pk} will show as interrupted once it does."
     ) from None
+
+
+def _ledger_holds(run: PushRun) -> bool:
+    """Return whether an attendance database holds ledger rows of `run`."""
+    return any(PushedRecord.objects.using(alias).filter(run=run.pk).exists() for alias in _attendance_aliases())
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _record_stop(run: PushRun, exc: BaseException) -> None:
@@ -398,12 +463,16 @@ def notify_failure(run: PushRun) -> None:
         logger.exception("Could not e-mail ADMINS about the failed run %s (%s).", run.pk, run.date)
 
 
-def _drop_broken_connection() -> None:
-    connection = connections[router.db_for_write(PushRun)]
-    # After a dropped connection the failure could not be recorded; outside a transaction,
-    # Django reconnects on the next query once the broken one is closed.
-    if not connection.in_atomic_block:
-        connection.close_if_unusable_or_obsolete()
+def _fresh_connections() -> None:
+    """Close the connections to the runs' and the attendance's databases, so that the next query opens a new one.
+
+    After an error the old one may be broken, or may have lost the answer to a COMMIT: what the
+    database holds is read on a new one. Inside a caller's transaction there is nothing to close.
+    """
+    for alias in {router.db_for_write(PushRun), *_attendance_aliases()}:
+        connection = connections[alias]
+        if not connection.in_atomic_block:
+            connection.close()
 
 
 def _hand_to_worker(run: PushRun, task_name: str) -> bool:

@@ -15,7 +15,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 # A local .env is a convenience for development; real deployments set the environment.
 # ENV_FILE names another file (tests point it nowhere so a developer's .env cannot leak in).
-environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
+_ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+environ.Env.read_env(_ENV_FILE, overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -111,6 +112,29 @@ STATIC_URL = "static/"
 # env.path("") is ".", and whitenoise would then serve the database, .env and .git. A relative
 # value is read from the project folder, not from wherever the process was started.
 STATIC_ROOT = (BASE_DIR / (env.str("STATIC_ROOT", default="").strip() or "staticfiles")).resolve()
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+# whitenoise serves every file in STATIC_ROOT: every process refuses to start (gunicorn's too, not only
+# `check --deploy` and its E022) when that would be the project's code, its database, .env or .git.
+# Inside the project only the collected-static folder, staticfiles/, is STATIC_ROOT's.
+_PROJECT = BASE_DIR.resolve()
+_KEPT = [_PROJECT, Path(_ENV_FILE).resolve()]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"] != ":memory:":
+    _KEPT.append(Path(DATABASES["default"]["NAME"]).resolve())
+if not _within(STATIC_ROOT, _PROJECT / "staticfiles") and (
+    _within(STATIC_ROOT, _PROJECT) or any(_within(kept, STATIC_ROOT) for kept in _KEPT)
+):
+    raise ImproperlyConfigured(
+        f"STATIC_ROOT {str(STATIC_ROOT)!r} is the project folder, holds it, its database or .env, or is a folder "
+        f"of it other than {str(_PROJECT / 'staticfiles')!r}: whitenoise would serve the code, the database, .env "
+        "or .git. Leave STATIC_ROOT unset (staticfiles/ next to manage.py) or point it at a folder outside the "
+        "project."
+    )
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

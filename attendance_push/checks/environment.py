@@ -106,28 +106,50 @@ def check_databases(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
 
 def check_static_root(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Refuse a STATIC_ROOT that would publish the project's folder or the app's source."""
+    """Refuse a STATIC_ROOT that would publish the project's folder, a folder of it, the app's source or a database."""
     static_root = getattr(settings, "STATIC_ROOT", None)
     if not static_root:
         return []  # collectstatic refuses to run, and whitenoise serves nothing from it
     root = Path(static_root).resolve()
-    app_source = Path(apps.get_app_config("attendance_push").path).resolve()
-    exposed = [("the app's source", app_source)]
+    problem = _exposes(root)
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"STATIC_ROOT {str(root)!r} {problem}: collectstatic writes into it and whitenoise serves every file "
+            "in it, the code, the database, .env and .git included.",
+            hint="Point STATIC_ROOT at BASE_DIR / 'staticfiles' (the collected-static folder, the only folder of "
+            "the project it may be) or at a folder outside the project (an empty STATIC_ROOT= in a .env file "
+            "must mean that default, not the working folder).",
+            id="attendance_push.E022",
+        )
+    ]
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _exposes(root: Path) -> str | None:
+    """Return what STATIC_ROOT `root` would publish, in words, or None when it is a folder of its own."""
     project = _project_folder()
     if project is not None:
-        exposed.insert(0, ("the project folder", project))
-    for name, folder in exposed:
-        if root == folder or root in folder.parents:
-            return [
-                checks.Error(
-                    f"STATIC_ROOT {str(root)!r} is {name} or holds it ({folder}): collectstatic writes into it "
-                    "and whitenoise serves every file in it, the database, .env and .git included.",
-                    hint="Point STATIC_ROOT at a folder of its own, e.g. BASE_DIR / 'staticfiles' "
-                    "(an empty STATIC_ROOT= in a .env file must mean that default, not the working folder).",
-                    id="attendance_push.E022",
-                )
-            ]
-    return []
+        if _within(project, root):
+            return f"is the project folder or holds it ({project})"
+        if _within(root, project) and not _within(root, project / "staticfiles"):
+            # .git, the settings' package, an app, templates: every folder of the project but the
+            # collected-static one holds something of the project.
+            return f"is a folder of the project ({project}) other than its collected-static folder, staticfiles"
+    app_source = Path(apps.get_app_config("attendance_push").path).resolve()
+    if _within(app_source, root):
+        return f"is the app's source or holds it ({app_source})"
+    for alias, database in settings.DATABASES.items():
+        name = str(database.get("NAME") or "")
+        if not database.get("ENGINE", "").endswith("sqlite3") or not name or name.startswith((":memory:", "file:")):
+            continue
+        if _within(Path(name).resolve(), root):
+            return f"holds the database {alias!r} ({Path(name).resolve()})"
+    return None
 
 
 def _project_folder() -> Path | None:

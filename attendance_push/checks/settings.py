@@ -16,24 +16,28 @@ from .environment import project_requirements
 from .targets import SETTING, check_target
 
 _KEEP_HINT = "None keeps everything; prune_push_history deletes what is older."
-# The settings that count days: (key, check ID, the fewest days, whether None keeps everything, hint).
-# Literal IDs, one per setting, so that a search for the ID finds its check.
+# The settings that count days: (key, check ID, the fewest days, the most or None, whether None keeps
+# everything, hint). Literal IDs, one per setting, so that a search for the ID finds its check.
 _DAY_COUNTS = (
     (
         "CATCH_UP_DAYS",
         "attendance_push.E014",
         0,
+        None,
         False,
         "It is how many missed days a returning worker pushes; 0 turns catch-up off.",
     ),
-    ("KEEP_LEDGER_DAYS", "attendance_push.E060", 1, True, _KEEP_HINT),
-    ("KEEP_RUNS_DAYS", "attendance_push.E061", 1, True, _KEEP_HINT),
+    ("KEEP_LEDGER_DAYS", "attendance_push.E060", 1, None, True, _KEEP_HINT),
+    ("KEEP_RUNS_DAYS", "attendance_push.E061", 1, None, True, _KEEP_HINT),
     (
         "MAX_PAST_DAYS",
         "attendance_push.E023",
         0,
+        3660,
         False,
-        "It is how far back the admin, the command and the preview accept a day (default 366).",
+        "It is how far back the admin, the command and the preview accept a day (default 366). At most 3660, "
+        "ten years: a backfill never needs more, and a mistyped year (2016 for 2026) is then refused rather "
+        "than pushed as a whole day of records a decade back.",
     ),
 )
 
@@ -106,11 +110,14 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 id="attendance_push.E011",
             )
         )
-    for key, check_id, minimum, none_keeps_all, hint in _DAY_COUNTS:
+    for key, check_id, minimum, maximum, none_keeps_all, hint in _DAY_COUNTS:
         value = raw.get(key, DEFAULTS[key])
-        if (value is None and none_keeps_all) or (_whole(value) and value >= minimum):
+        if (value is None and none_keeps_all) or (
+            _whole(value) and value >= minimum and (maximum is None or value <= maximum)
+        ):
             continue
-        accepted = f"{minimum} or more, or None" if none_keeps_all else f"{minimum} or more"
+        accepted = f"{minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+        accepted += ", or None" if none_keeps_all else ""
         errors.append(
             checks.Error(
                 f"{SETTING}[{key!r}] must be a whole number of days, {accepted}, not {value!r}.", hint=hint, id=check_id

@@ -50,8 +50,12 @@ def undo(run: PushRun, *, dry_run: bool = False, undo_run: PushRun | None = None
             tuple(_undo_target(run, label, spec, dry_run=True) for label, spec in specs.items()),
             dry_run=True,
         )
-    aliases = {router.db_for_write(PushRun), *(router.db_for_write(_model(run, label)) for label in specs)}
-    with day_lock(aliases, run.date):
+    runs_alias = router.db_for_write(PushRun)
+    attendance = {router.db_for_write(_model(run, label)) for label in specs} - {runs_alias}
+    # The history's database first, so that it commits last: where the history is on another
+    # database than the attendance, an undo recorded done is one whose deletions committed, and one
+    # whose deletions did not commit is rolled back with them.
+    with day_lock([runs_alias], run.date), day_lock(attendance, run.date):
         # Another undo may have finished while this one waited for the lock. The run's row stays
         # locked until the undo commits: a prune of its ledger waits for it, rather than deleting
         # the ledger between this check and the statements that read it.
