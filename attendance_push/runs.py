@@ -13,7 +13,7 @@ import time
 
 from django.core.mail import mail_admins
 from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
-from django.db.models import Min
+from django.db.models import Min, OuterRef, Subquery
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -416,9 +416,33 @@ def is_pushed(day: datetime.date) -> bool:
     the schedule nor catch-up pushes it again (an explicit push still does). An undo before the push
     time takes back a push that came early (today pushed in the morning by mistake): like that push,
     it does not stand for the evening's, and the schedule still pushes the day.
+
+    A handled day is either pushed or undone (`undone_days`): the calendar and the health check tell
+    the two apart; catch-up leaves both alone.
     """
     handled = PushRun.objects.filter(date=day, status=PushRun.Status.SUCCEEDED, started_at__gte=push_instant(day))
     return handled.exists()
+
+
+def undone_days(first: datetime.date, last: datetime.date) -> dict[datetime.date, int]:
+    """Return the days from `first` to `last` whose latest successful push was undone, each with its undo's id.
+
+    A later successful push of a day makes it pushed again: the latest push is then one nobody undid.
+    """
+    latest_push = (
+        PushRun.objects.filter(date=OuterRef("date"), status=PushRun.Status.SUCCEEDED)
+        .exclude(trigger=PushRun.Trigger.UNDO)
+        .order_by("-started_at", "-pk")
+        .values("pk")[:1]
+    )
+    undos = PushRun.objects.filter(
+        trigger=PushRun.Trigger.UNDO,
+        status=PushRun.Status.SUCCEEDED,
+        date__gte=first,
+        date__lte=last,
+        undoes=Subquery(latest_push),
+    )
+    return dict(undos.order_by("pk").values_list("date", "pk"))
 
 
 def notify_failure(run: PushRun) -> None:

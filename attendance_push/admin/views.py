@@ -287,6 +287,12 @@ def status_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> JsonResp
     # The history asks for new runs every half minute while it is idle: one query when there are none.
     new = list(queryset.filter(pk__gt=after).order_by("pk")[:NEW_RUNS]) if after is not None else []
     runs = [*(queryset.filter(pk__in=ids) if ids else []), *new]
+    # An undo that finished changes the row of the run it undid too: "Undone by run N".
+    undone = {run.undoes_id for run in runs if run.status == PushRun.Status.SUCCEEDED and run.undoes_id} - {
+        run.pk for run in runs
+    }
+    if undone:
+        runs += list(queryset.filter(pk__in=undone))
     data = {
         "runs": {
             str(run.pk): {
