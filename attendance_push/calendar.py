@@ -14,17 +14,20 @@ from django.utils.translation import gettext_lazy as _
 from .conf import conf
 from .ledger import forced_closed, standing_on_closed_days, standing_runs
 from .models import PushRun
-from .runs import installed_on
+from .runs import installed_on, undone_days
 from .schedule import push_instant
 from .text import closed_days
 
 # Outcome of a day, worst news first where several apply.
 PUSHED, FAILED, RUNNING, MISSED, UPCOMING, BEFORE = "pushed", "failed", "running", "missed", "upcoming", "before"
+# Handled as a pushed day is (catch-up leaves it), but its latest successful push was undone: no records stand.
+UNDONE = "undone"
 CLOSED = "closed"
 # Closed now, but records a push created while the day was open still stand: false until pushed again.
 STANDING = "standing"
 LEGEND = {
     PUSHED: _("Pushed"),
+    UNDONE: _("Undone: its last push was undone (push the day again to bring its records back)"),
     CLOSED: _("Closed: a weekly off, a holiday or a closure (no records created)"),
     STANDING: _("Closed after its push: records pushed before the closure still stand (push the day again)"),
     RUNNING: _("Queued or running"),
@@ -136,12 +139,13 @@ def history_calendar(today: datetime.date, now: datetime.datetime, days: int = 9
     for day, status, last_start in rows:
         latest[day][status] = last_start
     installed = installed_on()
+    undone = undone_days(start, today)
     closed, standing, forced = _closed_state(start, today)
     targets = len(conf.TARGETS)
     calendar = []
     for offset in range(days):
         day = start + datetime.timedelta(days=offset)
-        outcome = _outcome(day, latest.get(day, {}), now, installed)
+        outcome = _outcome(day, latest.get(day, {}), now, installed, undone=day in undone)
         reasons, count = closed.get(day, ()), standing.get(day, 0)
         outcome = _unless_closed(outcome, reasons, targets, standing=count, forced=day in forced)
         calendar.append(CalendarDay(day, outcome, reasons, count, day in forced))
@@ -157,11 +161,12 @@ def day_outcomes(days: set[datetime.date], now: datetime.datetime) -> dict[datet
     for day, status, last_start in rows:
         latest[day][status] = last_start
     installed = installed_on()
+    undone = undone_days(min(days), max(days)) if days else {}
     closed, standing, forced = _closed_state(min(days), max(days)) if days else ({}, {}, set())
     targets = len(conf.TARGETS)
     return {
         day: _unless_closed(
-            _outcome(day, latest.get(day, {}), now, installed),
+            _outcome(day, latest.get(day, {}), now, installed, undone=day in undone),
             closed.get(day, ()),
             targets,
             standing=standing.get(day, 0),
@@ -225,12 +230,14 @@ def _unless_closed(
     return outcome
 
 
-def _outcome(day, statuses, now, installed) -> str:
+def _outcome(day, statuses, now, installed, *, undone: bool = False) -> str:
     instant = push_instant(day)
+    # The latest start of a successful push or undo: handled, as catch-up sees it (runs.is_pushed).
     succeeded = statuses.get(PushRun.Status.SUCCEEDED)
     # Before the push time, today's early push shows; after it, only a push since then counts.
     if succeeded is not None and (succeeded >= instant or instant > now):
-        return PUSHED
+        # Handled either way; pushed only when nobody undid its latest successful push since.
+        return UNDONE if undone else PUSHED
     if PushRun.Status.QUEUED in statuses or PushRun.Status.RUNNING in statuses:
         return RUNNING
     if PushRun.Status.FAILED in statuses or PushRun.Status.INTERRUPTED in statuses:

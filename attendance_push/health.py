@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
@@ -16,7 +17,7 @@ from django.utils.translation import ngettext
 from .calendar import standing_days
 from .conf import conf
 from .models import PushRun
-from .runs import is_pushed
+from .runs import is_pushed, undone_days
 from .schedule import daily_next_run, next_push_after
 from .text import closed_for_all
 
@@ -48,8 +49,10 @@ class Health:
 
     clusters: list
     next_run: datetime.datetime | None
+    # The latest day pushed whose push nobody undid since.
     last_success: PushRun | None
     yesterday: datetime.date
+    # Pushed since its push time, and not undone since.
     yesterday_pushed: bool
     problems: list[str]
     # When the daily push was due and has not started since (more than OVERDUE_AFTER ago), else None.
@@ -59,6 +62,9 @@ class Health:
     # The days of the history's window closed after their push, whose pushed records still stand:
     # (day, reasons, how many records), as calendar.standing_days.
     standing: tuple[tuple[datetime.date, list[str], int], ...] = ()
+    # The undo that took back yesterday's latest push after its push time, else None. Handled, as catch-up
+    # sees it (an administrator's decision: not a problem), but not pushed: no pushed records stand.
+    yesterday_undone_by: int | None = None
 
 
 def is_overdue(next_run: datetime.datetime | None, now: datetime.datetime) -> bool:
@@ -72,13 +78,18 @@ def check_health(now: datetime.datetime | None = None) -> Health:
     next_run = daily_next_run()
     clusters = running_clusters()
     yesterday = now.astimezone(conf.TIME_ZONE).date() - datetime.timedelta(days=1)
-    succeeded = PushRun.objects.filter(status=PushRun.Status.SUCCEEDED)
+    # Pushes, not undos: an undo writes no attendance.
+    succeeded = PushRun.objects.filter(status=PushRun.Status.SUCCEEDED).exclude(trigger=PushRun.Trigger.UNDO)
     # The latest day pushed, not the last run to finish: a rerun of an old day says nothing about yesterday.
-    last_success = succeeded.order_by("-date", "-finished_at").first()
+    # A push that was undone since pushed nothing that stands.
+    undone = PushRun.objects.filter(undoes=OuterRef("pk"), status=PushRun.Status.SUCCEEDED)
+    last_success = succeeded.filter(~Exists(undone)).order_by("-date", "-finished_at").first()
     last_finish = succeeded.order_by("-finished_at").values_list("finished_at", flat=True).first()
-    yesterday_pushed = is_pushed(yesterday)
+    handled = is_pushed(yesterday)
+    yesterday_undone_by = undone_days(yesterday, yesterday).get(yesterday) if handled else None
+    yesterday_pushed = handled and yesterday_undone_by is None
     yesterday_closed: tuple[str, ...] = ()
-    if not yesterday_pushed:
+    if not handled:
         # As catch-up (runs.missed_days) sees it: a day closed for every target has nothing to push.
         yesterday_closed = tuple(closed_for_all(conf.TARGETS, yesterday, yesterday).get(yesterday, ()))
     problems = []
@@ -89,7 +100,7 @@ def check_health(now: datetime.datetime | None = None) -> Health:
             _("The last successful push finished %(ago)s ago (more than 26 hours).")
             % {"ago": timesince(last_finish, now)}
         )
-    if not yesterday_pushed and not yesterday_closed:
+    if not handled and not yesterday_closed:
         problems.append(
             _("Yesterday (%(day)s) has not been pushed since its push time.") % {"day": f"{yesterday:%Y-%m-%d}"}
         )
@@ -111,6 +122,7 @@ def check_health(now: datetime.datetime | None = None) -> Health:
         overdue_since,
         yesterday_closed,
         standing,
+        yesterday_undone_by,
     )
 
 

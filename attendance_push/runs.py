@@ -13,7 +13,7 @@ import time
 
 from django.core.mail import mail_admins
 from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
-from django.db.models import Min
+from django.db.models import Min, OuterRef, Subquery
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from . import text
 from .conf import conf
 from .days import validate_day
 from .exceptions import PushError
-from .ledger import refusal
+from .ledger import refusal, undone_by
 from .ledger.undo import undo
 from .liveness import (
     heartbeat,
@@ -111,6 +111,10 @@ def run_push(
 def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: PushRun | None = None) -> PushRun:
     """Undo the push `undone` and record the attempt as a PushRun with trigger undo.
 
+    `run` is the undo's own run, recorded by `start_undo` or `queue_undo`. Without it, a new run is
+    recorded first and a refusal is found only under the day's lock: recorded as a failed run, not
+    raised; the pages and the command start the run with `start_undo`, which refuses instead.
+
     A failing undo is recorded, not raised, and e-mailed to ADMINS as a failing push is (one the
     database committed although the answer was lost is recorded done); raise PushError when the day
     is already under way, or when the database did not answer to record the outcome.
@@ -123,7 +127,7 @@ def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: 
                 )
         except IntegrityError:
             # One queued or running run per day, the database says: a push or undo of the day is on.
-            raise PushError(_already_under_way(undone.date)) from None
+            raise PushError(_undo_refusal(undone)) from None
     run.mark_running()
     logger.info("Undo of run %s (%s) started (run %s).", undone.pk, undone.date, run.pk)
     try:
@@ -156,22 +160,59 @@ def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: 
     return run
 
 
+def start_undo(undone: PushRun, *, requested_by: models.Model | None = None, queued: bool = False) -> PushRun:
+    """Record an undo of `undone`, running (or `queued`); refuse it with PushError, recording nothing, when
+    `undone` cannot be undone or is being undone.
+
+    One live undo per run, as one live push per day: an undo's day is its run's day, so the database's
+    one-queued-or-running-run-per-day constraint keeps a second one out while the first is on. The run is
+    recorded first and `undone` checked after, in the same transaction: a second undo that reaches the
+    database while the first commits waits for it there (PostgreSQL: the constraint's index; SQLite: the
+    write lock), then finds `undone` undone and is refused, instead of becoming a run that fails.
+    """
+    status = PushRun.Status.QUEUED if queued else PushRun.Status.RUNNING
+    for attempt in range(2):
+        try:
+            with transaction.atomic(using=router.db_for_write(PushRun)):
+                run = PushRun.objects.create(
+                    date=undone.date,
+                    trigger=PushRun.Trigger.UNDO,
+                    undoes=undone,
+                    requested_by=requested_by,
+                    status=status,
+                    started_at=None if queued else timezone.now(),
+                )
+                # Read again, after the INSERT: what the caller read may predate another undo's commit.
+                current = PushRun.objects.filter(pk=undone.pk).first()
+                reason = text.run_pruned(undone.pk) if current is None else refusal(current)
+                if reason:
+                    raise PushError(reason)
+                return run
+        except IntegrityError:
+            # A dead run of the day gives way; a live one is reported.
+            if attempt or not mark_never_finishing_interrupted():
+                break
+    raise PushError(_undo_refusal(undone))
+
+
+def _undo_refusal(undone: PushRun) -> str:
+    """Say why an undo of `undone` cannot start now that the database refused a second live run of its day."""
+    run = PushRun.objects.active().filter(date=undone.date).order_by("created_at").first()
+    if run is not None:
+        return text.undo_under_way(undone, run) if run.undoes_id == undone.pk else text.under_way(run)
+    # It finished meanwhile.
+    undo_run = undone_by(undone)
+    if undo_run is not None:
+        return text.already_undone(undone, undo_run)
+    return text.was_under_way(undone.date)
+
+
 def queue_undo(undone: PushRun, *, requested_by: models.Model | None = None) -> PushRun:
     """Record a queued undo of `undone` and hand it to the django-q2 cluster once committed.
 
-    Refuse (PushError) a run that cannot be undone, or whose day is being pushed or undone.
+    Refuse (PushError) a run that cannot be undone, or whose day is being pushed or undone (see `start_undo`).
     """
-    try:
-        with transaction.atomic(using=router.db_for_write(PushRun)):
-            reason = refusal(undone)
-            if reason:
-                raise PushError(reason)
-            refuse_days_under_way([undone.date])
-            run = PushRun.objects.create(
-                date=undone.date, trigger=PushRun.Trigger.UNDO, undoes=undone, requested_by=requested_by
-            )
-    except IntegrityError:
-        raise PushError(_already_under_way(undone.date)) from None
+    run = start_undo(undone, requested_by=requested_by, queued=True)
 
     def enqueue() -> None:
         if not _hand_to_worker(run, f"attendance_push undo run {undone.pk} run {run.pk}"):
@@ -441,9 +482,33 @@ def is_pushed(day: datetime.date) -> bool:
     the schedule nor catch-up pushes it again (an explicit push still does). An undo before the push
     time takes back a push that came early (today pushed in the morning by mistake): like that push,
     it does not stand for the evening's, and the schedule still pushes the day.
+
+    A handled day is either pushed or undone (`undone_days`): the calendar and the health check tell
+    the two apart; catch-up leaves both alone.
     """
     handled = PushRun.objects.filter(date=day, status=PushRun.Status.SUCCEEDED, started_at__gte=push_instant(day))
     return handled.exists()
+
+
+def undone_days(first: datetime.date, last: datetime.date) -> dict[datetime.date, int]:
+    """Return the days from `first` to `last` whose latest successful push was undone, each with its undo's id.
+
+    A later successful push of a day makes it pushed again: the latest push is then one nobody undid.
+    """
+    latest_push = (
+        PushRun.objects.filter(date=OuterRef("date"), status=PushRun.Status.SUCCEEDED)
+        .exclude(trigger=PushRun.Trigger.UNDO)
+        .order_by("-started_at", "-pk")
+        .values("pk")[:1]
+    )
+    undos = PushRun.objects.filter(
+        trigger=PushRun.Trigger.UNDO,
+        status=PushRun.Status.SUCCEEDED,
+        date__gte=first,
+        date__lte=last,
+        undoes=Subquery(latest_push),
+    )
+    return dict(undos.order_by("pk").values_list("date", "pk"))
 
 
 def notify_failure(run: PushRun) -> None:

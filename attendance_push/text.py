@@ -261,6 +261,15 @@ def already_undone(run: PushRun, undo_run: PushRun) -> str:
     return _("Run %(run)d was already undone by run %(undo)d.") % {"run": run.pk, "undo": undo_run.pk}
 
 
+def undo_under_way(run: PushRun, undo_run: PushRun) -> str:
+    """Say why a second undo of `run` is refused while `undo_run` undoes it."""
+    return _("The undo of run %(run)d is already under way (%(status)s, run %(undo)d); wait for it to finish.") % {
+        "run": run.pk,
+        "undo": undo_run.pk,
+        "status": undo_run.get_status_display().lower(),
+    }
+
+
 def ledger_pruned(run: PushRun) -> str:
     return _(
         "The ledger of run %(run)d was pruned on %(when)s (KEEP_LEDGER_DAYS): its records can no longer be told "

@@ -21,9 +21,11 @@ def health(request: HttpRequest) -> JsonResponse:
             "problems": state.problems,
             "last_pushed_day": f"{last.date:%Y-%m-%d}" if last else None,
             # "closed": why yesterday was closed for every target (nothing to push: not a problem), else [].
+            # "undone": its push was undone after its push time (an administrator's decision: not a problem).
             "yesterday": {
                 "day": f"{state.yesterday:%Y-%m-%d}",
                 "pushed": state.yesterday_pushed,
+                "undone": state.yesterday_undone_by is not None,
                 "closed": list(state.yesterday_closed),
             },
             "next_push": state.next_run.isoformat() if state.next_run else None,

@@ -50,7 +50,7 @@ def test_healthy_is_200_with_the_last_pushed_day_the_next_push_and_the_worker(cl
         "healthy": True,
         "problems": [],
         "last_pushed_day": "2026-11-20",
-        "yesterday": {"day": "2026-11-20", "pushed": True, "closed": []},
+        "yesterday": {"day": "2026-11-20", "pushed": True, "undone": False, "closed": []},
         "next_push": "2026-11-21T15:15:00+00:00",
         "overdue_since": None,
         "worker": {"running": False, "clusters": 0},
@@ -85,7 +85,7 @@ def test_a_yesterday_closed_for_every_target_and_never_pushed_is_healthy_as_catc
     assert response.status_code == 200
     data = json.loads(response.content)
     assert data["problems"] == []
-    assert data["yesterday"] == {"day": "2026-11-20", "pushed": False, "closed": ["Strike"]}
+    assert data["yesterday"] == {"day": "2026-11-20", "pushed": False, "undone": False, "closed": ["Strike"]}
 
 
 def test_a_yesterday_closed_for_some_targets_only_still_needs_its_push(client):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils.dates import WEEKDAYS_ABBR
 
-from ..calendar import LEGEND, STANDING, calendar_weeks, day_outcomes, history_calendar
+from ..calendar import LEGEND, STANDING, UNDONE, calendar_weeks, day_outcomes, history_calendar
 
 
 def calendar_context(current: datetime.date, now: datetime.datetime) -> dict[str, Any]:
@@ -18,11 +18,12 @@ def calendar_context(current: datetime.date, now: datetime.datetime) -> dict[str
         "calendar_weeks": calendar_weeks(calendar),
         # Sunday first: Nepal's week.
         "weekday_names": [WEEKDAYS_ABBR[6], *(WEEKDAYS_ABBR[n] for n in range(6))],
-        # The warning of a closed day with pushed records still standing only where there is one.
+        # The warning of a closed day with pushed records still standing, and the undone days' colour, only
+        # where the calendar has such a day.
         "legend": {
             outcome: text
             for outcome, text in LEGEND.items()
-            if outcome != STANDING or any(cell.outcome == STANDING for cell in calendar)
+            if outcome not in (STANDING, UNDONE) or any(cell.outcome == outcome for cell in calendar)
         },
     }
 

@@ -117,7 +117,16 @@ class PushRunAdmin(admin.ModelAdmin):
         fixed_by = PushRun.objects.filter(
             date=OuterRef("date"), status=PushRun.Status.SUCCEEDED, created_at__gt=OuterRef("created_at")
         ).order_by("created_at", "pk")
-        return super().get_queryset(request).annotate(fixed_by_pk=Subquery(fixed_by.values("pk")[:1]))
+        # The undo that took a run back, for its status: "Undone by run N".
+        undone_by = PushRun.objects.filter(undoes=OuterRef("pk"), status=PushRun.Status.SUCCEEDED).order_by("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                fixed_by_pk=Subquery(fixed_by.values("pk")[:1]),
+                undone_by_pk=Subquery(undone_by.values("pk")[:1]),
+            )
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         current = today()
@@ -200,11 +209,20 @@ class PushRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, run: PushRun, live: bool = True) -> str:
-        badge = format_html(
-            '<span class="attendance-push-badge attendance-push-badge--{}">{}</span>',
-            run.status,
-            run.get_status_display(),
-        )
+        undone_by = getattr(run, "undone_by_pk", None)
+        if undone_by and run.status == PushRun.Status.SUCCEEDED:
+            # Its records were taken back: "Succeeded" would say they stand.
+            badge = format_html(
+                '<a class="attendance-push-badge attendance-push-badge--undone" href="{}">{}</a>',
+                self._change_url(undone_by),
+                words.undone_by_text(undone_by),
+            )
+        else:
+            badge = format_html(
+                '<span class="attendance-push-badge attendance-push-badge--{}">{}</span>',
+                run.status,
+                run.get_status_display(),
+            )
         if run.duration is not None:
             badge = format_html(
                 '{}<span class="attendance-push-duration">{}</span>', badge, self.duration_display(run, live=False)

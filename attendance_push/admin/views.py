@@ -29,7 +29,6 @@ from ..days import today
 from ..exceptions import DayTooOldError, NoActorError, PushError
 from ..forms import MAX_DAYS, PushDaysForm, iso_day_error, too_old_words
 from ..health import is_overdue, next_push_text, running_clusters, worker_contacts
-from ..ledger import refusal as undo_refusal
 from ..ledger.undo import undo
 from ..models import PushRun
 from ..plan.actor import actor_needed, resolve_actor
@@ -41,6 +40,7 @@ from ..runs import (
     refuse_days_under_way,
     run_push,
     run_undo,
+    start_undo,
 )
 from ..schedule import daily_next_run, next_push_after
 from ..templatetags.attendance_push import ISO_DAY, day_words
@@ -243,12 +243,10 @@ def undo_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: st
     change_url = model_admin._change_url(run.pk)
     if request.method == "POST" and "confirm" in request.POST:
         try:
-            reason = undo_refusal(run)
-            if reason:
-                # Refused before any run is recorded, as the queued path does.
-                raise PushError(reason)
+            # Refused before any run is recorded (start_undo, queue_undo): the page may be older than
+            # another undo of the run.
             if "run_now" in request.POST:
-                undo_run = run_undo(run, requested_by=request.user)
+                undo_run = run_undo(run, run=start_undo(run, requested_by=request.user))
                 if undo_run.status == PushRun.Status.SUCCEEDED:
                     model_admin.message_user(request, words.undone_text(run, undo_run), messages.SUCCESS)
                 else:
@@ -289,6 +287,12 @@ def status_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> JsonResp
     # The history asks for new runs every half minute while it is idle: one query when there are none.
     new = list(queryset.filter(pk__gt=after).order_by("pk")[:NEW_RUNS]) if after is not None else []
     runs = [*(queryset.filter(pk__in=ids) if ids else []), *new]
+    # An undo that finished changes the row of the run it undid too: "Undone by run N".
+    undone = {run.undoes_id for run in runs if run.status == PushRun.Status.SUCCEEDED and run.undoes_id} - {
+        run.pk for run in runs
+    }
+    if undone:
+        runs += list(queryset.filter(pk__in=undone))
     data = {
         "runs": {
             str(run.pk): {

@@ -234,6 +234,11 @@ def fixed_later_text(pk: int) -> str:
     return _("Run %(run)s pushed this day later.") % {"run": pk}
 
 
+def undone_by_text(pk: int) -> str:
+    """Return the status of a pushed run that run `pk` undid."""
+    return _("Undone by run %(run)s") % {"run": pk}
+
+
 def undoes_deleted_text() -> str:
     """Return what the page of an undo run says when the run it undid was deleted."""
     return _("Undoes a run since deleted from the history.")

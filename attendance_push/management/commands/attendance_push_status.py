@@ -82,6 +82,11 @@ class Command(BaseCommand):
         yesterday = {"day": f"{health.yesterday:%Y-%m-%d}"}
         if health.yesterday_pushed:
             write(_("Yesterday (%(day)s): pushed") % yesterday)
+        elif health.yesterday_undone_by is not None:
+            write(
+                _("Yesterday (%(day)s): undone by run %(undo)s (neither the schedule nor catch-up pushes it again)")
+                % {**yesterday, "undo": health.yesterday_undone_by}
+            )
         elif health.yesterday_closed:
             write(
                 _("Yesterday (%(day)s): closed (%(reasons)s), nothing to push")

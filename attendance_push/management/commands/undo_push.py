@@ -11,7 +11,7 @@ from attendance_push.exceptions import PushError
 from attendance_push.ledger.undo import undo
 from attendance_push.models import PushRun
 from attendance_push.results import TargetCounts, read_counts
-from attendance_push.runs import run_undo
+from attendance_push.runs import run_undo, start_undo
 from attendance_push.text import undo_summary
 
 
@@ -49,7 +49,8 @@ class Command(BaseCommand):
             self._report(heading, read_counts(preview.counts()), verbosity)
             return
         try:
-            undo_run = run_undo(run)
+            # Refused without a run when another undo got there since the preview.
+            undo_run = run_undo(run, run=start_undo(run))
         except PushError as exc:
             raise CommandError(str(exc)) from None
         if undo_run.status != PushRun.Status.SUCCEEDED:
