@@ -54,7 +54,7 @@ lint: install-dev
 ## make messages: refresh the Nepali catalogues (the app's, the demo school's and the demo project's,
 ## config/locale: its settings' words and config/django_words.py) from the sources, then compile
 ## them (needs GNU gettext: apt-get install gettext). Both files of each are committed;
-## tests/test_translation.py checks they agree and that no string of the sources is missing.
+## tests/project/test_translation.py checks they agree and that no string of the sources is missing.
 MESSAGE_APPS := attendance_push school config
 messages: install-dev
 	for app in $(MESSAGE_APPS); do \

@@ -13,8 +13,7 @@ from django_q.models import Schedule
 
 from attendance_push.schedule import ensure_schedule
 from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
-
-from .processes import zone_at_noon
+from tests.support.processes import zone_at_noon
 
 DAY = datetime.date(2026, 11, 20)
 # The instant every in-process test starts at: noon in Kathmandu the day after DAY, so DAY's push

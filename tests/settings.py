@@ -43,6 +43,6 @@ SECURE_SSL_REDIRECT = False
 
 # The demo closes Saturdays and Nepal's public holidays. Tests that push "today" or a fixed day must
 # not depend on which weekday it is, so the suite runs with no working calendar; the demo's own
-# calendar (DEMO_ATTENDANCE_PUSH) is tested as shipped in tests/test_closed_days.py.
+# calendar (DEMO_ATTENDANCE_PUSH) is tested as shipped in tests/engine/test_closed_days.py.
 DEMO_ATTENDANCE_PUSH = ATTENDANCE_PUSH  # noqa: F405
 ATTENDANCE_PUSH = {**DEMO_ATTENDANCE_PUSH, "WEEKLY_OFF": [], "HOLIDAYS": None}

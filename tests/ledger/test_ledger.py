@@ -1,0 +1,826 @@
+"""The ledger of pushed records: written with each push, undone, pruned, filtered in the admin."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.models import CharField
+from django.db.models.functions import Cast
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from attendance_push.checks import check_settings
+from attendance_push.exceptions import PushError
+from attendance_push.ledger import prune, undo
+from attendance_push.models import Closure, PushedRecord, PushRun
+from attendance_push.runs import is_pushed, missed_days, run_push, run_undo, scheduled_push
+from attendance_push.schedule import push_instant
+from attendance_push.service import push
+from school.models import EmployeeAttendance, StudentAttendance
+from tests.variants.models import Pupil, PupilAttendance
+
+from ..conftest import DAY, attendance, schedule_next_run
+
+pytestmark = pytest.mark.django_db
+
+STUDENTS = "school.StudentAttendance"
+PRUNE_NOW = datetime.datetime(2026, 12, 30, 6, 0, tzinfo=datetime.UTC)
+EMPLOYEES = "school.EmployeeAttendance"
+
+
+def ledger(run: PushRun, action: str, target: str = STUDENTS) -> set[str]:
+    return set(PushedRecord.objects.filter(run=run, target=target, action=action).values_list("person", flat=True))
+
+
+def pushed_run(day: datetime.date = DAY) -> PushRun:
+    run = run_push(day, trigger=PushRun.Trigger.COMMAND)
+    assert run.status == PushRun.Status.SUCCEEDED, run.error
+    return run
+
+
+# Writing the ledger -----------------------------------------------------------------------------
+
+
+def test_a_push_enters_each_created_record_and_filled_check_out_in_the_ledger(superuser, make_students, make_employees):
+    students = make_students(4)
+    employees = make_employees(2)
+    attendance(students[0], status="Present", time_in=datetime.time(8, 30))  # open: filled
+    attendance(students[1], status="Absent")  # has a record: left alone
+    attendance(students[2], time_in=datetime.time(18, 0))  # open but too late: skipped
+
+    run = pushed_run()
+
+    assert ledger(run, "created") == {str(students[3].pk)}
+    assert ledger(run, "filled") == {str(students[0].pk)}
+    assert ledger(run, "created", EMPLOYEES) == {str(e.pk) for e in employees}
+    assert PushedRecord.objects.filter(run=run).count() == run.created + run.filled == 4
+    assert set(PushedRecord.objects.filter(run=run).values_list("day", flat=True)) == {DAY}
+    run.refresh_from_db()
+    assert run.pushed[STUDENTS]["rules"][-1]["status"] == "Present"
+    assert run.pushed[STUDENTS]["filled"] == {"time_out": "17:00:00"}
+
+
+def test_a_dry_run_and_a_push_without_a_run_write_no_ledger(superuser, make_students):
+    make_students(3)
+    push(DAY, dry_run=True)
+    push(DAY)
+    assert StudentAttendance.objects.filter(date=DAY).count() == 3
+    assert not PushedRecord.objects.exists()
+
+
+def test_the_ledger_adds_no_statement_per_person(superuser, make_students):
+    def statements(people: int, day: datetime.date) -> int:
+        students = make_students(people)
+        # A third come in and are left open: their check-outs are filled (and entered) too.
+        for student in students[: people // 3]:
+            attendance(student, day=day, status="Present", time_in=datetime.time(8, 30))
+        run = PushRun.objects.create(date=day, trigger=PushRun.Trigger.COMMAND)
+        with CaptureQueriesContext(connection) as queries:
+            result = push(day, run_id=run.pk)
+        assert result.filled == people // 3
+        assert PushedRecord.objects.filter(run=run).count() == StudentAttendance.objects.filter(date=day).count()
+        return len(queries)
+
+    assert statements(3, DAY) == statements(60, DAY - datetime.timedelta(days=1))
+
+
+def test_a_rerun_of_the_day_enters_only_what_it_wrote(superuser, make_students):
+    first = make_students(2)
+    run = pushed_run()
+    later = make_students(1)
+    again = pushed_run()
+    assert ledger(run, "created") == {str(s.pk) for s in first}
+    assert ledger(again, "created") == {str(later[0].pk)}
+
+
+# Undo -------------------------------------------------------------------------------------------
+
+
+def test_undo_deletes_unchanged_records_clears_check_outs_and_keeps_what_people_changed(superuser, make_students):
+    students = make_students(6)
+    open_ones = students[:2]
+    for student in open_ones:
+        attendance(student, status="Present", time_in=datetime.time(8, 30))
+    run = pushed_run()
+    assert (run.created, run.filled) == (4, 2)
+    # A teacher corrects two created records and one filled check-out after the push.
+    StudentAttendance.objects.filter(student=students[2], date=DAY).update(status="Absent")
+    StudentAttendance.objects.filter(student=students[3], date=DAY).update(time_in=datetime.time(9, 40))
+    StudentAttendance.objects.filter(student=open_ones[1], date=DAY).update(time_out=datetime.time(15, 0))
+
+    undo_run = run_undo(run, requested_by=superuser)
+
+    assert undo_run.status == PushRun.Status.SUCCEEDED, undo_run.error
+    assert undo_run.trigger == PushRun.Trigger.UNDO
+    assert undo_run.undoes == run
+    assert undo_run.counts[STUDENTS] == {"deleted": 2, "cleared": 1, "kept": 3}
+    remaining = dict(StudentAttendance.objects.filter(date=DAY).values_list("student", "status"))
+    assert remaining == {
+        open_ones[0].pk: "Present",
+        open_ones[1].pk: "Present",
+        students[2].pk: "Absent",
+        students[3].pk: "Present",
+    }
+    assert StudentAttendance.objects.get(student=open_ones[0], date=DAY).time_out is None
+    assert StudentAttendance.objects.get(student=open_ones[1], date=DAY).time_out == datetime.time(15, 0)
+    assert list(run.undone_by.values_list("pk", flat=True)) == [undo_run.pk]
+
+
+def test_an_undo_dry_run_counts_and_writes_nothing(superuser, make_students):
+    make_students(3)
+    run = pushed_run()
+    first, second, _third = StudentAttendance.objects.filter(date=DAY).order_by("pk")
+    first.delete()
+    StudentAttendance.objects.filter(pk=second.pk).update(status="Late")
+
+    preview = undo(run, dry_run=True)
+
+    assert preview.counts()[STUDENTS] == {"deleted": 1, "cleared": 0, "kept": 1}
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
+    assert PushRun.objects.count() == 1
+
+
+def test_undo_is_refused_with_the_reason(superuser, make_students):
+    make_students(2)
+    run = pushed_run()
+    failed = PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.ADMIN, status=PushRun.Status.FAILED)
+    with pytest.raises(PushError, match=rf"Run {failed.pk} did not succeed \(failed\)"):
+        undo(failed)
+
+    undo_run = run_undo(run)
+    with pytest.raises(PushError, match=rf"Run {run.pk} was already undone by run {undo_run.pk}"):
+        undo(run)
+    with pytest.raises(PushError, match=rf"Run {undo_run.pk} is itself an undo"):
+        undo(undo_run)
+    again = run_undo(run)
+    assert again.status == PushRun.Status.FAILED
+    assert f"already undone by run {undo_run.pk}" in again.error
+
+
+def test_a_run_from_before_the_ledger_is_refused(superuser):
+    old = PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.SCHEDULE, status=PushRun.Status.SUCCEEDED, created=5)
+    with pytest.raises(PushError, match="has no ledger"):
+        undo(old)
+
+
+def test_an_undone_day_is_handled_for_the_schedule_and_catch_up(superuser, make_students):
+    make_students(2)
+    instant = push_instant(DAY)
+    # The evening's push ran; an administrator undoes it later that night.
+    with time_machine.travel(instant + datetime.timedelta(minutes=1), tick=False):
+        run = pushed_run()
+    with time_machine.travel(instant + datetime.timedelta(hours=1), tick=False):
+        run_undo(run)
+    with time_machine.travel(instant + datetime.timedelta(hours=2), tick=False):
+        assert is_pushed(DAY)
+        assert scheduled_push(instant) is None
+        assert DAY not in missed_days(timezone.now())
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    # An administrator can still push it explicitly.
+    again = pushed_run()
+    assert again.created == 2
+
+
+def test_an_early_push_undone_before_the_push_time_leaves_the_evening_push(superuser, make_students):
+    make_students(2)
+    instant = push_instant(DAY)
+    # The day is pushed in the morning by mistake and undone at once: the evening's push must still come.
+    with time_machine.travel(instant - datetime.timedelta(hours=10), tick=False):
+        run = pushed_run()
+    with time_machine.travel(instant - datetime.timedelta(hours=9), tick=False):
+        assert run_undo(run).status == PushRun.Status.SUCCEEDED
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    with time_machine.travel(instant + datetime.timedelta(minutes=20), tick=False):
+        assert not is_pushed(DAY)
+        assert DAY in missed_days(timezone.now())
+        evening = scheduled_push(instant)
+    assert evening is not None and evening.status == PushRun.Status.SUCCEEDED
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
+
+
+def test_undoing_the_runs_of_a_range(superuser, make_students):
+    make_students(3)
+    days = [DAY - datetime.timedelta(days=n) for n in range(3)]
+    runs = [pushed_run(day) for day in days]
+    edited = StudentAttendance.objects.filter(date=days[1]).order_by("pk").first()
+    StudentAttendance.objects.filter(pk=edited.pk).update(status="Sick")
+
+    undos = [run_undo(run) for run in runs]
+
+    assert [u.status for u in undos] == [PushRun.Status.SUCCEEDED] * 3
+    assert [u.counts[STUDENTS]["deleted"] for u in undos] == [3, 2, 3]
+    assert list(StudentAttendance.objects.values_list("pk", "status")) == [(edited.pk, "Sick")]
+    assert all(is_pushed(day) for day in days)
+
+
+def test_undo_push_command(superuser, make_students, capsys):
+    make_students(2)
+    run = pushed_run()
+    call_command("undo_push", str(run.pk), "--dry-run")
+    assert "2 records deleted, 0 check-outs cleared, kept 0 changed since the push" in capsys.readouterr().out
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
+
+    call_command("undo_push", str(run.pk))
+    out = capsys.readouterr().out
+    assert f"Undid run {run.pk}" in out
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+
+    with pytest.raises(CommandError, match="already undone"):
+        call_command("undo_push", str(run.pk))
+    with pytest.raises(CommandError, match="There is no push run 999999"):
+        call_command("undo_push", "999999")
+    with pytest.raises(CommandError, match="not a run id"):
+        call_command("undo_push", "abc")
+
+
+# UUID people ------------------------------------------------------------------------------------
+
+PUPILS = "variants.PupilAttendance"
+
+
+def use_pupils(settings, write: str, **target) -> None:
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [
+            {
+                "attendance": PUPILS,
+                "person_field": "pupil",
+                "date_field": "day",
+                "created_by_field": None,
+                "write": write,
+                **target,
+            }
+        ],
+    }
+
+
+def keys_as_the_database_casts_them(pupils: list[Pupil]) -> set[str]:
+    """Return the pupils' keys as the database's own CAST to text gives them (hex on SQLite, hyphens on PostgreSQL)."""
+    return set(
+        Pupil.objects.filter(pk__in=[p.pk for p in pupils])
+        .annotate(key=Cast("pk", output_field=CharField()))
+        .values_list("key", flat=True)
+    )
+
+
+@pytest.mark.parametrize("write", ["sql", "save"])
+def test_people_with_uuid_keys_are_entered_as_the_database_casts_them_whatever_the_write(settings, write):
+    use_pupils(settings, write)
+    pupils = [Pupil.objects.create(name=f"P{n}") for n in range(3)]
+    PupilAttendance.objects.create(pupil=pupils[0], day=DAY, status="Present", time_in=datetime.time(8, 0))
+
+    run = pushed_run()
+
+    # One form in both write modes: the one every set-based undo, correction and filter compares with.
+    assert ledger(run, "created", PUPILS) == keys_as_the_database_casts_them(pupils[1:])
+    assert ledger(run, "filled", PUPILS) == keys_as_the_database_casts_them(pupils[:1])
+
+
+@pytest.mark.parametrize("write", ["sql", "save"])
+def test_people_with_uuid_keys_are_undone_and_filtered(settings, write, rf):
+    use_pupils(settings, write)
+    pupils = [Pupil.objects.create(name=f"P{n}") for n in range(4)]
+    PupilAttendance.objects.create(pupil=pupils[0], day=DAY, status="Present", time_in=datetime.time(8, 0))
+    PupilAttendance.objects.create(pupil=pupils[3], day=DAY, status="Absent")
+
+    run = pushed_run()
+
+    assert (run.created, run.filled) == (2, 1)
+    assert pushed_filter(rf, "created") == {pupils[1].pk, pupils[2].pk}
+    assert pushed_filter(rf, "filled") == {pupils[0].pk}
+    assert pushed_filter(rf, "no") == {pupils[3].pk}
+    PupilAttendance.objects.filter(pupil=pupils[1], day=DAY).update(status="Leave")
+    assert undo(run, dry_run=True).counts()[PUPILS] == {"deleted": 1, "cleared": 1, "kept": 1}
+    undo_run = run_undo(run)
+    assert undo_run.counts[PUPILS] == {"deleted": 1, "cleared": 1, "kept": 1}
+    assert set(PupilAttendance.objects.values_list("pupil", "status", "time_out")) == {
+        (pupils[0].pk, "Present", None),
+        (pupils[1].pk, "Leave", datetime.time(17, 0)),
+        (pupils[3].pk, "Absent", None),
+    }
+    # An undone push counts as not pushed.
+    assert pushed_filter(rf, "no") == {pupils[0].pk, pupils[1].pk, pupils[3].pk}
+
+
+def pushed_filter(rf, value: str) -> set:
+    from django.contrib.admin import ModelAdmin, site
+
+    from attendance_push.admin import PushedFilter
+
+    request = rf.get("/", {"pushed": value})
+    model_admin = ModelAdmin(PupilAttendance, site)
+    chosen = PushedFilter(request, {"pushed": [value]}, PupilAttendance, model_admin)
+    return set(chosen.queryset(request, PupilAttendance.objects.filter(day=DAY)).values_list("pupil", flat=True))
+
+
+@pytest.mark.parametrize("write", ["sql", "save"])
+def test_people_with_uuid_keys_get_corrections_and_withdrawals_on_a_push_again(settings, write):
+    use_pupils(
+        settings, write, rules=[{"name": "Away", "people": "tests.variants.days.pupils_away", "status": "Leave"}]
+    )
+    away, edited, stays = (Pupil.objects.create(name=name) for name in ("Ann", "Bea", "Cal"))
+    first = pushed_run()
+    assert first.created == 3
+    # Ann and Bea go away after the push; someone had already changed Bea's record by hand.
+    Pupil.objects.filter(pk__in=[away.pk, edited.pk]).update(name="Away")
+    PupilAttendance.objects.filter(pupil=edited).update(time_in=datetime.time(10))
+
+    second = pushed_run()
+
+    assert second.counts[PUPILS]["corrected"] == 1
+    assert dict(PupilAttendance.objects.values_list("pupil", "status")) == {
+        away.pk: "Leave",
+        edited.pk: "Present",
+        stays.pk: "Present",
+    }
+    # The corrected record's ledger row moved to the second run.
+    assert ledger(second, "created", PUPILS) == keys_as_the_database_casts_them([away])
+    assert ledger(first, "created", PUPILS) == keys_as_the_database_casts_them([edited, stays])
+
+    # A closure entered later withdraws the unchanged records of both runs, with their ledger rows.
+    Closure.objects.create(name="Snow", first_day=DAY, last_day=DAY)
+    third = pushed_run()
+    assert third.counts[PUPILS]["corrected"] == 2
+    assert list(PupilAttendance.objects.values_list("pupil", flat=True)) == [edited.pk]
+    assert ledger(second, "created", PUPILS) == set()
+    assert ledger(first, "created", PUPILS) == keys_as_the_database_casts_them([edited])
+    assert run_undo(first).counts[PUPILS] == {"deleted": 0, "cleared": 0, "kept": 1}
+
+
+# Seeing it --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+def test_pushed_filter_on_the_demo_attendance_admin(admin_client, superuser, make_students):
+    by_hand, open_one, pushed = make_students(3)
+    attendance(by_hand, status="Absent")
+    attendance(open_one, status="Present", time_in=datetime.time(8, 0))
+    pushed_run()
+    url = reverse("admin:school_studentattendance_changelist")
+
+    def listed(value: str) -> set[int]:
+        response = admin_client.get(url, {"pushed": value})
+        assert response.status_code == 200
+        return {record.student_id for record in response.context["cl"].result_list}
+
+    assert listed("created") == {pushed.pk}
+    assert listed("filled") == {open_one.pk}
+    assert listed("no") == {by_hand.pk}
+    page = admin_client.get(url).content.decode()
+    assert "created by a push" in page and "check-out filled by a push" in page and "not pushed" in page
+    employee_page = admin_client.get(reverse("admin:school_employeeattendance_changelist"), {"pushed": "no"})
+    assert employee_page.status_code == 200
+
+
+def test_the_run_page_links_to_its_records_per_target(admin_client, make_students, make_employees):
+    make_students(3)
+    make_employees(1)
+    run = pushed_run()
+    page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[run.pk])).content.decode()
+    records_url = reverse("admin:attendance_push_pushedrecord_changelist")
+    link = f"{records_url}?run={run.pk}&amp;target={STUDENTS}"
+    assert link in page
+    assert "Undo this push" in page
+    response = admin_client.get(records_url, {"run": run.pk, "target": STUDENTS})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 3
+
+
+def test_undo_from_the_run_page_previews_then_undoes(admin_client, superuser, make_students):
+    make_students(2)
+    run = pushed_run()
+    url = reverse("admin:attendance_push_pushrun_undo", args=[run.pk])
+
+    preview = admin_client.get(url)
+    assert preview.status_code == 200
+    assert preview.context["preview"].counts()[STUDENTS] == {"deleted": 2, "cleared": 0, "kept": 0}
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
+
+    response = admin_client.post(url, {"confirm": "yes", "run_now": "1"}, follow=True)
+    assert response.status_code == 200
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    undo_run = PushRun.objects.get(trigger=PushRun.Trigger.UNDO)
+    assert f"as run {undo_run.pk}" in response.content.decode()
+    page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[run.pk])).content.decode()
+    assert "Undone by <a href=" in page and f"run {undo_run.pk}</a>" in page
+    assert "Undo this push" not in page
+    refused = admin_client.get(url)
+    assert f"already undone by run {undo_run.pk}" in refused.content.decode()
+
+
+def test_undo_needs_the_push_permission(client, make_students, superuser):
+    make_students(1)
+    run = pushed_run()
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_pushrun"))
+    client.force_login(viewer)
+    url = reverse("admin:attendance_push_pushrun_undo", args=[run.pk])
+    page = client.get(reverse("admin:attendance_push_pushrun_change", args=[run.pk]))
+    assert page.status_code == 200 and "Undo this push" not in page.content.decode()
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"confirm": "yes", "run_now": "1"}).status_code == 403
+    assert StudentAttendance.objects.filter(date=DAY).count() == 1
+
+
+# Retention --------------------------------------------------------------------------------------
+
+
+def test_pruning_keeps_the_ledger_up_to_the_boundary(settings, superuser, make_students):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_LEDGER_DAYS": 10}
+    make_students(2)
+    now = PRUNE_NOW
+    with time_machine.travel(now - datetime.timedelta(days=10), tick=False):
+        at_boundary = pushed_run(DAY)
+    with time_machine.travel(now - datetime.timedelta(days=10, seconds=1), tick=False):
+        older = pushed_run(DAY - datetime.timedelta(days=1))
+
+    dry = prune(dry_run=True, now=now)
+    assert (dry.ledger_rows, dry.ledgers, dry.runs) == (2, 1, 0)
+    assert PushedRecord.objects.count() == 4
+
+    result = prune(now=now)
+
+    assert (result.ledger_rows, result.ledgers, result.runs) == (2, 1, 0)
+    assert set(PushedRecord.objects.values_list("run", flat=True)) == {at_boundary.pk}
+    older.refresh_from_db()
+    assert older.ledger_pruned_at == now
+    with pytest.raises(PushError, match=rf"The ledger of run {older.pk} was pruned"):
+        undo(older)
+    assert prune(now=now).ledgers == 0
+
+
+def test_pruning_runs_by_keep_runs_days(settings, superuser, make_students, capsys):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": 30, "KEEP_LEDGER_DAYS": None}
+    make_students(2)
+    now = PRUNE_NOW
+    with time_machine.travel(now - datetime.timedelta(days=31), tick=False):
+        old = pushed_run(DAY - datetime.timedelta(days=40))
+        old_undo = run_undo(old)
+    with time_machine.travel(now - datetime.timedelta(days=29), tick=False):
+        recent = pushed_run(DAY)
+
+    with time_machine.travel(now, tick=False):
+        call_command("prune_push_history", "--dry-run")
+    assert "Would delete 2 ledger rows (0 runs' ledgers, KEEP_LEDGER_DAYS=None) and 2 runs" in capsys.readouterr().out
+    assert PushRun.objects.count() == 3
+
+    with time_machine.travel(now, tick=False):
+        call_command("prune_push_history")
+    assert "and 2 runs" in capsys.readouterr().out
+    assert list(PushRun.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert set(PushedRecord.objects.values_list("run", flat=True)) == {recent.pk}
+    assert not PushRun.objects.filter(pk=old_undo.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("key", ["KEEP_LEDGER_DAYS", "KEEP_RUNS_DAYS"])
+def test_a_prune_waits_for_an_undo_of_a_run_it_prunes(settings, superuser, make_students, monkeypatch, key):
+    import threading
+
+    from django.db import connections
+
+    from attendance_push import ledger as ledger_module
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time: a prune cannot run inside an undo")
+    other = "KEEP_RUNS_DAYS" if key == "KEEP_LEDGER_DAYS" else "KEEP_LEDGER_DAYS"
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, key: 10, other: None}
+    make_students(3)
+    run = pushed_run()
+    pushed_run(DAY + datetime.timedelta(days=1))  # the newest run, which a prune by KEEP_RUNS_DAYS keeps
+    later = timezone.now() + datetime.timedelta(days=11)
+    inside, go = threading.Event(), threading.Event()
+    real_undo_target = ledger_module._undo_target
+
+    def paused_undo_target(*args, **kwargs):
+        # The undo has checked the ledger is there and holds the day's lock: let the prune try now.
+        inside.set()
+        go.wait(timeout=30)
+        return real_undo_target(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "_undo_target", paused_undo_target)
+    outcome = {}
+
+    def in_thread(name, work):
+        try:
+            outcome[name] = work()
+        except Exception as exc:  # reported by the assertions below
+            outcome[name] = exc
+        finally:
+            connections.close_all()
+
+    undoing = threading.Thread(target=in_thread, args=("undo", lambda: undo(run)))
+    undoing.start()
+    assert inside.wait(timeout=30)
+    pruning = threading.Thread(target=in_thread, args=("prune", lambda: prune(now=later)))
+    pruning.start()
+    pruning.join(timeout=1)
+    go.set()
+    undoing.join(timeout=30)
+    pruning.join(timeout=30)
+
+    # The undo found the whole ledger it had checked: every record it created, deleted.
+    assert outcome["undo"].counts()[STUDENTS] == {"deleted": 3, "cleared": 0, "kept": 0}, outcome
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    # The prune went on after the undo committed.
+    assert not isinstance(outcome["prune"], Exception), outcome
+    assert not PushedRecord.objects.filter(run=run.pk).exists()
+
+
+def test_an_undo_of_a_run_pruned_while_it_waited_is_refused_with_the_reason(superuser, make_students):
+    make_students(2)
+    run = pushed_run()
+    # The run as the undo read it before it waited for the day's lock; a prune of old runs then deleted it.
+    PushRun.objects.filter(pk=run.pk).delete()
+    with pytest.raises(PushError, match=f"Run {run.pk} no longer exists: it was pruned from the history"):
+        undo(run)
+    assert StudentAttendance.objects.filter(date=DAY).count() == 2
+
+
+def test_pruning_runs_keeps_the_newest_so_catch_up_still_sees_the_installation(settings, superuser, make_students):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": 5, "CATCH_UP_DAYS": 3}
+    make_students(2)
+    with time_machine.travel(push_instant(DAY - datetime.timedelta(days=1)), tick=False):
+        older = pushed_run(DAY - datetime.timedelta(days=1))
+    with time_machine.travel(push_instant(DAY), tick=False):
+        newest = pushed_run(DAY)
+    # The worker was down for a week; back, its daily prune may come before its first catch-up.
+    now = push_instant(DAY + datetime.timedelta(days=8)) + datetime.timedelta(hours=1)
+    schedule_next_run(now)
+    with time_machine.travel(now, tick=False):
+        missed = missed_days(now)
+        assert missed == [DAY + datetime.timedelta(days=n) for n in (6, 7, 8)]
+
+        result = prune(now=now)
+
+        assert result.runs == 1
+        assert list(PushRun.objects.values_list("pk", flat=True)) == [newest.pk]
+        assert not PushRun.objects.filter(pk=older.pk).exists()
+        # Without a run left, catch-up would take the installation for a new one and push nothing.
+        assert missed_days(now) == missed
+
+
+@pytest.mark.parametrize(("keep", "catch_up"), [(1, 0), (3, 3), (2, 5)])
+def test_keep_runs_days_must_outlast_catch_up_and_yesterday(settings, keep, catch_up):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": keep, "CATCH_UP_DAYS": catch_up}
+    (error,) = check_settings()
+    assert error.id == "attendance_push.E062"
+    assert f"KEEP_RUNS_DAYS'] ({keep})" in error.msg and f"{max(catch_up, 1) + 1} or more" in error.msg
+    assert error.hint
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": max(catch_up, 1) + 1}
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("key", ["KEEP_LEDGER_DAYS", "KEEP_RUNS_DAYS"])
+@pytest.mark.parametrize("value", [0, -3, "400", True, 1.5])
+def test_retention_settings_are_checked(settings, key, value):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, key: value}
+    ids = [error.id for error in check_settings()]
+    assert ids == ["attendance_push.E060" if key == "KEEP_LEDGER_DAYS" else "attendance_push.E061"]
+
+
+def test_none_and_whole_days_are_valid_retention(settings):
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_LEDGER_DAYS": None, "KEEP_RUNS_DAYS": 30}
+    assert check_settings() == []
+
+
+def test_the_worker_prunes_once_a_day(settings, superuser, make_students):
+    from django.utils.module_loading import import_string
+    from django_q.models import Schedule
+
+    from attendance_push.schedule import PRUNE_TASK, ensure_schedule
+
+    Schedule.objects.all().delete()
+    ensure_schedule()
+    ensure_schedule()
+    (prune_schedule,) = Schedule.objects.filter(name="attendance_push.prune")
+    assert (prune_schedule.func, prune_schedule.schedule_type) == (PRUNE_TASK, Schedule.DAILY)
+    # What the worker calls: the prune, with the settings.
+    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_LEDGER_DAYS": 1}
+    make_students(2)
+    with time_machine.travel(timezone.now() - datetime.timedelta(days=2), tick=False):
+        pushed_run(DAY - datetime.timedelta(days=2))
+    assert import_string(prune_schedule.func)() == {"ledger_rows": 2, "ledgers": 1, "runs": 0}
+    assert not PushedRecord.objects.exists()
+
+
+# Rules, write "save", values per row --------------------------------------------------------------
+
+
+def test_undo_compares_each_record_with_what_its_own_rule_wrote(superuser, make_employees):
+    from school.models import Leave
+
+    on_leave, changed_leave, working = make_employees(3)
+    for employee in (on_leave, changed_leave):
+        Leave.objects.create(employee=employee, first_day=DAY, last_day=DAY, approved=True)
+    run = pushed_run()
+    assert ledger(run, "created", EMPLOYEES) == {str(e.pk) for e in (on_leave, changed_leave, working)}
+    assert set(PushedRecord.objects.filter(run=run, target=EMPLOYEES).values_list("person", "rule")) == {
+        (str(on_leave.pk), 0),
+        (str(changed_leave.pk), 0),
+        (str(working.pk), 1),
+    }
+    # Someone corrects a Leave record into exactly what the default rule writes: it is theirs now.
+    EmployeeAttendance.objects.filter(employee=changed_leave, date=DAY).update(
+        status="Present", time_in=datetime.time(9), time_out=datetime.time(17)
+    )
+
+    undo_run = run_undo(run)
+
+    assert undo_run.counts[EMPLOYEES] == {"deleted": 2, "cleared": 0, "kept": 1}
+    assert list(EmployeeAttendance.objects.values_list("employee", "status")) == [(changed_leave.pk, "Present")]
+
+
+def use_variant(settings, attendance: str, **target) -> None:
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [
+            {
+                "attendance": attendance,
+                "person_field": "member",
+                "date_field": "day",
+                "created_by_field": None,
+                **target,
+            }
+        ],
+    }
+
+
+def test_write_save_enters_only_what_the_hosts_save_kept(settings, superuser):
+    from tests.variants.models import Group, Guarded, Member
+
+    use_variant(settings, "variants.Guarded", write="save")
+    temps = Group.objects.create(name="Temps")
+    ada, bo = Member.objects.create(full_name="Ada"), Member.objects.create(full_name="Bo", group=temps)
+    locked = Member.objects.create(full_name="Locked")
+    Guarded.objects.create(member=locked, day=DAY, status="Late", time_in=datetime.time(10))
+
+    run = pushed_run()
+
+    # Bo's save() refuses "Present"; Locked's refuses a check-out.
+    assert ledger(run, "created", "variants.Guarded") == {str(ada.pk)}
+    assert ledger(run, "filled", "variants.Guarded") == set()
+    assert not Guarded.objects.filter(member=bo).exists()
+    assert run_undo(run).counts["variants.Guarded"] == {"deleted": 1, "cleared": 0, "kept": 0}
+    assert list(Guarded.objects.values_list("member__full_name", flat=True)) == ["Locked"]
+
+
+def test_columns_computed_per_row_are_compared_by_their_fingerprint(settings, superuser):
+    from tests.variants.models import Group, Member, Register
+
+    settings.ATTENDANCE_PUSH = {
+        **settings.ATTENDANCE_PUSH,
+        "TARGETS": [
+            {
+                "attendance": "variants.Register",
+                "person_field": "member",
+                "date_field": "day",
+                "created_by_field": None,
+                "extra_values": "tests.variants.days.register_values",
+                "fill_values": "tests.variants.days.register_fill_values",
+                "check_out": {"field": "group__ends_at"},
+            }
+        ],
+    }
+    ops = Group.objects.create(name="Ops", starts_at=datetime.time(6), ends_at=datetime.time(14))
+    ada = Member.objects.create(full_name="Ada", group=ops)
+    Member.objects.create(full_name="Di")
+    Register.objects.create(
+        member=ada, day=DAY, status="Present", time_in=datetime.time(7), check_in_date=DAY, weekday="Friday"
+    )
+
+    run = pushed_run()
+
+    assert (run.created, run.filled) == (1, 1)
+    undo_run = run_undo(run)
+    # Di's record, its hours computed per row, still holds them: deleted. Ada's check-out, her group's
+    # end of shift, is still the one the push wrote: cleared.
+    assert undo_run.counts["variants.Register"] == {"deleted": 1, "cleared": 1, "kept": 0}
+    assert list(Register.objects.values_list("member", "time_out")) == [(ada.pk, None)]
+
+
+# Corrections ------------------------------------------------------------------------------------
+
+
+def test_pushing_again_corrects_unchanged_records_the_rules_now_decide_otherwise(superuser, make_employees):
+    from school.models import Leave
+
+    late_leave, edited, working = make_employees(3)
+    first = pushed_run()
+    assert set(EmployeeAttendance.objects.values_list("status", flat=True)) == {"Present"}
+    # Leave approved after the evening push, for two employees; a person already fixed one by hand.
+    for employee in (late_leave, edited):
+        Leave.objects.create(employee=employee, first_day=DAY, last_day=DAY, approved=True)
+    EmployeeAttendance.objects.filter(employee=edited, date=DAY).update(time_in=datetime.time(10))
+
+    second = pushed_run()
+
+    assert second.counts[EMPLOYEES]["corrected"] == 1
+    assert second.created == 0
+    by_employee = {r.employee_id: r for r in EmployeeAttendance.objects.filter(date=DAY)}
+    leave = by_employee[late_leave.pk]
+    assert (leave.status, leave.time_in, leave.time_out) == ("Leave", None, None)
+    assert (by_employee[edited.pk].status, by_employee[edited.pk].time_in) == ("Present", datetime.time(10))
+    assert by_employee[working.pk].status == "Present"
+    # The corrected record belongs to the second run now: undoing the first leaves it, the second removes it.
+    assert ledger(second, "created", EMPLOYEES) == {str(late_leave.pk)}
+    assert PushedRecord.objects.get(run=second, person=str(late_leave.pk)).rule == 0
+    assert run_undo(first).counts[EMPLOYEES] == {"deleted": 1, "cleared": 0, "kept": 1}
+    assert run_undo(second).counts[EMPLOYEES] == {"deleted": 1, "cleared": 0, "kept": 0}
+    assert list(EmployeeAttendance.objects.values_list("employee", flat=True)) == [edited.pk]
+    # A third push recreates what the undos removed: nothing left to correct.
+    third = pushed_run()
+    assert "corrected" not in third.counts[EMPLOYEES]
+
+
+def test_corrections_add_no_statement_per_person(superuser, make_employees):
+    from school.models import Leave
+
+    def statements(people: int, day: datetime.date) -> int:
+        employees = make_employees(people)
+        pushed_run(day)
+        for employee in employees[: people // 3]:
+            Leave.objects.create(employee=employee, first_day=day, last_day=day, approved=True)
+        run = PushRun.objects.create(date=day, trigger=PushRun.Trigger.COMMAND)
+        with CaptureQueriesContext(connection) as queries:
+            result = push(day, run_id=run.pk)
+        assert result.counts()[EMPLOYEES]["corrected"] == people // 3
+        return len(queries)
+
+    assert statements(3, DAY) == statements(60, DAY - datetime.timedelta(days=1))
+
+
+# More of the admin and the worker ---------------------------------------------------------------
+
+
+def test_an_undo_queued_from_the_run_page_is_run_by_the_worker_task(admin_client, superuser, make_students, settings):
+    from unittest import mock
+
+    from attendance_push.tasks import execute_run
+
+    make_students(2)
+    run = pushed_run()
+    url = reverse("admin:attendance_push_pushrun_undo", args=[run.pk])
+    with mock.patch("django_q.tasks.async_task", return_value="task-1") as enqueue:
+        with django_capture_on_commit() as callbacks:
+            response = admin_client.post(url, {"confirm": "yes"}, follow=True)
+        for callback in callbacks:
+            callback()
+    assert enqueue.call_args.args[:2] == ("attendance_push.tasks.execute_run", run.pk + 1)
+    undo_run = PushRun.objects.get(trigger=PushRun.Trigger.UNDO)
+    assert undo_run.status == PushRun.Status.QUEUED and undo_run.task_id == "task-1"
+    assert f"Queued the undo of run {run.pk}" in response.content.decode()
+    # A second undo of the same run is refused while this one is queued.
+    again = admin_client.post(url, {"confirm": "yes"}, follow=True)
+    assert f"Run {run.pk} was already undone" in again.content.decode() or "under way" in again.content.decode()
+    assert PushRun.objects.filter(trigger=PushRun.Trigger.UNDO).count() == 1
+
+    assert execute_run(undo_run.pk) == undo_run.pk
+    undo_run.refresh_from_db()
+    assert undo_run.status == PushRun.Status.SUCCEEDED
+    assert not StudentAttendance.objects.filter(date=DAY).exists()
+    page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[undo_run.pk])).content.decode()
+    assert f"run {run.pk}</a>" in page and "records deleted" in page
+    changelist = admin_client.get(reverse("admin:attendance_push_pushrun_changelist")).content.decode()
+    assert "2 records deleted, 0 check-outs cleared, kept 0 changed since the push" in changelist
+
+
+def django_capture_on_commit():
+    from django.test import TestCase
+
+    return TestCase.captureOnCommitCallbacks()
+
+
+def test_a_refused_undo_from_the_run_page_says_why_and_changes_nothing(admin_client, make_students):
+    make_students(1)
+    failed = PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.ADMIN, status=PushRun.Status.FAILED)
+    url = reverse("admin:attendance_push_pushrun_undo", args=[failed.pk])
+    response = admin_client.post(url, {"confirm": "yes", "run_now": "1"}, follow=True)
+    assert f"Run {failed.pk} did not succeed" in response.content.decode()
+    assert not PushRun.objects.filter(trigger=PushRun.Trigger.UNDO).exists()
+    assert admin_client.get(reverse("admin:attendance_push_pushrun_undo", args=[999999])).status_code == 404
+
+
+def test_an_undo_of_a_target_no_longer_installed_is_refused(superuser, make_students):
+    make_students(1)
+    run = pushed_run()
+    PushRun.objects.filter(pk=run.pk).update(pushed={"gone.Model": run.pushed[STUDENTS]})
+    run.refresh_from_db()
+    with pytest.raises(PushError, match="gone.Model, pushed by run"):
+        undo(run)
+    nothing = PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.ADMIN, status=PushRun.Status.SUCCEEDED)
+    with pytest.raises(PushError, match="wrote nothing"):
+        undo(nothing)
