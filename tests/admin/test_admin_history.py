@@ -14,8 +14,7 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from school.models import EmployeeAttendance, StudentAttendance
 from tests.support.admin_pages import CHANGELIST, staff_with
-
-from ..conftest import DAY, attendance
+from tests.support.demo import DAY, attendance
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 

@@ -16,9 +16,9 @@ from attendance_push.models import PushRun
 from attendance_push.schedule import push_instant
 from attendance_push.tasks import execute_run
 from school.models import StudentAttendance
-from tests.support.admin_pages import CHANGELIST, KTM, PUSH, failed_run, frozen_at, staff_with
-
-from ..conftest import attendance
+from tests.support.admin_pages import CHANGELIST, PUSH, frozen_at, messages_of, staff_with
+from tests.support.demo import KTM, attendance
+from tests.support.runs import failed_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
@@ -27,10 +27,6 @@ NOW = datetime.datetime(2026, 11, 20, 14, 5, tzinfo=KTM)
 TODAY = datetime.date(2026, 11, 20)
 
 frozen_time = frozen_at(NOW)
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]] if response.context else []
 
 
 # Permission ---------------------------------------------------------------------------------

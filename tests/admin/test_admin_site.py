@@ -12,7 +12,9 @@ from django.core import mail
 from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from school.models import StudentAttendance
-from tests.support.admin_pages import KTM, failed_run, frozen_at
+from tests.support.admin_pages import frozen_at
+from tests.support.demo import KTM
+from tests.support.runs import failed_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.admin.custom_admin_urls")]
 

@@ -13,20 +13,10 @@ from django.test import TestCase
 
 from attendance_push.models import Closure, PushRun, WorkingDay
 from school.models import EmployeeAttendance, StudentAttendance
-from tests.support.admin_pages import CHANGELIST, PUSH
+from tests.support.admin_pages import CHANGELIST, PUSH, calendar_cell
+from tests.support.demo import EMPLOYEES, FRIDAY, SATURDAY, STUDENTS, attendance
 
-from ..conftest import attendance
-from .closed_days_demo import (  # noqa: F401 (demo, people and pusher are fixtures)
-    EMPLOYEES,
-    FRIDAY,
-    SATURDAY,
-    STUDENTS,
-    demo,
-    people,
-    pusher,
-)
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_afternoon")]
 
 # The history calendar ------------------------------------------------------------------------------------------
 
@@ -46,12 +36,6 @@ def test_the_calendar_colours_closed_days_and_gives_the_reason_on_hover(pusher, 
     assert 'title="Fri 27 Nov 2026: Before the first push; closed for student attendance (Sports week)"' in friday
     assert 'data-outcome="before"' in calendar_cell(content, "2026-11-26")
     assert "Closed: a weekly off, a holiday or a closure (no records created)" in content  # the legend
-
-
-def calendar_cell(content: str, day: str) -> str:
-    """Return the <a> element of `day` in the history calendar."""
-    before, after = content.split(f'data-day="{day}"', 1)
-    return before.rsplit("<a ", 1)[1] + f'data-day="{day}"' + after.split("</a>", 1)[0]
 
 
 def test_a_closed_day_with_a_failed_push_still_shows_the_failure(pusher, people):

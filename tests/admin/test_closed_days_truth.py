@@ -11,21 +11,10 @@ from django.utils import translation
 from attendance_push.bikram import bs_date
 from attendance_push.models import Closure, PushRun
 from attendance_push.runs import run_push
-from tests.support.admin_pages import CHANGELIST, PUSH
+from tests.support.admin_pages import CHANGELIST, PUSH, calendar_cell, messages_of
+from tests.support.demo import EMPLOYEES, FRIDAY, MONDAY_AFTERNOON, SATURDAY, STUDENTS
 
-from .closed_days_demo import (  # noqa: F401 (demo, people and pusher are fixtures)
-    EMPLOYEES,
-    FRIDAY,
-    NOW,
-    SATURDAY,
-    STUDENTS,
-    demo,
-    messages_of,
-    people,
-    pusher,
-)
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_afternoon")]
 
 
 def run_now(pusher, day: str, **extra) -> list[str]:
@@ -92,12 +81,6 @@ def test_the_closed_days_of_the_confirmation_have_their_bikram_sambat_date_in_ne
 
 
 # A closure entered after the day was pushed ----------------------------------------------------------------------
-
-
-def calendar_cell(content: str, day: str) -> str:
-    """Return the <a> element of `day` in the history calendar."""
-    before, after = content.split(f'data-day="{day}"', 1)
-    return before.rsplit("<a ", 1)[1] + f'data-day="{day}"' + after.split("</a>", 1)[0]
 
 
 def add_closure(pusher, name: str, first: str, last: str, *targets: str):
@@ -251,7 +234,7 @@ def test_the_calendar_counts_standing_records_per_target_not_per_person(superuse
 
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
-            history_calendar(NOW.date(), NOW)
+            history_calendar(MONDAY_AFTERNOON.date(), MONDAY_AFTERNOON)
         return len(captured)
 
     make_students(2), make_employees(1)
@@ -262,7 +245,7 @@ def test_the_calendar_counts_standing_records_per_target_not_per_person(superuse
     thursday = FRIDAY - datetime.timedelta(days=1)
     run_push(thursday, trigger=PushRun.Trigger.SCHEDULE)
     Closure.objects.create(name="Strike", first_day=thursday, last_day=thursday)
-    calendar = {cell.day: cell for cell in history_calendar(NOW.date(), NOW)}
+    calendar = {cell.day: cell for cell in history_calendar(MONDAY_AFTERNOON.date(), MONDAY_AFTERNOON)}
     assert (calendar[thursday].standing, calendar[FRIDAY].standing) == (11, 3)
     assert queries() == one_day
 

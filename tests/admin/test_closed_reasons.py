@@ -8,30 +8,21 @@ import datetime
 from io import StringIO
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.utils import translation
 
 from attendance_push import workdays
-from attendance_push.conf import conf
 from attendance_push.models import Closure, PushRun
 from attendance_push.runs import run_push
 from attendance_push.workdays import closed_days, closed_reason, counts_reason, reason_text
 from tests.support.admin_pages import CHANGELIST, PUSH
+from tests.support.demo import DASHAMI, EMPLOYEES, STUDENTS, target
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_calendar")]
 
-DASHAMI = datetime.date(2026, 10, 20)  # Bijaya Dashami (holidays, NP), a Tuesday
-SATURDAY = datetime.date(2026, 11, 14)
-STUDENTS, EMPLOYEES = "school.StudentAttendance", "school.EmployeeAttendance"
+SATURDAY_14 = datetime.date(2026, 11, 14)  # a weekly off of the demo's calendar, two weeks before SATURDAY
 NEPALI_DASHAMI = "विजया दशमी"
 NEPALI_SATURDAY = "साप्ताहिक बिदा (शनिबार)"
-
-
-@pytest.fixture(autouse=True)
-def demo(settings):
-    """The demo's calendar as it ships: Saturdays off and Nepal's public holidays."""
-    settings.ATTENDANCE_PUSH = django_settings.DEMO_ATTENDANCE_PUSH
 
 
 def pushed_in(language: str, day: datetime.date) -> PushRun:
@@ -49,10 +40,6 @@ def run_pages(client, run: PushRun, language: str) -> str:
     return page(client, CHANGELIST, language) + page(client, f"{CHANGELIST}{run.pk}/change/", language)
 
 
-def target(label: str):
-    return next(t for t in conf.TARGETS if t.label == label)
-
-
 # What a run keeps -----------------------------------------------------------------------------------
 
 
@@ -64,7 +51,7 @@ def test_a_run_keeps_each_reason_in_the_pushers_words_and_in_none():
         "day": "2026-10-20",
         "calendar": {"country": "NP"},
     }
-    run = pushed_in("ne", SATURDAY)
+    run = pushed_in("ne", SATURDAY_14)
     assert run.counts[EMPLOYEES]["closed"] == NEPALI_SATURDAY
     assert run.counts[EMPLOYEES]["closed_reason"] == {"kind": "weekly_off", "weekday": 5}
     Closure.objects.create(name="Snow", first_day=DASHAMI, last_day=DASHAMI, targets=[STUDENTS])
@@ -77,7 +64,7 @@ def test_a_run_keeps_each_reason_in_the_pushers_words_and_in_none():
 
 
 def test_a_run_pushed_in_english_reads_in_nepali_on_a_nepali_page(superuser_client):
-    dashami, saturday = pushed_in("en", DASHAMI), pushed_in("en", SATURDAY)
+    dashami, saturday = pushed_in("en", DASHAMI), pushed_in("en", SATURDAY_14)
     for run, nepali, english in (
         (dashami, NEPALI_DASHAMI, "Bijaya Dashami"),
         (saturday, NEPALI_SATURDAY, "weekly off (Saturday)"),
@@ -89,7 +76,7 @@ def test_a_run_pushed_in_english_reads_in_nepali_on_a_nepali_page(superuser_clie
 
 
 def test_a_run_pushed_in_nepali_reads_in_english_on_an_english_page(superuser_client):
-    dashami, saturday = pushed_in("ne", DASHAMI), pushed_in("ne", SATURDAY)
+    dashami, saturday = pushed_in("ne", DASHAMI), pushed_in("ne", SATURDAY_14)
     content = run_pages(superuser_client, dashami, "en")
     assert '<span class="attendance-push-count-note">closed: Bijaya Dashami</span>' in content  # the history
     assert "<td>closed: Bijaya Dashami</td>" in content  # the run's page
@@ -100,15 +87,15 @@ def test_a_run_pushed_in_nepali_reads_in_english_on_an_english_page(superuser_cl
 
 
 def test_a_closures_name_reads_as_it_was_typed_in_either_language(superuser_client):
-    Closure.objects.create(name="खेलकुद सप्ताह", first_day=SATURDAY, last_day=SATURDAY)
-    run = pushed_in("en", SATURDAY)
+    Closure.objects.create(name="खेलकुद सप्ताह", first_day=SATURDAY_14, last_day=SATURDAY_14)
+    run = pushed_in("en", SATURDAY_14)
     assert "<td>closed: खेलकुद सप्ताह</td>" in run_pages(superuser_client, run, "en")
     assert "<td>बन्द: खेलकुद सप्ताह</td>" in run_pages(superuser_client, run, "ne")
 
 
 def test_a_run_kept_before_reasons_had_no_language_reads_as_stored(superuser_client):
     run = PushRun.objects.create(
-        date=SATURDAY,
+        date=SATURDAY_14,
         trigger="command",
         status="succeeded",
         counts={

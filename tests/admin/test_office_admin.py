@@ -15,9 +15,9 @@ from django.test import override_settings
 from attendance_push.bikram import bs_date
 from attendance_push.models import PushRun
 from attendance_push.schedule import push_instant
-from tests.support.admin_pages import CHANGELIST, KTM, PUSH, STATUS, failed_run, frozen_at, staff_with
-
-from ..conftest import schedule_next_run
+from tests.support.admin_pages import CHANGELIST, PUSH, STATUS, frozen_at, staff_with
+from tests.support.demo import KTM, schedule_next_run
+from tests.support.runs import failed_run
 
 DAY = f"{PUSH}day/"
 

@@ -30,9 +30,8 @@ from attendance_push.health import running_clusters
 from attendance_push.models import PushRun
 from attendance_push.service import today
 from school.models import EmployeeAttendance, Leave, StudentAttendance
+from tests.support.demo import schedule_next_run
 from tests.support.processes import ROOT, patience, start, stop, wait_for
-
-from ..conftest import schedule_next_run
 
 try:
     from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright

@@ -7,7 +7,6 @@ import datetime
 import re
 
 import pytest
-from django.conf import settings as django_settings
 
 from attendance_push.models import Closure, PushRun
 from attendance_push.service import today
@@ -26,12 +25,6 @@ from .test_browser import (  # noqa: F401 (the fixtures browser and page)
 )
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def demo_calendar(settings):
-    """The demo's calendar as it ships: Saturdays off and Nepal's public holidays."""
-    settings.ATTENDANCE_PUSH = django_settings.DEMO_ATTENDANCE_PUSH
 
 
 def last_saturday_before(day: datetime.date) -> datetime.date:

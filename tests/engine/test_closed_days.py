@@ -18,17 +18,20 @@ from attendance_push.runs import catch_up, missed_days, run_push, scheduled_push
 from attendance_push.schedule import push_instant
 from attendance_push.service import push
 from attendance_push.workdays import closed_days, closed_reason
-from school.models import EmployeeAttendance, StudentAttendance
-
-from ..conftest import attendance, schedule_next_run
+from tests.support.demo import (
+    DASHAMI,
+    EMPLOYEES,
+    FRIDAY,
+    KTM,
+    SATURDAY,
+    STUDENTS,
+    attendance,
+    records,
+    schedule_next_run,
+    target,
+)
 
 pytestmark = pytest.mark.django_db
-
-SATURDAY = datetime.date(2026, 11, 28)
-FRIDAY = datetime.date(2026, 11, 27)
-DASHAMI = datetime.date(2026, 10, 20)  # Bijaya Dashami, a Tuesday
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
-STUDENTS, EMPLOYEES = "school.StudentAttendance", "school.EmployeeAttendance"
 
 
 @pytest.fixture(autouse=True)
@@ -38,35 +41,15 @@ def monday():
         yield
 
 
-@pytest.fixture
-def demo(settings):
-    """Use the demo project's ATTENDANCE_PUSH as it ships (Saturdays off, Nepal's public holidays)."""
-    settings.ATTENDANCE_PUSH = django_settings.DEMO_ATTENDANCE_PUSH
-    assert conf.WEEKLY_OFF == ["SAT"] and conf.HOLIDAYS == {"country": "NP"}
-
-
-@pytest.fixture
-def people(superuser, make_students, make_employees):
-    return make_students(3), make_employees(2)
-
-
-def target(label: str):
-    return next(t for t in conf.TARGETS if t.label == label)
-
-
 def without_rules(counts: dict) -> dict:
     """Return the counts per target without the per-rule breakdown (tested in test_push.py)."""
     return {label: {k: v for k, v in c.items() if k != "rules"} for label, c in counts.items()}
 
 
-def records(day: datetime.date) -> tuple[int, int]:
-    return StudentAttendance.objects.filter(date=day).count(), EmployeeAttendance.objects.filter(date=day).count()
-
-
 # The demo's calendar -------------------------------------------------------------------------------------------
 
 
-def test_demo_saturday_is_closed_and_creates_nothing_but_fills_check_outs(demo, people):
+def test_demo_saturday_is_closed_and_creates_nothing_but_fills_check_outs(demo_calendar, people):
     students, employees = people
     came_in = attendance(students[0], SATURDAY, status="Present", time_in=datetime.time(9, 30))
     attendance(employees[0], SATURDAY, status="Present", time_in=datetime.time(8, 0))
@@ -84,7 +67,7 @@ def test_demo_saturday_is_closed_and_creates_nothing_but_fills_check_outs(demo, 
     assert came_in.time_out == datetime.time(17, 0)
 
 
-def test_demo_friday_is_open(demo, people):
+def test_demo_friday_is_open(demo_calendar, people):
     result = push(FRIDAY)
     assert without_rules(result.counts()) == {
         STUDENTS: {"created": 3, "filled": 0, "skipped": 0},
@@ -93,7 +76,7 @@ def test_demo_friday_is_open(demo, people):
     assert records(FRIDAY) == (3, 2)
 
 
-def test_demo_bijaya_dashami_is_closed_through_holidays(demo, people):
+def test_demo_bijaya_dashami_is_closed_through_holidays(demo_calendar, people):
     assert DASHAMI.weekday() == 1  # a Tuesday: closed by the holiday, not by the weekly off
     result = push(DASHAMI)
     assert result.closed == {STUDENTS: "Bijaya Dashami", EMPLOYEES: "Bijaya Dashami"}
@@ -101,7 +84,7 @@ def test_demo_bijaya_dashami_is_closed_through_holidays(demo, people):
     assert records(DASHAMI) == (0, 0)
 
 
-def test_a_holiday_on_the_weekly_off_gives_the_holidays_name(demo):
+def test_a_holiday_on_the_weekly_off_gives_the_holidays_name(demo_calendar):
     constitution_day = datetime.date(2026, 9, 19)  # a Saturday
     assert closed_reason(target(STUDENTS), constitution_day) == "Constitution Day"
 
@@ -139,7 +122,7 @@ def test_holidays_categories_and_subdivisions_are_passed_to_the_holidays_package
 # Closures and make-up days ---------------------------------------------------------------------------------------
 
 
-def test_a_closure_for_one_target_only_closes_that_target(demo, people, superuser):
+def test_a_closure_for_one_target_only_closes_that_target(demo_calendar, people, superuser):
     Closure.objects.create(
         name="Winter break", first_day=FRIDAY, last_day=FRIDAY + datetime.timedelta(days=10), targets=[STUDENTS]
     )
@@ -157,26 +140,26 @@ def test_a_closure_for_every_target_names_itself_as_the_reason(people):
     assert push(FRIDAY - datetime.timedelta(days=1)).closed == {}
 
 
-def test_a_make_up_saturday_is_open(demo, people):
+def test_a_make_up_saturday_is_open(demo_calendar, people):
     WorkingDay.objects.create(day=SATURDAY, name="Make-up day for Tihar")
     result = push(SATURDAY)
     assert result.closed == {}
     assert records(SATURDAY) == (3, 2)
 
 
-def test_a_make_up_day_for_one_target_opens_only_that_target(demo, people):
+def test_a_make_up_day_for_one_target_opens_only_that_target(demo_calendar, people):
     WorkingDay.objects.create(day=DASHAMI, name="Staff training", targets=[EMPLOYEES])
     assert push(DASHAMI).closed == {STUDENTS: "Bijaya Dashami"}
     assert records(DASHAMI) == (0, 2)
 
 
-def test_a_closure_wins_over_a_make_up_day(demo, people):
+def test_a_closure_wins_over_a_make_up_day(demo_calendar, people):
     WorkingDay.objects.create(day=SATURDAY, name="Make-up day")
     Closure.objects.create(name="Snow", first_day=SATURDAY, last_day=SATURDAY)
     assert closed_reason(target(STUDENTS), SATURDAY) == "Snow"
 
 
-def test_a_day_a_closure_closes_does_not_compute_the_public_holidays(demo, people, monkeypatch):
+def test_a_day_a_closure_closes_does_not_compute_the_public_holidays(demo_calendar, people, monkeypatch):
     computed = []
     monkeypatch.setattr(workdays, "_holidays", lambda *args: computed.append(args) or {})
     Closure.objects.create(name="Snow", first_day=DASHAMI, last_day=DASHAMI)
@@ -187,7 +170,7 @@ def test_a_day_a_closure_closes_does_not_compute_the_public_holidays(demo, peopl
     assert len(computed) == len(conf.TARGETS)
 
 
-def test_a_range_is_decided_in_two_queries_whatever_its_length_and_the_number_of_people(demo, people):
+def test_a_range_is_decided_in_two_queries_whatever_its_length_and_the_number_of_people(demo_calendar, people):
     Closure.objects.create(
         name="Winter break", first_day=datetime.date(2026, 12, 24), last_day=datetime.date(2027, 1, 5)
     )
@@ -220,7 +203,7 @@ def test_closure_and_working_day_refuse_unknown_target_labels_and_reversed_days(
 # Runs: the record, the schedule, catch-up, forcing ---------------------------------------------------------------
 
 
-def test_the_run_keeps_the_reason_per_target_in_its_counts(demo, people):
+def test_the_run_keeps_the_reason_per_target_in_its_counts(demo_calendar, people):
     with time_machine.travel(datetime.datetime(2026, 11, 28, 21, 0, 5, tzinfo=KTM), tick=False):
         run = scheduled_push(push_instant(SATURDAY))
     assert (run.status, run.trigger, run.created) == ("succeeded", "schedule", 0)
@@ -229,14 +212,14 @@ def test_the_run_keeps_the_reason_per_target_in_its_counts(demo, people):
     assert not run.include_closed
 
 
-def test_an_all_closed_day_needs_no_superuser(demo, make_students):
+def test_an_all_closed_day_needs_no_superuser(demo_calendar, make_students):
     make_students(2)  # no superuser: an open day would fail, a closed day creates nothing and succeeds
     with time_machine.travel(datetime.datetime(2026, 11, 28, 21, 0, 5, tzinfo=KTM), tick=False):
         run = run_push(SATURDAY, trigger=PushRun.Trigger.SCHEDULE)
     assert run.status == "succeeded", run.error
 
 
-def test_forcing_creates_records_on_a_closed_day_and_is_recorded(demo, people):
+def test_forcing_creates_records_on_a_closed_day_and_is_recorded(demo_calendar, people):
     with time_machine.travel(datetime.datetime(2026, 11, 28, 21, 0, 5, tzinfo=KTM), tick=False):
         run = run_push(SATURDAY, trigger=PushRun.Trigger.ADMIN, include_closed=True)
     assert run.include_closed
@@ -252,7 +235,7 @@ def test_forcing_creates_records_on_a_closed_day_and_is_recorded(demo, people):
     assert records(SATURDAY) == (3, 2)
 
 
-def test_catch_up_treats_closed_days_as_handled(demo, people):
+def test_catch_up_treats_closed_days_as_handled(demo_calendar, people):
     # Installed on Thursday the 26th; the worker was down until Sunday morning.
     with time_machine.travel(datetime.datetime(2026, 11, 26, 8, 0, tzinfo=KTM), tick=False):
         PushRun.objects.create(date=datetime.date(2026, 11, 25), trigger="command", status="succeeded")
@@ -265,7 +248,7 @@ def test_catch_up_treats_closed_days_as_handled(demo, people):
     assert not PushRun.objects.filter(date=SATURDAY).exists()
 
 
-def test_catch_up_still_pushes_a_day_closed_for_one_target_only(demo, people):
+def test_catch_up_still_pushes_a_day_closed_for_one_target_only(demo_calendar, people):
     with time_machine.travel(datetime.datetime(2026, 11, 26, 8, 0, tzinfo=KTM), tick=False):
         PushRun.objects.create(date=datetime.date(2026, 11, 25), trigger="command", status="succeeded")
     Closure.objects.create(name="Sports day", first_day=FRIDAY, last_day=FRIDAY, targets=[STUDENTS])

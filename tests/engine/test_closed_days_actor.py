@@ -7,7 +7,6 @@ from io import StringIO
 
 import pytest
 import time_machine
-from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
@@ -17,33 +16,25 @@ from attendance_push.models import Closure, PushRun
 from attendance_push.runs import run_push, scheduled_push
 from attendance_push.schedule import push_instant
 from attendance_push.service import actor_needed
-from school.models import EmployeeAttendance, StudentAttendance
-
-from ..conftest import attendance
+from school.models import StudentAttendance
+from tests.support.admin_pages import PUSH, messages_of
+from tests.support.demo import EMPLOYEES, FRIDAY, KTM, SATURDAY, STUDENTS, SUNDAY, attendance, records
 
 pytestmark = pytest.mark.django_db
 
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
-NOW = datetime.datetime(2026, 11, 30, 14, 5, tzinfo=KTM)  # a Monday afternoon
-FRIDAY = datetime.date(2026, 11, 27)
-SATURDAY = datetime.date(2026, 11, 28)
-SUNDAY = datetime.date(2026, 11, 29)
-STUDENTS, EMPLOYEES = "school.StudentAttendance", "school.EmployeeAttendance"
-PUSH = "/admin/attendance_push/pushrun/push/"
 NO_SUPERUSER = "No active superuser to record as the creator of pushed records."
 
 
 @pytest.fixture(autouse=True)
-def demo(settings):
+def nobody_to_act(monday_afternoon):
     """The demo's calendar (Saturdays off, Nepal's holidays), on a Monday afternoon, and nobody to be the actor."""
-    settings.ATTENDANCE_PUSH = django_settings.DEMO_ATTENDANCE_PUSH
-    with time_machine.travel(NOW, tick=False):
-        yield
+    yield
     assert not get_user_model().objects.filter(is_superuser=True).exists()
 
 
 @pytest.fixture
-def people(make_students, make_employees):
+def people_no_superuser(make_students, make_employees):
+    """Return the demo's `people`, but with no superuser to record as their pushes' creator."""
     students, employees = make_students(3), make_employees(2)
     # Came in on Saturday and never checked out: the push of Saturday fills this.
     attendance(students[0], SATURDAY, status="Present", time_in=datetime.time(9, 30))
@@ -54,10 +45,6 @@ def push_attendance(*args: str) -> str:
     out = StringIO()
     call_command("push_attendance", *args, stdout=out)
     return out.getvalue()
-
-
-def records(day: datetime.date) -> tuple[int, int]:
-    return StudentAttendance.objects.filter(date=day).count(), EmployeeAttendance.objects.filter(date=day).count()
 
 
 # Which requests need an actor -------------------------------------------------------------------------------------
@@ -81,7 +68,7 @@ def test_a_day_closed_for_one_target_only_still_needs_an_actor_for_the_other():
 # The command ------------------------------------------------------------------------------------------------------
 
 
-def test_the_command_pushes_a_closed_saturday_without_a_superuser(people):
+def test_the_command_pushes_a_closed_saturday_without_a_superuser(people_no_superuser):
     output = push_attendance("--date", "2026-11-28")
 
     run = PushRun.objects.get()
@@ -92,7 +79,7 @@ def test_the_command_pushes_a_closed_saturday_without_a_superuser(people):
     assert records(SATURDAY) == (1, 0)
 
 
-def test_the_command_pushes_a_closure_for_every_target_without_a_superuser(people):
+def test_the_command_pushes_a_closure_for_every_target_without_a_superuser(people_no_superuser):
     Closure.objects.create(name="Bandh (general strike)", first_day=FRIDAY, last_day=FRIDAY)
     output = push_attendance("--date", "2026-11-27")
     assert "closed (Bandh (general strike)): 0 created" in output
@@ -100,27 +87,27 @@ def test_the_command_pushes_a_closure_for_every_target_without_a_superuser(peopl
     assert records(FRIDAY) == (0, 0)
 
 
-def test_the_command_refuses_a_range_with_an_open_day_before_recording_anything(people):
+def test_the_command_refuses_a_range_with_an_open_day_before_recording_anything(people_no_superuser):
     with pytest.raises(CommandError, match=NO_SUPERUSER):
         push_attendance("--from", "2026-11-28", "--to", "2026-11-29")
     assert not PushRun.objects.exists()
 
 
-def test_the_command_refuses_a_forced_closed_day_without_a_superuser(people):
+def test_the_command_refuses_a_forced_closed_day_without_a_superuser(people_no_superuser):
     with pytest.raises(CommandError, match=NO_SUPERUSER):
         push_attendance("--date", "2026-11-28", "--include-closed")
     assert not PushRun.objects.exists()
     assert records(SATURDAY) == (1, 0)
 
 
-def test_the_command_refuses_a_day_closed_for_one_target_only(people):
+def test_the_command_refuses_a_day_closed_for_one_target_only(people_no_superuser):
     Closure.objects.create(name="Sports day", first_day=FRIDAY, last_day=FRIDAY, targets=[STUDENTS])
     with pytest.raises(CommandError, match=NO_SUPERUSER):
         push_attendance("--date", "2026-11-27")
     assert not PushRun.objects.exists()
 
 
-def test_a_dry_run_of_a_closed_day_needs_no_superuser_either(people):
+def test_a_dry_run_of_a_closed_day_needs_no_superuser_either(people_no_superuser):
     output = push_attendance("--date", "2026-11-28", "--dry-run")
     assert "2026-11-28 would push:" in output
     assert "closed (weekly off (Saturday)): 0 created, 1 check-outs filled" in output
@@ -130,20 +117,20 @@ def test_a_dry_run_of_a_closed_day_needs_no_superuser_either(people):
 # The schedule -----------------------------------------------------------------------------------------------------
 
 
-def test_the_scheduled_push_of_a_closed_saturday_needs_no_superuser(people):
+def test_the_scheduled_push_of_a_closed_saturday_needs_no_superuser(people_no_superuser):
     with time_machine.travel(datetime.datetime(2026, 11, 28, 21, 0, 5, tzinfo=KTM), tick=False):
         run = scheduled_push(push_instant(SATURDAY))
     assert (run.status, run.trigger, run.created, run.filled) == ("succeeded", "schedule", 0, 1), run.error
 
 
-def test_the_scheduled_push_of_an_open_day_without_a_superuser_fails_and_says_so(people):
+def test_the_scheduled_push_of_an_open_day_without_a_superuser_fails_and_says_so(people_no_superuser):
     with time_machine.travel(datetime.datetime(2026, 11, 27, 21, 0, 5, tzinfo=KTM), tick=False):
         run = scheduled_push(push_instant(FRIDAY))
     assert run.status == "failed"
     assert NO_SUPERUSER in run.error
 
 
-def test_a_queued_run_of_a_closed_day_needs_no_superuser(people):
+def test_a_queued_run_of_a_closed_day_needs_no_superuser(people_no_superuser):
     run = PushRun.objects.create(date=SATURDAY, trigger="admin")
     run = run_push(SATURDAY, trigger="admin", run=run)
     assert (run.status, run.filled) == ("succeeded", 1), run.error
@@ -161,11 +148,7 @@ def clerk(client):
     return client
 
 
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]] if response.context else []
-
-
-def test_the_confirmation_of_a_closed_saturday_needs_no_superuser(clerk, people):
+def test_the_confirmation_of_a_closed_saturday_needs_no_superuser(clerk, people_no_superuser):
     response = clerk.get(PUSH, {"start": "2026-11-28"})
     assert response.status_code == 200
     assert response.context["refusal"] is None
@@ -181,26 +164,26 @@ def test_the_confirmation_of_a_closed_saturday_needs_no_superuser(clerk, people)
     assert "/admin/auth/user/add/" not in content
 
 
-def test_the_confirmation_of_an_open_day_without_a_superuser_is_refused(clerk, people):
+def test_the_confirmation_of_an_open_day_without_a_superuser_is_refused(clerk, people_no_superuser):
     response = clerk.get(PUSH, {"start": "2026-11-27"})
     assert NO_SUPERUSER in response.context["refusal"]
 
 
-def test_the_admin_runs_a_closed_saturday_now_without_a_superuser(clerk, people):
+def test_the_admin_runs_a_closed_saturday_now_without_a_superuser(clerk, people_no_superuser):
     response = clerk.post(PUSH, {"start": "2026-11-28", "end": "2026-11-28", "confirm": "yes", "run_now": "1"})
     assert response.status_code == 302
     run = PushRun.objects.get()
     assert (run.status, run.created, run.filled) == ("succeeded", 0, 1), run.error
 
 
-def test_the_admin_queues_a_closed_saturday_without_a_superuser(clerk, people):
+def test_the_admin_queues_a_closed_saturday_without_a_superuser(clerk, people_no_superuser):
     response = clerk.post(PUSH, {"start": "2026-11-28", "end": "2026-11-28", "confirm": "yes"}, follow=True)
     run = PushRun.objects.get()
     assert run.status in ("queued", "succeeded"), run.error
     assert any("Queued the push of 2026-11-28" in message for message in messages_of(response))
 
 
-def test_forcing_a_closed_day_in_the_admin_without_a_superuser_fails_and_creates_nothing(clerk, people):
+def test_forcing_a_closed_day_in_the_admin_without_a_superuser_fails_and_creates_nothing(clerk, people_no_superuser):
     # The confirmation does not offer it; a hand-made POST gets the push's own failure, recorded.
     response = clerk.post(
         PUSH,

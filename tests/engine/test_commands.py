@@ -13,12 +13,9 @@ from django.db import connection
 
 from attendance_push.models import PushRun
 from school.models import EmployeeAttendance, StudentAttendance
-
-from ..conftest import DAY, attendance
+from tests.support.demo import DAY, NOON_KATHMANDU, attendance
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
-
-NOON_KATHMANDU = datetime.datetime(2026, 11, 20, 6, 15, tzinfo=datetime.UTC)
 
 
 def push_attendance(*args: str) -> str:

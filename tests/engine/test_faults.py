@@ -95,12 +95,6 @@ def test_the_preview_refuses_a_day_older_than_max_past_days(make_students):
         push(datetime.date(1, 1, 1), dry_run=True)
 
 
-@pytest.fixture
-def pusher(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 @pytest.mark.parametrize("data", [{"start": "0001-01-01"}, {"start": "2025-11-01", "end": "2025-11-20"}])
 def test_the_admin_refuses_a_day_older_than_max_past_days(pusher, make_students, data):
     make_students(2)

@@ -11,25 +11,18 @@ from django.urls import reverse
 from django_q.models import Schedule
 
 from attendance_push.models import PushRun
-from attendance_push.schedule import ensure_schedule, push_instant
+from attendance_push.schedule import ensure_schedule
+from tests.support.demo import KTM, PINNED_NOW
+from tests.support.runs import pushed
 
 pytestmark = pytest.mark.django_db
 
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
-NOON_21ST = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=KTM)
 HEALTH = "/attendance-push/health/"
-
-
-def pushed(day: datetime.date) -> PushRun:
-    start = push_instant(day) + datetime.timedelta(seconds=20)
-    return PushRun.objects.create(
-        date=day, trigger="schedule", status="succeeded", started_at=start, finished_at=start, created=3
-    )
 
 
 @pytest.fixture(autouse=True)
 def at_noon():
-    with time_machine.travel(NOON_21ST, tick=False):
+    with time_machine.travel(PINNED_NOW, tick=False):
         Schedule.objects.all().delete()
         ensure_schedule()
         yield
@@ -76,9 +69,9 @@ def test_a_yesterday_closed_for_every_target_and_never_pushed_is_healthy_as_catc
     from attendance_push.runs import missed_days
 
     pushed(datetime.date(2026, 11, 19))
-    PushRun.objects.filter(date=datetime.date(2026, 11, 19)).update(finished_at=NOON_21ST)
+    PushRun.objects.filter(date=datetime.date(2026, 11, 19)).update(finished_at=PINNED_NOW)
     Closure.objects.create(name="Strike", first_day=datetime.date(2026, 11, 20), last_day=datetime.date(2026, 11, 20))
-    assert datetime.date(2026, 11, 20) not in missed_days(NOON_21ST)
+    assert datetime.date(2026, 11, 20) not in missed_days(PINNED_NOW)
 
     response = client.get(HEALTH)
 
@@ -92,7 +85,7 @@ def test_a_yesterday_closed_for_some_targets_only_still_needs_its_push(client):
     from attendance_push.models import Closure
 
     pushed(datetime.date(2026, 11, 19))
-    PushRun.objects.filter(date=datetime.date(2026, 11, 19)).update(finished_at=NOON_21ST)
+    PushRun.objects.filter(date=datetime.date(2026, 11, 19)).update(finished_at=PINNED_NOW)
     Closure.objects.create(
         name="Strike",
         first_day=datetime.date(2026, 11, 20),

@@ -15,12 +15,12 @@ from django_q.models import Schedule
 from attendance_push import admin as push_admin
 from attendance_push import health
 from attendance_push.health import OVERDUE_AFTER, duration_text, next_push_text
-from attendance_push.models import PushRun
-from attendance_push.schedule import ensure_schedule, push_instant
+from attendance_push.schedule import ensure_schedule
+from tests.support.demo import KTM
+from tests.support.runs import pushed
 
 pytestmark = pytest.mark.django_db
 
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
 # 18:50 on Thursday 3 December 2026 in Kathmandu: the schedule is registered for 21:00 that evening.
 REGISTERED = datetime.datetime(2026, 12, 3, 18, 50, tzinfo=KTM)
 PUSH_TIME = datetime.datetime(2026, 12, 3, 21, 0, tzinfo=KTM)
@@ -49,13 +49,6 @@ def a_worker_runs(monkeypatch):
     clusters = [object()]
     monkeypatch.setattr(health, "running_clusters", lambda: clusters)
     monkeypatch.setattr(push_admin, "running_clusters", lambda: clusters)
-
-
-def pushed(day: datetime.date) -> PushRun:
-    start = push_instant(day) + datetime.timedelta(seconds=20)
-    return PushRun.objects.create(
-        date=day, trigger="schedule", status="succeeded", started_at=start, finished_at=start, created=3
-    )
 
 
 # The words ----------------------------------------------------------------------------------------------------

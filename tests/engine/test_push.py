@@ -18,13 +18,10 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from attendance_push.service import push, today
 from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
+from tests.support.demo import DAY, NOON_KATHMANDU, attendance
 from tests.support.servers import backend_waiting_on_a_lock
 
-from ..conftest import DAY, attendance
-
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
-
-NOON_KATHMANDU = datetime.datetime(2026, 11, 20, 6, 15, tzinfo=datetime.UTC)  # 12:00 in Asia/Kathmandu
 
 
 def student_records(day: datetime.date = DAY):

@@ -29,14 +29,12 @@ from attendance_push.schedule import push_instant
 from attendance_push.service import LOCK_NAMESPACE
 from attendance_push.tasks import PushFailed, execute_run
 from school.models import EmployeeAttendance, StudentAttendance
+from tests.support.demo import DAY, KTM, schedule_next_run
 from tests.support.servers import backend_waiting_on_a_lock
-
-from ..conftest import DAY, schedule_next_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 UTC = datetime.UTC
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime.datetime:
@@ -71,7 +69,7 @@ def holding_day_lock(day: datetime.date):
 
 
 @pytest.fixture(autouse=True)
-def people(superuser, make_students, make_employees):
+def three_students_and_an_employee(superuser, make_students, make_employees):
     make_students(3)
     make_employees(1)
 

@@ -12,11 +12,9 @@ from django_q.models import Schedule
 
 from attendance_push.models import PushRun
 from attendance_push.schedule import ensure_schedule, push_instant
+from tests.support.demo import KTM, PINNED_NOW
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
-
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
-NOON_21ST = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=KTM)
 
 
 def pushed(day: datetime.date, *, late: datetime.timedelta = datetime.timedelta(seconds=20)) -> PushRun:
@@ -34,7 +32,7 @@ def pushed(day: datetime.date, *, late: datetime.timedelta = datetime.timedelta(
 
 def status(*args: str) -> str:
     out = StringIO()
-    with time_machine.travel(NOON_21ST, tick=False):
+    with time_machine.travel(PINNED_NOW, tick=False):
         call_command("attendance_push_status", *args, stdout=out)
     return out.getvalue()
 
@@ -42,7 +40,7 @@ def status(*args: str) -> str:
 @pytest.fixture(autouse=True)
 def schedule():
     Schedule.objects.all().delete()
-    with time_machine.travel(NOON_21ST, tick=False):
+    with time_machine.travel(PINNED_NOW, tick=False):
         ensure_schedule()
 
 
@@ -114,7 +112,7 @@ def test_the_list_shows_errors_and_respects_runs_and_verbosity():
     out = status("--runs", "1")
     assert "Last 1 runs" in out and "Boom: x" in out and "2026-11-20  succeeded" not in out
     quiet = StringIO()
-    with time_machine.travel(NOON_21ST, tick=False):
+    with time_machine.travel(PINNED_NOW, tick=False):
         call_command("attendance_push_status", verbosity=0, stdout=quiet)
     assert quiet.getvalue() == ""
 

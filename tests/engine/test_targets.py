@@ -13,6 +13,7 @@ from attendance_push.checks import check_settings, check_status_rows
 from attendance_push.exceptions import PushError
 from attendance_push.service import describe_rules, push
 from attendance_push.signals import target_pushed
+from tests.support.demo import DAY
 from tests.variants.models import (
     AttendanceState,
     Badge,
@@ -25,8 +26,6 @@ from tests.variants.models import (
     Shift,
     Timesheet,
 )
-
-from ..conftest import DAY
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,7 @@ from attendance_push.models import PushRun
 from attendance_push.runs import queue_push
 from attendance_push.tasks import PushFailed, catch_up, execute_run, push_today, scheduled_push
 from school.models import StudentAttendance
-
-from ..conftest import DAY, schedule_next_run
+from tests.support.demo import DAY, schedule_next_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 

@@ -14,8 +14,7 @@ from attendance_push.forms import PushDaysForm
 from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from tests.support.admin_pages import PUSH
-
-from ..conftest import DAY
+from tests.support.demo import DAY
 
 pytestmark = pytest.mark.django_db
 

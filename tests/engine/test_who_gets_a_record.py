@@ -16,9 +16,8 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from attendance_push.service import describe_rules, push
 from school.models import Employee, EmployeeAttendance, Leave, Student, StudentAttendance
+from tests.support.demo import DAY, attendance
 from tests.variants.models import Group, Guarded, Member, Register
-
-from ..conftest import DAY, attendance
 
 pytestmark = pytest.mark.django_db
 

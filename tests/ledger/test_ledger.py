@@ -21,29 +21,21 @@ from attendance_push.checks import check_settings
 from attendance_push.exceptions import PushError
 from attendance_push.ledger import prune, undo
 from attendance_push.models import Closure, PushedRecord, PushRun
-from attendance_push.runs import is_pushed, missed_days, run_push, run_undo, scheduled_push
+from attendance_push.runs import is_pushed, missed_days, run_undo, scheduled_push
 from attendance_push.schedule import push_instant
 from attendance_push.service import push
 from school.models import EmployeeAttendance, StudentAttendance
+from tests.support.demo import DAY, EMPLOYEES, STUDENTS, attendance, schedule_next_run
+from tests.support.runs import pushed_run
 from tests.variants.models import Pupil, PupilAttendance
-
-from ..conftest import DAY, attendance, schedule_next_run
 
 pytestmark = pytest.mark.django_db
 
-STUDENTS = "school.StudentAttendance"
 PRUNE_NOW = datetime.datetime(2026, 12, 30, 6, 0, tzinfo=datetime.UTC)
-EMPLOYEES = "school.EmployeeAttendance"
 
 
 def ledger(run: PushRun, action: str, target: str = STUDENTS) -> set[str]:
     return set(PushedRecord.objects.filter(run=run, target=target, action=action).values_list("person", flat=True))
-
-
-def pushed_run(day: datetime.date = DAY) -> PushRun:
-    run = run_push(day, trigger=PushRun.Trigger.COMMAND)
-    assert run.status == PushRun.Status.SUCCEEDED, run.error
-    return run
 
 
 # Writing the ledger -----------------------------------------------------------------------------
@@ -358,13 +350,7 @@ def test_people_with_uuid_keys_get_corrections_and_withdrawals_on_a_push_again(s
 # Seeing it --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
-def test_pushed_filter_on_the_demo_attendance_admin(admin_client, superuser, make_students):
+def test_pushed_filter_on_the_demo_attendance_admin(superuser_client, superuser, make_students):
     by_hand, open_one, pushed = make_students(3)
     attendance(by_hand, status="Absent")
     attendance(open_one, status="Present", time_in=datetime.time(8, 0))
@@ -372,52 +358,52 @@ def test_pushed_filter_on_the_demo_attendance_admin(admin_client, superuser, mak
     url = reverse("admin:school_studentattendance_changelist")
 
     def listed(value: str) -> set[int]:
-        response = admin_client.get(url, {"pushed": value})
+        response = superuser_client.get(url, {"pushed": value})
         assert response.status_code == 200
         return {record.student_id for record in response.context["cl"].result_list}
 
     assert listed("created") == {pushed.pk}
     assert listed("filled") == {open_one.pk}
     assert listed("no") == {by_hand.pk}
-    page = admin_client.get(url).content.decode()
+    page = superuser_client.get(url).content.decode()
     assert "created by a push" in page and "check-out filled by a push" in page and "not pushed" in page
-    employee_page = admin_client.get(reverse("admin:school_employeeattendance_changelist"), {"pushed": "no"})
+    employee_page = superuser_client.get(reverse("admin:school_employeeattendance_changelist"), {"pushed": "no"})
     assert employee_page.status_code == 200
 
 
-def test_the_run_page_links_to_its_records_per_target(admin_client, make_students, make_employees):
+def test_the_run_page_links_to_its_records_per_target(superuser_client, make_students, make_employees):
     make_students(3)
     make_employees(1)
     run = pushed_run()
-    page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[run.pk])).content.decode()
+    page = superuser_client.get(reverse("admin:attendance_push_pushrun_change", args=[run.pk])).content.decode()
     records_url = reverse("admin:attendance_push_pushedrecord_changelist")
     link = f"{records_url}?run={run.pk}&amp;target={STUDENTS}"
     assert link in page
     assert "Undo this push" in page
-    response = admin_client.get(records_url, {"run": run.pk, "target": STUDENTS})
+    response = superuser_client.get(records_url, {"run": run.pk, "target": STUDENTS})
     assert response.status_code == 200
     assert response.context["cl"].result_count == 3
 
 
-def test_undo_from_the_run_page_previews_then_undoes(admin_client, superuser, make_students):
+def test_undo_from_the_run_page_previews_then_undoes(superuser_client, superuser, make_students):
     make_students(2)
     run = pushed_run()
     url = reverse("admin:attendance_push_pushrun_undo", args=[run.pk])
 
-    preview = admin_client.get(url)
+    preview = superuser_client.get(url)
     assert preview.status_code == 200
     assert preview.context["preview"].counts()[STUDENTS] == {"deleted": 2, "cleared": 0, "kept": 0}
     assert StudentAttendance.objects.filter(date=DAY).count() == 2
 
-    response = admin_client.post(url, {"confirm": "yes", "run_now": "1"}, follow=True)
+    response = superuser_client.post(url, {"confirm": "yes", "run_now": "1"}, follow=True)
     assert response.status_code == 200
     assert not StudentAttendance.objects.filter(date=DAY).exists()
     undo_run = PushRun.objects.get(trigger=PushRun.Trigger.UNDO)
     assert f"as run {undo_run.pk}" in response.content.decode()
-    page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[run.pk])).content.decode()
+    page = superuser_client.get(reverse("admin:attendance_push_pushrun_change", args=[run.pk])).content.decode()
     assert "Undone by <a href=" in page and f"run {undo_run.pk}</a>" in page
     assert "Undo this push" not in page
-    refused = admin_client.get(url)
+    refused = superuser_client.get(url)
     assert f"already undone by run {undo_run.pk}" in refused.content.decode()
 
 
@@ -766,7 +752,9 @@ def test_corrections_add_no_statement_per_person(superuser, make_employees):
 # More of the admin and the worker ---------------------------------------------------------------
 
 
-def test_an_undo_queued_from_the_run_page_is_run_by_the_worker_task(admin_client, superuser, make_students, settings):
+def test_an_undo_queued_from_the_run_page_is_run_by_the_worker_task(
+    superuser_client, superuser, make_students, settings
+):
     from unittest import mock
 
     from attendance_push.tasks import execute_run
@@ -776,7 +764,7 @@ def test_an_undo_queued_from_the_run_page_is_run_by_the_worker_task(admin_client
     url = reverse("admin:attendance_push_pushrun_undo", args=[run.pk])
     with mock.patch("django_q.tasks.async_task", return_value="task-1") as enqueue:
         with django_capture_on_commit() as callbacks:
-            response = admin_client.post(url, {"confirm": "yes"}, follow=True)
+            response = superuser_client.post(url, {"confirm": "yes"}, follow=True)
         for callback in callbacks:
             callback()
     assert enqueue.call_args.args[:2] == ("attendance_push.tasks.execute_run", run.pk + 1)
@@ -784,7 +772,7 @@ def test_an_undo_queued_from_the_run_page_is_run_by_the_worker_task(admin_client
     assert undo_run.status == PushRun.Status.QUEUED and undo_run.task_id == "task-1"
     assert f"Queued the undo of run {run.pk}" in response.content.decode()
     # A second undo of the same run is refused while this one is queued.
-    again = admin_client.post(url, {"confirm": "yes"}, follow=True)
+    again = superuser_client.post(url, {"confirm": "yes"}, follow=True)
     assert f"Run {run.pk} was already undone" in again.content.decode() or "under way" in again.content.decode()
     assert PushRun.objects.filter(trigger=PushRun.Trigger.UNDO).count() == 1
 
@@ -792,9 +780,9 @@ def test_an_undo_queued_from_the_run_page_is_run_by_the_worker_task(admin_client
     undo_run.refresh_from_db()
     assert undo_run.status == PushRun.Status.SUCCEEDED
     assert not StudentAttendance.objects.filter(date=DAY).exists()
-    page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[undo_run.pk])).content.decode()
+    page = superuser_client.get(reverse("admin:attendance_push_pushrun_change", args=[undo_run.pk])).content.decode()
     assert f"run {run.pk}</a>" in page and "records deleted" in page
-    changelist = admin_client.get(reverse("admin:attendance_push_pushrun_changelist")).content.decode()
+    changelist = superuser_client.get(reverse("admin:attendance_push_pushrun_changelist")).content.decode()
     assert "2 records deleted, 0 check-outs cleared, kept 0 changed since the push" in changelist
 
 
@@ -804,14 +792,14 @@ def django_capture_on_commit():
     return TestCase.captureOnCommitCallbacks()
 
 
-def test_a_refused_undo_from_the_run_page_says_why_and_changes_nothing(admin_client, make_students):
+def test_a_refused_undo_from_the_run_page_says_why_and_changes_nothing(superuser_client, make_students):
     make_students(1)
     failed = PushRun.objects.create(date=DAY, trigger=PushRun.Trigger.ADMIN, status=PushRun.Status.FAILED)
     url = reverse("admin:attendance_push_pushrun_undo", args=[failed.pk])
-    response = admin_client.post(url, {"confirm": "yes", "run_now": "1"}, follow=True)
+    response = superuser_client.post(url, {"confirm": "yes", "run_now": "1"}, follow=True)
     assert f"Run {failed.pk} did not succeed" in response.content.decode()
     assert not PushRun.objects.filter(trigger=PushRun.Trigger.UNDO).exists()
-    assert admin_client.get(reverse("admin:attendance_push_pushrun_undo", args=[999999])).status_code == 404
+    assert superuser_client.get(reverse("admin:attendance_push_pushrun_undo", args=[999999])).status_code == 404
 
 
 def test_an_undo_of_a_target_no_longer_installed_is_refused(superuser, make_students):

@@ -9,25 +9,17 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from attendance_push.models import Closure, PushedRecord, PushRun
-from attendance_push.runs import run_push, run_undo
+from attendance_push.runs import run_undo
 from attendance_push.service import push
 from school.models import EmployeeAttendance, Leave, StudentAttendance
+from tests.support.demo import DAY, EMPLOYEES, STUDENTS, attendance
+from tests.support.runs import pushed_run
 from tests.variants.models import Group, Member, Timesheet
-
-from ..conftest import DAY, attendance
 
 pytestmark = pytest.mark.django_db
 
-STUDENTS = "school.StudentAttendance"
-EMPLOYEES = "school.EmployeeAttendance"
 SHEETS = "variants.Timesheet"
 SIX, TWO = datetime.time(6), datetime.time(14)
-
-
-def pushed_run(day: datetime.date = DAY, **options) -> PushRun:
-    run = run_push(day, trigger=PushRun.Trigger.COMMAND, **options)
-    assert run.status == PushRun.Status.SUCCEEDED, run.error
-    return run
 
 
 def use_timesheets(settings, write: str = "sql", **target) -> None:
@@ -201,26 +193,20 @@ def test_the_dry_run_counts_corrections_and_writes_nothing(superuser, make_emplo
     assert working.pk
 
 
-def test_the_confirmation_page_and_the_run_page_show_corrections(admin_client, make_employees):
+def test_the_confirmation_page_and_the_run_page_show_corrections(superuser_client, make_employees):
     late_leave, _working = make_employees(2)
     pushed_run()
     Leave.objects.create(employee=late_leave, first_day=DAY, last_day=DAY, approved=True)
     url = reverse("admin:attendance_push_pushrun_push")
 
-    page = admin_client.get(url, {"start": f"{DAY:%Y-%m-%d}"}).content.decode()
+    page = superuser_client.get(url, {"start": f"{DAY:%Y-%m-%d}"}).content.decode()
 
     assert "Earlier records corrected" in page
     assert '<td class="attendance-push-corrected">1</td>' in page
     assert set(EmployeeAttendance.objects.values_list("status", flat=True)) == {"Present"}
     second = pushed_run()
-    run_page = admin_client.get(reverse("admin:attendance_push_pushrun_change", args=[second.pk])).content.decode()
+    run_page = superuser_client.get(reverse("admin:attendance_push_pushrun_change", args=[second.pk])).content.decode()
     assert "1 earlier record corrected" in run_page
-
-
-@pytest.fixture
-def admin_client(client, superuser):
-    client.force_login(superuser)
-    return client
 
 
 # Withdrawing false Presents -------------------------------------------------------------------

@@ -16,9 +16,8 @@ from attendance_push.conf import SCHEDULE_NAME
 from attendance_push.models import Closure, PushRun
 from attendance_push.schedule import ensure_schedule
 from school.models import EmployeeAttendance, StudentAttendance
+from tests.support.demo import attendance
 from tests.support.processes import patience, process_env, start, stop, wait_for
-
-from ..conftest import attendance
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +28,7 @@ def test_a_closure_added_before_the_push_time_stops_that_evenings_records(
     students = make_students(4)
     make_employees(2)
     # The push time: the next whole minute at least a minute away, in a push zone where it is about
-    # noon (the worker runs on the wall clock, so the instant is pinned instead; conftest.noon_zone).
+    # noon (the worker runs on the wall clock, so the instant is pinned instead; noon_zone).
     now = datetime.datetime.now(ZoneInfo(noon_zone))
     instant = (now + datetime.timedelta(seconds=119)).replace(second=0, microsecond=0)
     day = instant.date()

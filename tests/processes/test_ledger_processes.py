@@ -17,10 +17,9 @@ from attendance_push.models import PushedRecord, PushRun
 from attendance_push.runs import run_push
 from attendance_push.service import LOCK_NAMESPACE
 from school.models import StudentAttendance
+from tests.support.demo import DAY, attendance
 from tests.support.processes import database_url, patience, start, stop, wait_for
 from tests.support.servers import query
-
-from ..conftest import DAY, attendance
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,7 @@ from school.models import StudentAttendance
 from tests.support.processes import manage, patience, process_env, start, stop, wait_for
 
 # The workers run on the wall clock: the tests push in a zone where it is about noon, so neither
-# midnight nor the push time falls inside a test, whatever the hour (conftest.noon_zone).
+# midnight nor the push time falls inside a test, whatever the hour (noon_zone, tests/processes/conftest.py).
 pytestmark = [
     pytest.mark.process,
     pytest.mark.clock,

@@ -26,7 +26,7 @@ from tests.support.processes import ROOT, SCHEDULER_PERIOD, database_url, patien
 from tests.support.servers import day_lock_sessions, postgres_database, query, redis_url
 
 # The workers run on the wall clock: every test here pushes in a zone where it is about noon, so
-# neither midnight nor the push time falls inside a test, whatever the hour (conftest.noon_zone).
+# neither midnight nor the push time falls inside a test, whatever the hour (noon_zone, tests/processes/conftest.py).
 pytestmark = [
     pytest.mark.process,
     pytest.mark.clock,

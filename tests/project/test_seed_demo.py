@@ -15,13 +15,10 @@ from django.db.models import Q
 from attendance_push.models import Closure, WorkingDay
 from attendance_push.service import push, today
 from school.models import Employee, EmployeeAttendance, Leave, Student, StudentAttendance
-
-from ..conftest import DAY
+from tests.support.demo import DAY, KTM, NOON_KATHMANDU
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
-KATHMANDU = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
-NOON_KATHMANDU = datetime.datetime(2026, 11, 20, 6, 15, tzinfo=datetime.UTC)  # 12:00 on DAY in Asia/Kathmandu
 SMALL = {"students": 30, "employees": 5, "days": 3}
 # Enough people that every kind of draw (about 12% no record, 8% no check-out) shows up today
 # whatever the day, and still fast.
@@ -230,14 +227,6 @@ def totals(result) -> dict[str, dict[str, int]]:
 # Closed days: nobody comes in, so the demo seeds no record on them ---------------------------------------------
 
 
-@pytest.fixture
-def demo_calendar(settings):
-    """The demo project's calendar as it ships: Saturdays off and Nepal's public holidays."""
-    from django.conf import settings as django_settings
-
-    settings.ATTENDANCE_PUSH = django_settings.DEMO_ATTENDANCE_PUSH
-
-
 def seeded_days(model) -> set[datetime.date]:
     return set(model.objects.values_list("date", flat=True))
 
@@ -255,7 +244,7 @@ def test_no_records_on_the_weekly_off_or_a_holiday(demo_calendar):
 def test_no_records_on_public_holidays_and_the_push_of_one_creates_none(demo_calendar, superuser):
     # Dashain 2026: Fulpati (Sun 18), Maha Ashtami and Navami (19), Bijaya Dashami (20), Ekadashi (21),
     # Duwadashi (22); Saturday the 17th is the weekly off. Only Friday the 16th and Friday the 23rd are open.
-    with time_machine.travel(datetime.datetime(2026, 10, 23, 12, 0, tzinfo=KATHMANDU), tick=False):
+    with time_machine.travel(datetime.datetime(2026, 10, 23, 12, 0, tzinfo=KTM), tick=False):
         output = seed(**{**CROWD, "days": 7})
         open_days = {datetime.date(2026, 10, 16), datetime.date(2026, 10, 23)}
         assert seeded_days(StudentAttendance) == open_days

@@ -1,5 +1,5 @@
 """Set-up shared by the admin tests: the history's addresses, a clock stopped for a module's tests,
-staff users holding chosen permissions, failed runs."""
+staff users holding chosen permissions, and what a page shows (its messages, a calendar's day)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,9 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
-from attendance_push.models import PushRun
-
 CHANGELIST = "/admin/attendance_push/pushrun/"
 PUSH = f"{CHANGELIST}push/"
 STATUS = f"{CHANGELIST}status/"
-KTM = datetime.timezone(datetime.timedelta(hours=5, minutes=45))
 
 
 def frozen_at(moment: datetime.datetime):
@@ -36,6 +33,12 @@ def staff_with(*codenames: str, username: str = "clerk"):
     return user
 
 
-def failed_run(day: datetime.date, *, trigger: str = "schedule", **fields) -> PushRun:
-    """Record a failed run of `day` (the schedule's unless `trigger` says otherwise)."""
-    return PushRun.objects.create(date=day, trigger=trigger, status="failed", **fields)
+def messages_of(response) -> list[str]:
+    """Return the messages `response`'s page shows."""
+    return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+def calendar_cell(content: str, day: str) -> str:
+    """Return the <a> element of `day` in the history calendar."""
+    before, after = content.split(f'data-day="{day}"', 1)
+    return before.rsplit("<a ", 1)[1] + f'data-day="{day}"' + after.split("</a>", 1)[0]
