@@ -14,6 +14,7 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from school.models import EmployeeAttendance, StudentAttendance
 from tests.support.admin_pages import CHANGELIST, staff_with
+from tests.support.config import push_settings
 from tests.support.demo import DAY, attendance
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
@@ -219,7 +220,7 @@ def test_detail_of_a_run_counts_the_records_of_each_rule(superuser_client, setti
     targets = settings.ATTENDANCE_PUSH["TARGETS"]
     suspended = {"name": "Suspended", "people": "tests.admin.test_admin_history.last_two", "skip": True}
     employees = {**targets[1], "rules": [*targets[1]["rules"], suspended]}
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [targets[0], employees]}
+    settings.ATTENDANCE_PUSH = push_settings(TARGETS=[targets[0], employees])
 
     run = run_push(DAY, trigger=PushRun.Trigger.ADMIN, requested_by=superuser)
     content = superuser_client.get(change_url(run)).content.decode()

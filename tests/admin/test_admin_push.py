@@ -17,6 +17,7 @@ from attendance_push.schedule import push_instant
 from attendance_push.tasks import execute_run
 from school.models import StudentAttendance
 from tests.support.admin_pages import CHANGELIST, PUSH, frozen_at, messages_of, staff_with
+from tests.support.config import push_settings
 from tests.support.demo import KTM, attendance
 from tests.support.runs import failed_run
 
@@ -169,7 +170,7 @@ def test_without_a_worker_the_page_says_so_and_offers_to_run_in_the_request(supe
 
 def test_run_now_reports_a_failure_and_emails_the_admins(superuser_client, settings, make_students):
     settings.ADMINS = [("Head", "head@school.example")]
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "ghost"}
+    settings.ATTENDANCE_PUSH = push_settings(ACTOR="ghost")
     make_students(1)
     response = superuser_client.post(PUSH, {"start": "2026-11-20", "confirm": "yes", "run_now": "1"}, follow=True)
     assert any("failed" in text and "'ghost'" in text for text in messages_of(response))
@@ -178,7 +179,7 @@ def test_run_now_reports_a_failure_and_emails_the_admins(superuser_client, setti
 
 
 def test_a_refused_preview_shows_why_and_no_confirm_button(superuser_client, settings):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "ghost"}
+    settings.ATTENDANCE_PUSH = push_settings(ACTOR="ghost")
     content = superuser_client.get(PUSH, {"start": "2026-11-20"}).content.decode()
     # In the admin's words: the user to add, where; the setting's name is for the command line.
     assert (

@@ -13,6 +13,7 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from school.models import StudentAttendance
 from tests.support.admin_pages import frozen_at
+from tests.support.config import push_settings
 from tests.support.demo import KTM
 from tests.support.runs import failed_run
 
@@ -110,12 +111,7 @@ def test_the_live_status_view_is_on_its_own_site_and_links_there(superuser_clien
 def test_the_failure_email_links_to_the_run_on_the_configured_admin_site(settings, site, prefix):
     settings.ADMINS = [("Head", "head@school.example")]
     extra = {"ADMIN_SITE": site} if site else {}
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "ACTOR": "ghost",
-        "SITE_URL": "https://school.example",
-        **extra,
-    }
+    settings.ATTENDANCE_PUSH = push_settings(ACTOR="ghost", SITE_URL="https://school.example", **extra)
 
     run = run_push(datetime.date(2026, 11, 19), trigger="schedule")
 

@@ -12,6 +12,7 @@ from attendance_push.bikram import bs_date
 from attendance_push.models import Closure, PushRun
 from attendance_push.runs import run_push
 from tests.support.admin_pages import CHANGELIST, PUSH, calendar_cell, messages_of
+from tests.support.config import push_settings
 from tests.support.demo import EMPLOYEES, FRIDAY, MONDAY_AFTERNOON, SATURDAY, STUDENTS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_afternoon")]
@@ -299,7 +300,7 @@ def test_a_range_with_one_closed_day_says_so_and_keeps_every_target_that_gets_re
 
 def test_days_a_push_no_longer_accepts_get_no_link_and_no_health_alarm(pusher, people, settings):
     run_push(FRIDAY, trigger=PushRun.Trigger.SCHEDULE)
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "MAX_PAST_DAYS": 2}  # Friday is 3 days ago
+    settings.ATTENDANCE_PUSH = push_settings(MAX_PAST_DAYS=2)  # Friday is 3 days ago
 
     response = add_closure(pusher, "Snow day", "2026-11-27", "2026-11-27")
 

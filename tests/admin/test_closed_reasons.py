@@ -16,6 +16,7 @@ from attendance_push.models import Closure, PushRun
 from attendance_push.runs import run_push
 from attendance_push.workdays import closed_days, closed_reason, counts_reason, reason_text
 from tests.support.admin_pages import CHANGELIST, PUSH
+from tests.support.config import push_settings
 from tests.support.demo import DASHAMI, EMPLOYEES, STUDENTS, target
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_calendar")]
@@ -134,10 +135,7 @@ def test_a_reason_that_cannot_be_worded_falls_back_to_the_stored_words(reason, t
 
 
 def test_a_holiday_keeps_its_calendars_subdivision_and_categories(settings, superuser_client):
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "HOLIDAYS": {"country": "US", "subdiv": "CA", "categories": ["public"]},
-    }
+    settings.ATTENDANCE_PUSH = push_settings(HOLIDAYS={"country": "US", "subdiv": "CA", "categories": ["public"]})
     run = pushed_in("ne", datetime.date(2026, 3, 31))
     assert run.counts[STUDENTS]["closed_reason"] == {
         "kind": "holiday",

@@ -16,6 +16,7 @@ from attendance_push.bikram import bs_date
 from attendance_push.models import PushRun
 from attendance_push.schedule import push_instant
 from tests.support.admin_pages import CHANGELIST, PUSH, STATUS, frozen_at, staff_with
+from tests.support.config import push_settings
 from tests.support.demo import KTM, schedule_next_run
 from tests.support.runs import failed_run
 
@@ -317,7 +318,7 @@ def test_a_clerk_who_may_not_add_users_is_told_whom_to_ask(client, make_students
 
 
 def test_without_the_actor_a_clerk_is_told_whom_to_ask_for_that_user(client, make_students, settings):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "office"}
+    settings.ATTENDANCE_PUSH = push_settings(ACTOR="office")
     settings.ADMINS = [("Ram Thapa", "ram@example.com")]
     make_students(1)
     client.force_login(staff_with("view_pushrun", "push_attendance"))
@@ -367,7 +368,7 @@ def test_the_history_does_not_warn_when_a_superuser_exists(superuser_client):
 
 def test_the_history_does_not_warn_when_the_next_push_is_of_a_closed_day(client, settings):
     # Thursday is off: the push creates no records, so it records no creator either.
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "WEEKLY_OFF": ["THU"]}
+    settings.ATTENDANCE_PUSH = push_settings(WEEKLY_OFF=["THU"])
     client.force_login(staff_with("view_pushrun", "add_user"))
     assert "will fail" not in client.get(CHANGELIST).content.decode()
 

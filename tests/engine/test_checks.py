@@ -22,6 +22,7 @@ from django.test import override_settings
 
 from attendance_push.checks import _check_unfilled, check_databases, check_settings, check_task_queue
 from school.models import StudentAttendance
+from tests.support.config import push_settings
 
 Config = dict[str, Any]
 OPTIONAL_FIELDS = ("status_field", "check_in_field", "check_out_field", "created_by_field")
@@ -540,7 +541,7 @@ def test_w005_postgresql_above_read_committed(settings):
 
 
 def test_database_checks_skip_targets_that_name_no_model(settings):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [{"attendance": "school.Nope"}, "x"]}
+    settings.ATTENDANCE_PUSH = push_settings(TARGETS=[{"attendance": "school.Nope"}, "x"])
     assert check_databases() == []
 
 

@@ -18,6 +18,7 @@ from attendance_push.runs import catch_up, missed_days, run_push, scheduled_push
 from attendance_push.schedule import push_instant
 from attendance_push.service import push
 from attendance_push.workdays import closed_days, closed_reason
+from tests.support.config import push_settings
 from tests.support.demo import (
     DASHAMI,
     EMPLOYEES,
@@ -100,7 +101,7 @@ def test_without_a_calendar_every_day_is_open(people):
 def test_a_target_replaces_the_global_weekly_off_and_holidays(settings, people):
     config = django_settings.DEMO_ATTENDANCE_PUSH
     teachers = {**config["TARGETS"][1], "weekly_off": ["SUN"], "holidays": None}
-    settings.ATTENDANCE_PUSH = {**config, "TARGETS": [config["TARGETS"][0], teachers]}
+    settings.ATTENDANCE_PUSH = push_settings(demo=True, TARGETS=[config["TARGETS"][0], teachers])
 
     saturday = push(SATURDAY)
     assert saturday.closed == {STUDENTS: "weekly off (Saturday)"}
@@ -110,10 +111,7 @@ def test_a_target_replaces_the_global_weekly_off_and_holidays(settings, people):
 
 
 def test_holidays_categories_and_subdivisions_are_passed_to_the_holidays_package(settings):
-    settings.ATTENDANCE_PUSH = {
-        **django_settings.ATTENDANCE_PUSH,
-        "HOLIDAYS": {"country": "US", "subdiv": "CA", "categories": ["public"]},
-    }
+    settings.ATTENDANCE_PUSH = push_settings(HOLIDAYS={"country": "US", "subdiv": "CA", "categories": ["public"]})
     # César Chávez Day is a California holiday, not a federal one.
     assert closed_reason(target(STUDENTS), datetime.date(2026, 3, 31)) == "Cesar Chavez Day"
     assert closed_reason(target(STUDENTS), datetime.date(2026, 3, 30)) is None
@@ -265,7 +263,7 @@ def test_catch_up_still_pushes_a_day_closed_for_one_target_only(demo_calendar, p
 def calendar_check(settings, **changes):
     from attendance_push.checks import check_calendar
 
-    settings.ATTENDANCE_PUSH = {**django_settings.DEMO_ATTENDANCE_PUSH, **changes}
+    settings.ATTENDANCE_PUSH = push_settings(demo=True, **changes)
     return [(message.id, message.msg, message.hint) for message in check_calendar()]
 
 
@@ -337,6 +335,6 @@ def test_manage_py_check_fails_on_an_unknown_weekday(settings):
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
 
-    settings.ATTENDANCE_PUSH = {**django_settings.DEMO_ATTENDANCE_PUSH, "WEEKLY_OFF": ["SATURDAY"]}
+    settings.ATTENDANCE_PUSH = push_settings(demo=True, WEEKLY_OFF=["SATURDAY"])
     with pytest.raises(SystemCheckError, match="attendance_push.E030"):
         call_command("check")

@@ -13,6 +13,7 @@ from django.db import connection
 
 from attendance_push.models import PushRun
 from school.models import EmployeeAttendance, StudentAttendance
+from tests.support.config import push_settings
 from tests.support.demo import DAY, NOON_KATHMANDU, attendance
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
@@ -141,7 +142,7 @@ def test_a_failing_push_of_one_day_fails_the_command(superuser, make_students):
 
 
 def test_an_actor_that_names_nobody_is_refused(settings, make_students):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "nobody"}
+    settings.ATTENDANCE_PUSH = push_settings(ACTOR="nobody")
     get_user_model().objects.create_superuser("root", password="pw")
     make_students(1)
     with pytest.raises(CommandError, match="'nobody'"):

@@ -17,6 +17,7 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from attendance_push.service import push, validate_day
 from school.models import StudentAttendance
+from tests.support.config import member_target, push_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +83,7 @@ def test_the_command_refuses_a_day_older_than_max_past_days(superuser, make_stud
 
 
 def test_max_past_days_is_a_setting(settings, superuser, make_students):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "MAX_PAST_DAYS": 2}
+    settings.ATTENDANCE_PUSH = push_settings(MAX_PAST_DAYS=2)
     make_students(1)
     with pytest.raises(CommandError, match=r"2026-11-17 is more than 2 days ago \(the oldest day that can be pushed"):
         push_attendance("--date", "2026-11-17")
@@ -132,7 +133,7 @@ def test_the_admins_rerun_action_refuses_a_day_older_than_max_past_days(pusher, 
 
 @pytest.mark.parametrize("value", [-1, "366", 1.5, True, None])
 def test_e023_max_past_days_must_be_a_whole_number(settings, value):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "MAX_PAST_DAYS": value}
+    settings.ATTENDANCE_PUSH = push_settings(MAX_PAST_DAYS=value)
     errors = check_settings()
     assert [error.id for error in errors] == ["attendance_push.E023"]
     assert "MAX_PAST_DAYS" in errors[0].msg and errors[0].hint
@@ -143,7 +144,7 @@ def test_e023_max_past_days_must_be_a_whole_number(settings, value):
 
 def test_the_push_pages_show_the_time_in_the_push_zone_not_in_time_zone(pusher, settings):
     settings.TIME_ZONE = "Europe/London"  # 08:20
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TIME_ZONE": "Africa/Dar_es_Salaam"}  # 11:20
+    settings.ATTENDANCE_PUSH = push_settings(TIME_ZONE="Africa/Dar_es_Salaam")  # 11:20
     form = pusher.get(PUSH).content.decode()
     assert "It is 11:20 on Friday 20 November 2026 in Africa/Dar_es_Salaam." in " ".join(form.split())
     confirmation = pusher.get(PUSH, {"start": "2026-11-20"}).content.decode()
@@ -176,20 +177,7 @@ def test_a_blank_text_field_gets_what_django_saves_an_empty_string(settings, sup
     from tests.variants.models import Member
 
     Member.objects.create(full_name="Ann")
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": "variants.Timesheet",
-                "person_field": "member",
-                "date_field": "day",
-                "status_field": None,
-                "check_in_field": None,
-                "check_out_field": None,
-                "created_by_field": None,
-            }
-        ],
-    }
+    settings.ATTENDANCE_PUSH = push_settings(target=member_target("variants.Timesheet", bare=True))
     from tests.variants.models import Timesheet
 
     status = Timesheet._meta.get_field("status")
@@ -208,21 +196,9 @@ def test_a_blank_text_field_gets_what_django_saves_an_empty_string(settings, sup
 
 
 def lookup_target(settings, status) -> None:
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": "variants.Roll",
-                "person_field": "member",
-                "date_field": "day",
-                "status_field": "state",
-                "status": status,
-                "check_in_field": None,
-                "check_out_field": None,
-                "created_by_field": None,
-            }
-        ],
-    }
+    settings.ATTENDANCE_PUSH = push_settings(
+        target=member_target("variants.Roll", bare=True, status_field="state", status=status)
+    )
 
 
 def test_a_missing_lookup_row_is_a_database_check_only(settings, django_assert_num_queries):

@@ -8,7 +8,6 @@ import threading
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -18,6 +17,7 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from attendance_push.service import push, today
 from school.models import Employee, EmployeeAttendance, Student, StudentAttendance
+from tests.support.config import push_settings
 from tests.support.demo import DAY, NOON_KATHMANDU, attendance
 from tests.support.servers import backend_waiting_on_a_lock
 
@@ -209,7 +209,7 @@ def test_the_first_superuser_by_id_is_the_actor(make_students):
 
 def test_actor_setting_names_the_creator(settings, superuser, make_students):
     clerk = get_user_model().objects.create_user("clerk", password="pw")
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "clerk"}
+    settings.ATTENDANCE_PUSH = push_settings(ACTOR="clerk")
     make_students(1)
 
     push(DAY)
@@ -218,7 +218,7 @@ def test_actor_setting_names_the_creator(settings, superuser, make_students):
 
 
 def test_an_actor_setting_that_names_nobody_fails_and_writes_nothing(settings, superuser, make_students):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "ghost"}
+    settings.ATTENDANCE_PUSH = push_settings(ACTOR="ghost")
     make_students(1)
     with pytest.raises(PushError, match="'ghost'.*no active user"):
         push(DAY)
@@ -242,12 +242,7 @@ def test_all_targets_land_together_or_not_at_all(superuser, make_students, make_
 
 
 def test_settings_customise_the_default_record(settings, superuser, make_students):
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "STATUS": "Late",
-        "CHECK_IN": "08:15",
-        "CHECK_OUT": "15:30",
-    }
+    settings.ATTENDANCE_PUSH = push_settings(STATUS="Late", CHECK_IN="08:15", CHECK_OUT="15:30")
     (with_check_in, _) = make_students(2)
     attendance(with_check_in, time_in=datetime.time(8, 0))
 
@@ -267,7 +262,7 @@ def test_a_target_without_time_and_creator_fields_still_gets_records(settings, m
         "check_out_field": None,
         "created_by_field": None,
     }
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [target]}
+    settings.ATTENDANCE_PUSH = push_settings(TARGETS=[target])
     make_students(2)
 
     # No creator field, so no superuser is needed.
@@ -285,7 +280,7 @@ def test_people_filter_lookups_across_a_relation_create_one_record_per_person(se
     target = copy.deepcopy(settings.ATTENDANCE_PUSH["TARGETS"][0])
     # Students with any Present record: the join repeats `a` once per matching record.
     target["people_filter"] = {"attendance__status": "Present"}
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [target]}
+    settings.ATTENDANCE_PUSH = push_settings(TARGETS=[target])
 
     assert push(DAY, dry_run=True).created == 1
     assert push(DAY).created == 1
@@ -351,7 +346,7 @@ def test_run_push_names_the_class_of_an_unexpected_error(superuser, make_student
     assert run.error.split(":")[0] in {"OperationalError", "ProgrammingError"}
 
 
-@override_settings(ATTENDANCE_PUSH={**settings.ATTENDANCE_PUSH, "TARGETS": []})
+@override_settings(ATTENDANCE_PUSH=push_settings(TARGETS=[]))
 def test_no_targets_is_an_empty_push(superuser):
     result = push(DAY)
     assert result.targets == () and result.created == 0

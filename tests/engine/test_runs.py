@@ -29,6 +29,7 @@ from attendance_push.schedule import push_instant
 from attendance_push.service import LOCK_NAMESPACE
 from attendance_push.tasks import PushFailed, execute_run
 from school.models import EmployeeAttendance, StudentAttendance
+from tests.support.config import push_settings
 from tests.support.demo import DAY, KTM, schedule_next_run
 from tests.support.servers import backend_waiting_on_a_lock
 
@@ -111,11 +112,11 @@ def test_several_missed_days_are_each_pushed_once_within_the_look_back():
 
 
 def test_catch_up_days_sets_the_look_back(settings):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "CATCH_UP_DAYS": 1}
+    settings.ATTENDANCE_PUSH = push_settings(CATCH_UP_DAYS=1)
     pushed(nov(14))
     schedule_next_run(at(21, 8))
     assert missed_days(at(21, 8)) == [nov(20)]
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "CATCH_UP_DAYS": 0}
+    settings.ATTENDANCE_PUSH = push_settings(CATCH_UP_DAYS=0)
     assert missed_days(at(21, 8)) == []
 
 
@@ -204,7 +205,7 @@ def test_a_dead_running_run_does_not_block_a_new_push(superuser):
 
 def test_a_failed_push_emails_the_admins_with_the_day_the_error_and_a_link(settings):
     settings.ADMINS = [("Head", "head@school.example")]
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "ghost", "SITE_URL": "https://school.example/"}
+    settings.ATTENDANCE_PUSH = push_settings(ACTOR="ghost", SITE_URL="https://school.example/")
 
     run = run_push(DAY, trigger="schedule")
 
@@ -226,7 +227,7 @@ def test_a_successful_push_sends_no_mail(settings):
 def test_a_broken_mail_server_does_not_hide_the_failure(settings):
     settings.ADMINS = [("Head", "head@school.example")]
     settings.EMAIL_BACKEND = "tests.engine.test_runs.BrokenMailBackend"
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "ACTOR": "ghost"}
+    settings.ATTENDANCE_PUSH = push_settings(ACTOR="ghost")
     run = run_push(DAY, trigger="schedule")
     run.refresh_from_db()
     assert run.status == "failed"

@@ -27,6 +27,7 @@ from attendance_push.schedule import (
     next_push_after,
     remove_test_schedule,
 )
+from tests.support.config import push_settings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
@@ -46,7 +47,7 @@ def daily() -> Schedule:
 
 
 def with_push(settings, **changes):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, **changes}
+    settings.ATTENDANCE_PUSH = push_settings(**changes)
 
 
 @pytest.mark.parametrize("server_zone", ["UTC", "Asia/Kathmandu", "America/New_York"])

@@ -13,6 +13,7 @@ from attendance_push.checks import check_settings, check_status_rows
 from attendance_push.exceptions import PushError
 from attendance_push.service import describe_rules, push
 from attendance_push.signals import target_pushed
+from tests.support.config import member_target, push_settings
 from tests.support.demo import DAY
 from tests.variants.models import (
     AttendanceState,
@@ -32,21 +33,7 @@ pytestmark = pytest.mark.django_db
 
 def use(settings, attendance: str, **target) -> None:
     """Push only `attendance`, a variants model whose person is `member` and whose day is `day`."""
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": attendance,
-                "person_field": "member",
-                "date_field": "day",
-                "status_field": None,
-                "check_in_field": None,
-                "check_out_field": None,
-                "created_by_field": None,
-                **target,
-            }
-        ],
-    }
+    settings.ATTENDANCE_PUSH = push_settings(target=member_target(attendance, bare=True, **target))
 
 
 def errors() -> list[tuple[str, str]]:
@@ -325,10 +312,9 @@ def test_a_unique_key_computed_per_record_is_a_check_error_unless_saved_one_by_o
 
 
 def test_a_dict_status_on_a_text_field_is_reported_not_a_crash(settings):
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [{"attendance": "school.StudentAttendance", "person_field": "student", "status": {"name": "x"}}],
-    }
+    settings.ATTENDANCE_PUSH = push_settings(
+        target={"attendance": "school.StudentAttendance", "person_field": "student", "status": {"name": "x"}}
+    )
     ((check_id, message),) = errors()
     assert check_id == "attendance_push.E009" and "must be a plain value" in message
 

@@ -14,6 +14,7 @@ from attendance_push.forms import PushDaysForm
 from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from tests.support.admin_pages import PUSH
+from tests.support.config import push_settings
 from tests.support.demo import DAY
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +102,7 @@ def test_attendance_calendar_speaks_nepali_with_bikram_sambat_dates(settings):
 
 
 def test_attendance_calendar_refuses_no_targets_in_nepali(settings):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": []}
+    settings.ATTENDANCE_PUSH = push_settings(TARGETS=[])
     with pytest.raises(CommandError, match="खाली छ"):
         command("attendance_calendar", "--from", "2026-11-27", "--to", "2026-11-28")
 
@@ -130,7 +131,7 @@ def test_a_rule_with_one_time_names_the_missing_one(settings, superuser_client, 
     students, employees = settings.ATTENDANCE_PUSH["TARGETS"]
     [leave] = employees["rules"]
     employees = {**employees, "rules": [{**leave, "check_in": check_in, "check_out": check_out}]}
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [students, employees]}
+    settings.ATTENDANCE_PUSH = push_settings(TARGETS=[students, employees])
     content = superuser_client.get(PUSH, {"start": "2026-11-20"}).content.decode()
     assert f"<li>Employee attendance, On leave: {text}, created by root</li>" in content
 
@@ -138,7 +139,7 @@ def test_a_rule_with_one_time_names_the_missing_one(settings, superuser_client, 
 def test_a_rule_with_no_check_in_reads_as_such_where_there_is_no_check_out(settings, superuser_client):
     students, employees = settings.ATTENDANCE_PUSH["TARGETS"]
     employees = {**employees, "check_out_field": None}
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [students, employees]}
+    settings.ATTENDANCE_PUSH = push_settings(TARGETS=[students, employees])
     content = superuser_client.get(PUSH, {"start": "2026-11-20"}).content.decode()
     assert "<li>Employee attendance: Present, check-in 09:00, created by root</li>" in content
     assert "<li>Employee attendance, On leave: Leave, no check-in time, created by root</li>" in content

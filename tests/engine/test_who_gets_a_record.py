@@ -16,7 +16,8 @@ from attendance_push.models import PushRun
 from attendance_push.runs import run_push
 from attendance_push.service import describe_rules, push
 from school.models import Employee, EmployeeAttendance, Leave, Student, StudentAttendance
-from tests.support.demo import DAY, attendance
+from tests.support.config import demo_target, member_target, push_settings
+from tests.support.demo import DAY, EMPLOYEES, STUDENTS, attendance
 from tests.variants.models import Group, Guarded, Member, Register
 
 pytestmark = pytest.mark.django_db
@@ -161,20 +162,12 @@ def test_a_backfill_of_a_past_month_follows_each_persons_dates(superuser):
 
 def use_register(settings, **target) -> None:
     """Push only variants.Register (members, with times, statuses and the host's own date columns)."""
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": "variants.Register",
-                "person_field": "member",
-                "date_field": "day",
-                "created_by_field": None,
-                "extra_values": "tests.variants.days.register_values",
-                "fill_values": "tests.variants.days.register_fill_values",
-                **target,
-            }
-        ],
-    }
+    register = member_target(
+        "variants.Register",
+        extra_values="tests.variants.days.register_values",
+        fill_values="tests.variants.days.register_fill_values",
+    )
+    settings.ATTENDANCE_PUSH = push_settings(target={**register, **target})
 
 
 @pytest.fixture
@@ -344,19 +337,7 @@ def test_f_naming_neither_a_pushed_field_nor_the_person_fails_the_push(settings,
 
 
 def use_guarded(settings, **target) -> None:
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": "variants.Guarded",
-                "person_field": "member",
-                "date_field": "day",
-                "created_by_field": None,
-                "write": "save",
-                **target,
-            }
-        ],
-    }
+    settings.ATTENDANCE_PUSH = push_settings(target={**member_target("variants.Guarded", write="save"), **target})
 
 
 def test_a_record_the_hosts_save_declines_is_not_counted_now_or_later(settings, members):
@@ -462,9 +443,8 @@ def test_day_settings_are_checked(settings, members, target, check_id, fragment)
 
 
 def test_a_rule_status_the_field_does_not_accept_is_a_check_error(settings, make_employees):
-    targets = settings.ATTENDANCE_PUSH["TARGETS"]
-    employees = {**targets[1], "rules": [{"people": "school.people.employees_on_leave", "status": "Holiday"}]}
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [targets[0], employees]}
+    employees = demo_target(EMPLOYEES, rules=[{"people": "school.people.employees_on_leave", "status": "Holiday"}])
+    settings.ATTENDANCE_PUSH = push_settings(TARGETS=[demo_target(STUDENTS), employees])
     ((check_id, message),) = found(settings)
     assert check_id == "attendance_push.E041"
     assert "'Holiday' is not a choice of school.EmployeeAttendance.status" in message
@@ -480,21 +460,8 @@ def test_a_rule_status_the_field_does_not_accept_is_a_check_error(settings, make
     ],
 )
 def test_host_logic_the_set_based_push_would_bypass_is_a_warning(settings, attendance, write, logic):
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": attendance,
-                "person_field": "member",
-                "date_field": "day",
-                "created_by_field": None,
-                "write": write,
-                "extra_values": {"check_in_date": F("day"), "weekday": "Friday"}
-                if attendance.endswith("Register")
-                else {},
-            }
-        ],
-    }
+    extra_values = {"check_in_date": F("day"), "weekday": "Friday"} if attendance.endswith("Register") else {}
+    settings.ATTENDANCE_PUSH = push_settings(target=member_target(attendance, write=write, extra_values=extra_values))
     from attendance_push.checks import check_settings
 
     messages = check_settings()
@@ -538,9 +505,8 @@ def test_leave_is_managed_in_the_admin_and_the_people_show_their_dates(admin_cli
 def test_fill_values_may_set_a_foreign_key(settings, superuser, make_students, write):
     (student,) = make_students(1)
     record = attendance(student, time_in=datetime.time(9))
-    targets = settings.ATTENDANCE_PUSH["TARGETS"]
-    students = {**targets[0], "write": write, "fill_values": {"created_by": superuser.pk}}
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TARGETS": [students]}
+    students = demo_target(STUDENTS, write=write, fill_values={"created_by": superuser.pk})
+    settings.ATTENDANCE_PUSH = push_settings(target=students)
     assert found(settings) == []
 
     assert push(DAY).filled == 1
@@ -601,21 +567,11 @@ def test_values_read_the_person_and_conditions_read_the_row(settings, members):
 
 
 def test_the_preview_of_a_target_without_times_counts_its_rules(settings, members):
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": "variants.Presence",
-                "person_field": "member",
-                "date_field": "day",
-                "status_field": None,
-                "check_in_field": None,
-                "check_out_field": None,
-                "created_by_field": None,
-                "rules": [{"people": "tests.variants.days.temps", "skip": True}],
-            }
-        ],
-    }
+    settings.ATTENDANCE_PUSH = push_settings(
+        target=member_target(
+            "variants.Presence", bare=True, rules=[{"people": "tests.variants.days.temps", "skip": True}]
+        )
+    )
 
     preview = push(DAY, dry_run=True).counts()["variants.Presence"]
 

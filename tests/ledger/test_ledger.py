@@ -25,6 +25,7 @@ from attendance_push.runs import is_pushed, missed_days, run_undo, scheduled_pus
 from attendance_push.schedule import push_instant
 from attendance_push.service import push
 from school.models import EmployeeAttendance, StudentAttendance
+from tests.support.config import member_target, push_settings
 from tests.support.demo import DAY, EMPLOYEES, STUDENTS, attendance, schedule_next_run
 from tests.support.runs import pushed_run
 from tests.variants.models import Pupil, PupilAttendance
@@ -239,19 +240,16 @@ PUPILS = "variants.PupilAttendance"
 
 
 def use_pupils(settings, write: str, **target) -> None:
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": PUPILS,
-                "person_field": "pupil",
-                "date_field": "day",
-                "created_by_field": None,
-                "write": write,
-                **target,
-            }
-        ],
-    }
+    settings.ATTENDANCE_PUSH = push_settings(
+        target={
+            "attendance": PUPILS,
+            "person_field": "pupil",
+            "date_field": "day",
+            "created_by_field": None,
+            "write": write,
+            **target,
+        }
+    )
 
 
 def keys_as_the_database_casts_them(pupils: list[Pupil]) -> set[str]:
@@ -425,7 +423,7 @@ def test_undo_needs_the_push_permission(client, make_students, superuser):
 
 
 def test_pruning_keeps_the_ledger_up_to_the_boundary(settings, superuser, make_students):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_LEDGER_DAYS": 10}
+    settings.ATTENDANCE_PUSH = push_settings(KEEP_LEDGER_DAYS=10)
     make_students(2)
     now = PRUNE_NOW
     with time_machine.travel(now - datetime.timedelta(days=10), tick=False):
@@ -449,7 +447,7 @@ def test_pruning_keeps_the_ledger_up_to_the_boundary(settings, superuser, make_s
 
 
 def test_pruning_runs_by_keep_runs_days(settings, superuser, make_students, capsys):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": 30, "KEEP_LEDGER_DAYS": None}
+    settings.ATTENDANCE_PUSH = push_settings(KEEP_RUNS_DAYS=30, KEEP_LEDGER_DAYS=None)
     make_students(2)
     now = PRUNE_NOW
     with time_machine.travel(now - datetime.timedelta(days=31), tick=False):
@@ -483,7 +481,7 @@ def test_a_prune_waits_for_an_undo_of_a_run_it_prunes(settings, superuser, make_
     if connection.vendor != "postgresql":
         pytest.skip("SQLite lets one transaction write at a time: a prune cannot run inside an undo")
     other = "KEEP_RUNS_DAYS" if key == "KEEP_LEDGER_DAYS" else "KEEP_LEDGER_DAYS"
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, key: 10, other: None}
+    settings.ATTENDANCE_PUSH = push_settings(**{key: 10, other: None})
     make_students(3)
     run = pushed_run()
     pushed_run(DAY + datetime.timedelta(days=1))  # the newest run, which a prune by KEEP_RUNS_DAYS keeps
@@ -537,7 +535,7 @@ def test_an_undo_of_a_run_pruned_while_it_waited_is_refused_with_the_reason(supe
 
 
 def test_pruning_runs_keeps_the_newest_so_catch_up_still_sees_the_installation(settings, superuser, make_students):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": 5, "CATCH_UP_DAYS": 3}
+    settings.ATTENDANCE_PUSH = push_settings(KEEP_RUNS_DAYS=5, CATCH_UP_DAYS=3)
     make_students(2)
     with time_machine.travel(push_instant(DAY - datetime.timedelta(days=1)), tick=False):
         older = pushed_run(DAY - datetime.timedelta(days=1))
@@ -561,25 +559,25 @@ def test_pruning_runs_keeps_the_newest_so_catch_up_still_sees_the_installation(s
 
 @pytest.mark.parametrize(("keep", "catch_up"), [(1, 0), (3, 3), (2, 5)])
 def test_keep_runs_days_must_outlast_catch_up_and_yesterday(settings, keep, catch_up):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": keep, "CATCH_UP_DAYS": catch_up}
+    settings.ATTENDANCE_PUSH = push_settings(KEEP_RUNS_DAYS=keep, CATCH_UP_DAYS=catch_up)
     (error,) = check_settings()
     assert error.id == "attendance_push.E062"
     assert f"KEEP_RUNS_DAYS'] ({keep})" in error.msg and f"{max(catch_up, 1) + 1} or more" in error.msg
     assert error.hint
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_RUNS_DAYS": max(catch_up, 1) + 1}
+    settings.ATTENDANCE_PUSH = push_settings(KEEP_RUNS_DAYS=max(catch_up, 1) + 1)
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("key", ["KEEP_LEDGER_DAYS", "KEEP_RUNS_DAYS"])
 @pytest.mark.parametrize("value", [0, -3, "400", True, 1.5])
 def test_retention_settings_are_checked(settings, key, value):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, key: value}
+    settings.ATTENDANCE_PUSH = push_settings(**{key: value})
     ids = [error.id for error in check_settings()]
     assert ids == ["attendance_push.E060" if key == "KEEP_LEDGER_DAYS" else "attendance_push.E061"]
 
 
 def test_none_and_whole_days_are_valid_retention(settings):
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_LEDGER_DAYS": None, "KEEP_RUNS_DAYS": 30}
+    settings.ATTENDANCE_PUSH = push_settings(KEEP_LEDGER_DAYS=None, KEEP_RUNS_DAYS=30)
     assert check_settings() == []
 
 
@@ -595,7 +593,7 @@ def test_the_worker_prunes_once_a_day(settings, superuser, make_students):
     (prune_schedule,) = Schedule.objects.filter(name="attendance_push.prune")
     assert (prune_schedule.func, prune_schedule.schedule_type) == (PRUNE_TASK, Schedule.DAILY)
     # What the worker calls: the prune, with the settings.
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "KEEP_LEDGER_DAYS": 1}
+    settings.ATTENDANCE_PUSH = push_settings(KEEP_LEDGER_DAYS=1)
     make_students(2)
     with time_machine.travel(timezone.now() - datetime.timedelta(days=2), tick=False):
         pushed_run(DAY - datetime.timedelta(days=2))
@@ -631,18 +629,7 @@ def test_undo_compares_each_record_with_what_its_own_rule_wrote(superuser, make_
 
 
 def use_variant(settings, attendance: str, **target) -> None:
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": attendance,
-                "person_field": "member",
-                "date_field": "day",
-                "created_by_field": None,
-                **target,
-            }
-        ],
-    }
+    settings.ATTENDANCE_PUSH = push_settings(target=member_target(attendance, **target))
 
 
 def test_write_save_enters_only_what_the_hosts_save_kept(settings, superuser):
@@ -667,20 +654,14 @@ def test_write_save_enters_only_what_the_hosts_save_kept(settings, superuser):
 def test_columns_computed_per_row_are_compared_by_their_fingerprint(settings, superuser):
     from tests.variants.models import Group, Member, Register
 
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": "variants.Register",
-                "person_field": "member",
-                "date_field": "day",
-                "created_by_field": None,
-                "extra_values": "tests.variants.days.register_values",
-                "fill_values": "tests.variants.days.register_fill_values",
-                "check_out": {"field": "group__ends_at"},
-            }
-        ],
-    }
+    settings.ATTENDANCE_PUSH = push_settings(
+        target=member_target(
+            "variants.Register",
+            extra_values="tests.variants.days.register_values",
+            fill_values="tests.variants.days.register_fill_values",
+            check_out={"field": "group__ends_at"},
+        )
+    )
     ops = Group.objects.create(name="Ops", starts_at=datetime.time(6), ends_at=datetime.time(14))
     ada = Member.objects.create(full_name="Ada", group=ops)
     Member.objects.create(full_name="Di")

@@ -12,6 +12,7 @@ from attendance_push.models import Closure, PushedRecord, PushRun
 from attendance_push.runs import run_undo
 from attendance_push.service import push
 from school.models import EmployeeAttendance, Leave, StudentAttendance
+from tests.support.config import member_target, push_settings
 from tests.support.demo import DAY, EMPLOYEES, STUDENTS, attendance
 from tests.support.runs import pushed_run
 from tests.variants.models import Group, Member, Timesheet
@@ -24,23 +25,15 @@ SIX, TWO = datetime.time(6), datetime.time(14)
 
 def use_timesheets(settings, write: str = "sql", **target) -> None:
     """Push variants.Timesheet: the check-in and check-out read from the member's group (per row)."""
-    settings.ATTENDANCE_PUSH = {
-        **settings.ATTENDANCE_PUSH,
-        "TARGETS": [
-            {
-                "attendance": SHEETS,
-                "person_field": "member",
-                "date_field": "day",
-                "created_by_field": None,
-                "people_filter": {"inactive": False},
-                "people_on_day": "tests.variants.days.members_on_day",
-                "check_in": {"field": "group__starts_at"},
-                "check_out": {"field": "group__ends_at"},
-                "write": write,
-                **target,
-            }
-        ],
-    }
+    timesheets = member_target(
+        SHEETS,
+        people_filter={"inactive": False},
+        people_on_day="tests.variants.days.members_on_day",
+        check_in={"field": "group__starts_at"},
+        check_out={"field": "group__ends_at"},
+        write=write,
+    )
+    settings.ATTENDANCE_PUSH = push_settings(target={**timesheets, **target})
 
 
 @pytest.fixture

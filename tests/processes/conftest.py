@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 
+from tests.support.config import push_settings
 from tests.support.demo import schedule_next_run
 from tests.support.processes import zone_at_noon
 
@@ -17,6 +18,6 @@ def noon_zone(settings, transactional_db) -> str:
     For tests that start workers: `process_env` (tests/support/processes.py) hands the zone to their processes.
     """
     zone = zone_at_noon()
-    settings.ATTENDANCE_PUSH = {**settings.ATTENDANCE_PUSH, "TIME_ZONE": zone}
+    settings.ATTENDANCE_PUSH = push_settings(TIME_ZONE=zone)
     schedule_next_run(datetime.datetime.now(datetime.UTC))
     return zone

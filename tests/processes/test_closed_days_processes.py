@@ -7,7 +7,6 @@ import signal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.conf import settings
 from django.test.utils import override_settings
 from django.utils import timezone
 from django_q.models import Schedule
@@ -16,6 +15,7 @@ from attendance_push.conf import SCHEDULE_NAME
 from attendance_push.models import Closure, PushRun
 from attendance_push.schedule import ensure_schedule
 from school.models import EmployeeAttendance, StudentAttendance
+from tests.support.config import push_settings
 from tests.support.demo import attendance
 from tests.support.processes import patience, process_env, start, stop, wait_for
 
@@ -34,7 +34,7 @@ def test_a_closure_added_before_the_push_time_stops_that_evenings_records(
     day = instant.date()
     came_in = attendance(students[0], day, status="Present", time_in=datetime.time(9, 5))
     push_time = f"{instant:%H:%M}"
-    with override_settings(ATTENDANCE_PUSH={**settings.ATTENDANCE_PUSH, "TIME": push_time}):
+    with override_settings(ATTENDANCE_PUSH=push_settings(TIME=push_time)):
         ensure_schedule()
     assert Schedule.objects.get(name=SCHEDULE_NAME).next_run == instant
 
