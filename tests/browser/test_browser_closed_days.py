@@ -11,8 +11,7 @@ import pytest
 from attendance_push.models import Closure, PushRun
 from attendance_push.service import today
 from school.models import StudentAttendance
-
-from .test_browser import (  # noqa: F401 (the fixtures browser and page)
+from tests.support.browser import (  # noqa: F401 (the fixtures browser and page)
     ARTIFACTS,
     CHANGELIST,
     browser,

@@ -17,8 +17,7 @@ from attendance_push.forms import iso_day_error
 from attendance_push.models import PushRun
 from attendance_push.service import today
 from attendance_push.templatetags.attendance_push import day_words
-
-from .test_browser import (  # noqa: F401 (the fixture browser)
+from tests.support.browser import (  # noqa: F401 (the fixture browser)
     ARTIFACTS,
     PHONE,
     PUSH,

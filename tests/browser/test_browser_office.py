@@ -8,8 +8,7 @@ import pytest
 
 from attendance_push.models import PushRun
 from attendance_push.service import today
-
-from .test_browser import (  # noqa: F401 (the fixtures browser and screen)
+from tests.support.browser import (  # noqa: F401 (the fixtures browser and screen)
     ARTIFACTS,
     CHANGELIST,
     LAPTOP,

@@ -202,7 +202,7 @@ def test_a_long_running_push_is_not_interrupted_while_it_is_alive(superuser, mak
     started = now() - datetime.timedelta(hours=2)
     run = PushRun.objects.create(date=day, trigger="command", status="running", started_at=started)
     if connection.vendor == "postgresql":
-        from .test_runs import holding_day_lock
+        from tests.support.races import holding_day_lock
 
         with holding_day_lock(day):
             assert mark_never_finishing_interrupted() == 0

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import threading
 
-import psycopg2
 import pytest
 import time_machine
 from django.core import mail
@@ -31,6 +29,7 @@ from attendance_push.tasks import PushFailed, execute_run
 from school.models import EmployeeAttendance, StudentAttendance
 from tests.support.config import push_settings
 from tests.support.demo import DAY, KTM, schedule_next_run
+from tests.support.races import holding_day_lock
 from tests.support.servers import backend_waiting_on_a_lock
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
@@ -54,19 +53,6 @@ def pushed(day: datetime.date, started: datetime.datetime | None = None) -> Push
         return PushRun.objects.create(
             date=day, trigger="schedule", status="succeeded", started_at=started, finished_at=started
         )
-
-
-@contextlib.contextmanager
-def holding_day_lock(day: datetime.date):
-    """On PostgreSQL, hold `day`'s push lock from another session, as a live push does."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    from tests.support.processes import database_url
-
-    with contextlib.closing(psycopg2.connect(database_url())) as other, other.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, day.toordinal()])
-        yield
 
 
 @pytest.fixture(autouse=True)

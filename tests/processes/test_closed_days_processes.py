@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import signal
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.test.utils import override_settings
@@ -17,7 +16,7 @@ from attendance_push.schedule import ensure_schedule
 from school.models import EmployeeAttendance, StudentAttendance
 from tests.support.config import push_settings
 from tests.support.demo import attendance
-from tests.support.processes import patience, process_env, start, stop, wait_for
+from tests.support.processes import patience, process_env, push_time_ahead, start, stop, wait_for
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
@@ -29,8 +28,7 @@ def test_a_closure_added_before_the_push_time_stops_that_evenings_records(
     make_employees(2)
     # The push time: the next whole minute at least a minute away, in a push zone where it is about
     # noon (the worker runs on the wall clock, so the instant is pinned instead; noon_zone).
-    now = datetime.datetime.now(ZoneInfo(noon_zone))
-    instant = (now + datetime.timedelta(seconds=119)).replace(second=0, microsecond=0)
+    now, instant = push_time_ahead(noon_zone)
     day = instant.date()
     came_in = attendance(students[0], day, status="Present", time_in=datetime.time(9, 5))
     push_time = f"{instant:%H:%M}"

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.processes import ROOT, holding_writes, patience, shell, startup_seconds
-from tests.support.servers import day_lock_sessions, postgres_database
+from tests.support.processes import ROOT, patience, shell
+from tests.support.races import holding_writes, racers_waiting
+from tests.support.servers import postgres_database
 
 pytestmark = pytest.mark.process
 
@@ -94,17 +95,6 @@ def host_database(vendor: str, tmp_path: Path):
             yield url
     else:
         yield f"sqlite:///{tmp_path / 'host.sqlite3'}"
-
-
-def racers_waiting(url: str, day: datetime.date, racers: int) -> bool:
-    if url.startswith("postgres"):
-        # One holds the day's lock and waits for the table; the others wait for the day's lock. (In
-        # this database: another one on the shared server may be pushing the same day.)
-        return len(day_lock_sessions(url, day)) == racers
-    # Blocked on SQLite's write lock they show nowhere: give them time to get there, four start-ups
-    # side by side (on two cores they take about twice one start-up).
-    time.sleep(4 * startup_seconds())
-    return True
 
 
 @pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])

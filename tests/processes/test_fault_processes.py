@@ -22,10 +22,9 @@ from attendance_push.liveness import mark_never_finishing_interrupted
 from attendance_push.models import PushRun
 from attendance_push.service import today
 from school.models import StudentAttendance
-from tests.support.processes import ROOT, database_url, holding_writes, process_env, shell, wait_for
+from tests.support.processes import ROOT, answers, database_url, free_port, process_env, shell, start, stop, wait_for
+from tests.support.races import holding_writes, push_is_writing
 from tests.support.servers import day_lock_sessions, query
-
-from .test_worker_faults import push_is_writing
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
@@ -244,7 +243,6 @@ def test_a_killed_attendance_scheduler_test_leaves_no_hourly_push_behind(superus
     from attendance_push.conf import TEST_SCHEDULE_NAME
     from attendance_push.schedule import TEST_LEASE
     from attendance_push.tasks import catch_up, push_today
-    from tests.support.processes import start
 
     make_students(1)
     log = tmp_path / "scheduler.log"
@@ -276,8 +274,6 @@ def test_a_killed_attendance_scheduler_test_leaves_no_hourly_push_behind(superus
 def test_run_now_cut_off_by_gunicorns_timeout_leaves_no_run_running(superuser, make_students, tmp_path, client):
     import http.client
     import re
-
-    from ..project.test_static_files import answers, free_port
 
     make_students(3)
     day = today()
@@ -320,12 +316,7 @@ def test_run_now_cut_off_by_gunicorns_timeout_leaves_no_run_running(superuser, m
             # The push waits for the attendance table past gunicorn's timeout: the worker is killed.
             status, _page = request("POST", "/admin/attendance_push/pushrun/push/", body, f"; csrftoken={token}")
     finally:
-        gunicorn.send_signal(signal.SIGTERM)
-        try:
-            gunicorn.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(gunicorn.pid, signal.SIGKILL)
-            gunicorn.wait(timeout=10)
+        stop(gunicorn, signal.SIGTERM, timeout=30)
     assert status == 0, (status, log.read_text()[-3000:])
     assert not StudentAttendance.objects.exists()
     # Never left running: interrupted at once (SystemExit), or as soon as its lock or heartbeat

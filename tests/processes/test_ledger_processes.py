@@ -2,73 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import os
-import sqlite3
-from pathlib import Path
 
-import psycopg2
 import pytest
 from django.db import connection
 from django.db.models import Count
 
 from attendance_push.models import PushedRecord, PushRun
 from attendance_push.runs import run_push
-from attendance_push.service import LOCK_NAMESPACE
 from school.models import StudentAttendance
 from tests.support.demo import DAY, attendance
 from tests.support.processes import database_url, patience, start, stop, wait_for
-from tests.support.servers import query
+from tests.support.races import holding_the_day, one_waiting
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
 PEOPLE, OPEN = 40, 5
-
-
-@contextlib.contextmanager
-def holding_the_day(day: datetime.date):
-    """Hold the push lock of `day` (PostgreSQL) or the database's write lock (SQLite) until the block ends."""
-    if connection.vendor == "postgresql":
-        holder = psycopg2.connect(database_url())
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, day.toordinal()])
-        try:
-            yield
-        finally:
-            holder.rollback()
-            holder.close()
-    else:
-        holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-
-
-def one_waiting(processes: list, *, vendor: str) -> bool:
-    """Return whether a process is stuck behind the held lock."""
-    if vendor == "postgresql":
-        rows = query(
-            database_url(),
-            # This database's sessions: another database's push on the shared server waits the same way.
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s "
-            "AND datname = current_database()",
-            ("%pg_advisory_xact_lock%",),
-        )
-        return rows[0][0] >= 1
-    # SQLite shows no waiters: a process that has opened the database file is at its first write,
-    # recording its run, which the held write lock blocks.
-    name = os.path.realpath(connection.settings_dict["NAME"])
-    opened = 0
-    for process in processes:
-        fds = Path(f"/proc/{process.pid}/fd")
-        with contextlib.suppress(FileNotFoundError, PermissionError):
-            if any(os.path.realpath(fd) == name for fd in fds.iterdir()):
-                opened += 1
-    return opened >= 1
 
 
 def test_an_undo_racing_a_push_of_the_same_day(superuser, make_students, tmp_path):
@@ -78,7 +27,7 @@ def test_an_undo_racing_a_push_of_the_same_day(superuser, make_students, tmp_pat
     pushed = run_push(DAY, trigger=PushRun.Trigger.COMMAND)
     assert (pushed.created, pushed.filled) == (PEOPLE - OPEN, OPEN)
 
-    with holding_the_day(DAY):
+    with holding_the_day(database_url(), DAY):
         racers = [
             start("undo_push", str(pushed.pk), log=tmp_path / "undo.log"),
             start("push_attendance", "--date", f"{DAY}", log=tmp_path / "push.log"),

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -22,8 +21,18 @@ from attendance_push.runs import catch_up, queue_push
 from attendance_push.schedule import push_instant
 from attendance_push.service import today
 from school.models import StudentAttendance
-from tests.support.processes import ROOT, SCHEDULER_PERIOD, database_url, patience, process_env, start, stop, wait_for
-from tests.support.servers import day_lock_sessions, postgres_database, query, redis_url
+from tests.support.processes import (
+    ROOT,
+    SCHEDULER_PERIOD,
+    patience,
+    process_env,
+    push_time_ahead,
+    start,
+    stop,
+    wait_for,
+)
+from tests.support.races import push_is_writing
+from tests.support.servers import postgres_database, query, redis_url
 
 # The workers run on the wall clock: every test here pushes in a zone where it is about noon, so
 # neither midnight nor the push time falls inside a test, whatever the hour (noon_zone, tests/processes/conftest.py).
@@ -50,15 +59,6 @@ def add_students(count: int) -> None:
                 "INSERT INTO school_student (name, is_active) SELECT 'Student ' || i, 1 FROM n",
                 [count],
             )
-
-
-def push_is_writing(day: datetime.date) -> bool:
-    """Return whether a push of `day` holds an open write transaction on the test database right now."""
-    if connection.vendor == "postgresql":
-        # The day's lock in this database: not any advisory lock on the (shared) server.
-        return any(granted for _pid, granted in day_lock_sessions(database_url(), day))
-    # SQLite keeps a rollback journal next to the database while a write transaction is open.
-    return os.path.exists(f"{connection.settings_dict['NAME']}-journal")
 
 
 def installed_before(day: datetime.date) -> None:
@@ -161,8 +161,7 @@ def test_two_clusters_on_redis_and_postgresql_push_the_day_once(tmp_path, noon_z
     broker = redis_url()
     with postgres_database("attendance_push_clusters") as url:
         # The push time: the next whole minute at least a minute away, in the push zone.
-        now = datetime.datetime.now(ZoneInfo(noon_zone))
-        instant = (now + datetime.timedelta(seconds=119)).replace(second=0, microsecond=0)
+        now, instant = push_time_ahead(noon_zone)
         day = instant.date()
         env = process_env(
             DATABASE_URL=url,

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.processes import ROOT, patience, wait_for
+from tests.support.processes import ROOT, answers, free_port, patience, wait_for
 from tests.support.servers import postgres_database, query
 
 pytestmark = pytest.mark.process
@@ -69,12 +68,6 @@ def procfile() -> dict[str, str]:
         if match:
             processes[match[1]] = match[2]
     return processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def production_env(database_url: str, port: int, marker: str, static_root: Path) -> dict[str, str]:
@@ -213,12 +206,6 @@ def csrf_token(page: Response) -> str:
     match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert match, f"no CSRF token in the page:\n{page.text[:2000]}"
     return match[1]
-
-
-def answers(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
 
 
 @pytest.fixture(scope="module")

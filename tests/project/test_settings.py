@@ -11,45 +11,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-READ_SETTINGS = """
-import json, sys
-import django
-django.setup()
-from django.conf import settings
-print(json.dumps({name: getattr(settings, name) for name in sys.argv[1:]}, default=str))
-"""
-
-
-def start(env: dict[str, str], *names: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # A developer's .env must not change what these tests see.
-        "ENV_FILE": os.devnull,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", READ_SETTINGS, *names],
-        env={**base, **env},
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def read(env: dict[str, str], *names: str) -> dict[str, Any]:
-    """Return the named settings as loaded in a fresh process with `env` (plus a SECRET_KEY unless given)."""
-    completed = start({"SECRET_KEY": "settings-test-key", **env}, *names)
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
+from tests.support.processes import ROOT
+from tests.support.settings_process import read, start
 
 # SECRET_KEY and DEBUG
 
@@ -93,7 +59,7 @@ def test_the_default_database_is_sqlite_in_the_project_folder_with_immediate_tra
     database = read({}, "DATABASES")["DATABASES"]["default"]
 
     assert database["ENGINE"] == "django.db.backends.sqlite3"
-    assert Path(database["NAME"]) == REPO_ROOT / "db.sqlite3"
+    assert Path(database["NAME"]) == ROOT / "db.sqlite3"
     assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert database["OPTIONS"]["timeout"] == 20
 
@@ -207,7 +173,7 @@ def test_check_deploy_reports_nothing_with_production_environment_variables():
     completed = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ENV_FILE": os.devnull, **PRODUCTION},
-        cwd=REPO_ROOT,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,7 +7,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from io import StringIO
@@ -20,9 +19,8 @@ from django.test import override_settings
 
 import attendance_push
 from attendance_push.checks import check_static_root
-from tests.support.processes import ROOT, wait_for
-
-from .test_settings import read
+from tests.support.processes import ROOT, answers, free_port, stop, wait_for
+from tests.support.settings_process import read
 
 pytestmark = pytest.mark.process
 VENV_BIN = Path(sys.executable).parent
@@ -99,12 +97,6 @@ def test_check_deploy_fails_on_a_static_root_over_the_project():
 # --- over HTTP, under gunicorn ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def get(port: int, path: str) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -114,14 +106,6 @@ def get(port: int, path: str) -> int:
         return response.status
     finally:
         connection.close()
-
-
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def deployed_copy(folder: Path) -> Path:
@@ -187,11 +171,6 @@ def test_gunicorn_serves_static_files_but_never_the_database_env_or_git(static_r
         assert {path: get(port, path) for path in SECRETS} == dict.fromkeys(SECRETS, 404)
         assert get(port, "/static/admin/css/base.css") == 200, log.read_text()
     finally:
-        gunicorn.send_signal(signal.SIGTERM)
-        try:
-            gunicorn.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(gunicorn.pid, signal.SIGKILL)
-            gunicorn.wait(timeout=10)
+        stop(gunicorn, signal.SIGTERM, timeout=30)
     assert (project / "staticfiles" / "staticfiles.json").exists(), "collectstatic did not write staticfiles/"
     assert not (project / "admin").exists(), "collectstatic wrote into the project folder"

@@ -7,14 +7,14 @@ import datetime
 import functools
 import os
 import signal
-import sqlite3
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-import psycopg2
 from django.db import connection
 
 from attendance_push.conf import conf
@@ -133,31 +133,6 @@ def shell(code: str, *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> 
     )
 
 
-@contextlib.contextmanager
-def holding_writes(url: str, table: str) -> Iterator[None]:
-    """Hold back every write to `table` of the database at `url` from another connection until the block
-    ends, as a long push does, so that processes racing for it all start before any can write."""
-    if url.startswith("postgres"):
-        other = psycopg2.connect(url)
-        with other.cursor() as cursor:
-            # Reads go on, writes wait: every push gets as far as its first write (or the day lock).
-            cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
-        try:
-            yield
-        finally:
-            other.rollback()
-            other.close()
-    else:
-        # SQLite has one writer at a time: an open IMMEDIATE transaction holds every write back.
-        other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
-
-
 def stop(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float | None = None) -> int:
     """Stop `process` with `sig` as Ctrl-C would, then kill its group if it lingers."""
     # A clean stop takes about a start-up's worth of work (closing connections, joining workers).
@@ -185,3 +160,23 @@ def wait_for(condition: Callable[[], object], *, timeout: float, what: str, log:
         time.sleep(0.25)
     output = log.read_text() if log and log.exists() else ""
     raise AssertionError(f"Timed out after {timeout}s waiting for {what}.\n{output[-4000:]}")
+
+
+def free_port() -> int:
+    """Return a TCP port of 127.0.0.1 that nothing listens on now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(port: int) -> bool:
+    """Return whether a server accepts connections on `port` of 127.0.0.1."""
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
+
+
+def push_time_ahead(zone: str) -> tuple[datetime.datetime, datetime.datetime]:
+    """Return now in `zone` and a push time there: the next whole minute at least a minute away."""
+    now = datetime.datetime.now(ZoneInfo(zone))
+    return now, (now + datetime.timedelta(seconds=119)).replace(second=0, microsecond=0)
