@@ -72,7 +72,7 @@ NOT_RUN_HERE = {
     "check --deploy --fail-level WARNING": "production settings (tests/project/test_settings.py runs it)",
     "check --deploy": "production settings (tests/project/test_settings.py runs it)",
     "undo_push RUN_ID [--dry-run]": "a placeholder run id (tests/ledger/test_ledger.py runs it)",
-    "prune_push_history [--dry-run]": "the usage line (tests/ledger/test_ledger.py runs it)",
+    "prune_push_history [--dry-run]": "the usage line (tests/ledger/test_prune.py runs it)",
 }
 # In the order a developer types them; the exit status each must end with.
 RUN_HERE = [
