@@ -40,9 +40,12 @@ run: install-run .env
 	DEBUG=1 PORT=$(PORT) $(BIN)/python manage.py seed_demo --superuser
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=1 $(BIN)/honcho start --procfile Procfile.dev --port $(PORT)
 
-## make test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL).
+## make test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL), in
+## TEST_WORKERS parallel pytest-xdist workers, each with its own test database (tests/README.md).
+# Three on two cores: two of them spend minutes waiting on the wall clock in the tests marked `long`.
+TEST_WORKERS ?= 3
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## make lint: ruff, Django's system checks and a missing-migration check.
 lint: install-dev

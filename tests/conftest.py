@@ -22,6 +22,17 @@ from tests.support.demo import (  # noqa: F401 (fixtures for every test)
 )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the tests that wait longest first: those marked `long`, then the others that start real processes.
+
+    In a parallel run (make test) a worker then waits on them while the others run the rest, instead of one
+    worker starting a long wait when the rest is done. pytest-django orders the tests by how they use the
+    database after this (its sort is stable), so this order holds within each of its kinds.
+    """
+    items.sort(key=lambda item: (not item.get_closest_marker("long"), not item.get_closest_marker("process")))
+
+
 @pytest.fixture(autouse=True)
 def pinned_clock(request):
     """Start each in-process test at PINNED_NOW, whatever the wall clock and TZ say.

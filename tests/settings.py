@@ -24,7 +24,8 @@ if "EMAIL_BACKEND" not in os.environ:  # processes the tests start may write mai
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not :memory:, so the qcluster and manage.py processes the tests start share it.
+    # A file, not :memory:, so the qcluster and manage.py processes the tests start share it; named by the
+    # process, so each pytest-xdist worker of a parallel run has its own.
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"attendance_push_test_{os.getpid()}.sqlite3"),
     }

@@ -21,6 +21,7 @@ from tests.support.processes import patience, process_env, push_time_ahead, star
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.long
 def test_a_closure_added_before_the_push_time_stops_that_evenings_records(
     superuser, make_students, make_employees, tmp_path, noon_zone
 ):

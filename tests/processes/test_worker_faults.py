@@ -157,6 +157,7 @@ def test_a_failing_push_fails_once_and_emails_the_admins(make_students, tmp_path
     assert "createsuperuser" in text
 
 
+@pytest.mark.long
 def test_two_clusters_on_redis_and_postgresql_push_the_day_once(tmp_path, noon_zone):
     broker = redis_url()
     with postgres_database("attendance_push_clusters") as url:

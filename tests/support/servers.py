@@ -2,7 +2,8 @@
 
 PostgreSQL: TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres, a maintenance
 database the tests create their own databases from). Redis: TEST_REDIS_URL (default
-redis://127.0.0.1:6379/13, a database index the tests empty). CI sets ATTENDANCE_PUSH_REQUIRE_SERVERS=1
+redis://127.0.0.1:6379/13, a database index the tests empty; in a parallel run, pytest-xdist's worker gwN
+uses that index plus N, so that workers never empty each other's). CI sets ATTENDANCE_PUSH_REQUIRE_SERVERS=1
 so a missing server fails the run instead of skipping.
 """
 
@@ -21,7 +22,19 @@ import pytest
 import redis
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _workers_own(url: str) -> str:
+    """Return the Redis `url` with this pytest-xdist worker's database index: the given one plus its number."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, … in a parallel run
+    if not worker:
+        return url
+    parts = urlsplit(url)
+    index = int(parts.path.lstrip("/") or 0) + int(worker.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
+REDIS_URL = _workers_own(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"))
 
 
 def _unavailable(what: str, error: Exception) -> None:
