@@ -40,9 +40,12 @@ run: install-run .env
 	DEBUG=1 PORT=$(PORT) $(BIN)/python manage.py seed_demo --superuser
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=1 $(BIN)/honcho start --procfile Procfile.dev --port $(PORT)
 
-## make test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL).
+## make test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL), in
+## TEST_WORKERS parallel pytest-xdist workers, each with its own test database (tests/README.md).
+# Three on two cores: two of them spend minutes waiting on the wall clock in the tests marked `long`.
+TEST_WORKERS ?= 3
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## make lint: ruff, the import layers (import-linter, pyproject.toml), Django's system checks and a
 ## missing-migration check.
@@ -56,7 +59,7 @@ lint: install-dev
 ## make messages: refresh the Nepali catalogues (the app's, the demo school's and the demo project's,
 ## config/locale: its settings' words and config/django_words.py) from the sources, then compile
 ## them (needs GNU gettext: apt-get install gettext). Both files of each are committed;
-## tests/test_translation.py checks they agree and that no string of the sources is missing.
+## tests/project/test_translation.py checks they agree and that no string of the sources is missing.
 MESSAGE_APPS := attendance_push school config
 messages: install-dev
 	for app in $(MESSAGE_APPS); do \

@@ -24,7 +24,8 @@ if "EMAIL_BACKEND" not in os.environ:  # processes the tests start may write mai
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not :memory:, so the qcluster and manage.py processes the tests start share it.
+    # A file, not :memory:, so the qcluster and manage.py processes the tests start share it; named by the
+    # process, so each pytest-xdist worker of a parallel run has its own.
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"attendance_push_test_{os.getpid()}.sqlite3"),
     }
@@ -43,6 +44,6 @@ SECURE_SSL_REDIRECT = False
 
 # The demo closes Saturdays and Nepal's public holidays. Tests that push "today" or a fixed day must
 # not depend on which weekday it is, so the suite runs with no working calendar; the demo's own
-# calendar (DEMO_ATTENDANCE_PUSH) is tested as shipped in tests/test_closed_days.py.
+# calendar (DEMO_ATTENDANCE_PUSH) is tested as shipped in tests/engine/test_closed_days.py.
 DEMO_ATTENDANCE_PUSH = ATTENDANCE_PUSH  # noqa: F405
 ATTENDANCE_PUSH = {**DEMO_ATTENDANCE_PUSH, "WEEKLY_OFF": [], "HOLIDAYS": None}
