@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from django_q.conf import logger
+
 # How long the cluster may take to finish its tasks after a signal, before what is left is
 # killed. A push is one transaction: killed, it writes nothing, and catch-up runs it again.
 STOP_GRACE = 10.0
@@ -108,7 +110,11 @@ def run_cluster(cluster, *, every: Callable[[], None] | None = None) -> int | No
         time.sleep(POLL)
         if every is not None and not received:
             every()
+    if received:
+        logger.info("Q Cluster %s stopping.", cluster.name)
     stop_cluster(cluster)
+    if received:
+        logger.info("Q Cluster %s has stopped.", cluster.name)
     return received[0] if received else None
 
 
