@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django_q.cluster import Cluster
 
 from attendance_push.conf import SCHEDULE_NAME, TEST_SCHEDULE_NAME, conf
+from attendance_push.management.cluster import run_cluster
 from attendance_push.schedule import (
     TEST_LEASE_RENEW_EVERY,
     ensure_schedule,
@@ -23,7 +24,7 @@ from attendance_push.schedule import (
 class Command(BaseCommand):
     help = (
         "Register the daily push schedule and run the django-q2 cluster (the worker) in the "
-        "foreground. Ctrl-C stops it."
+        "foreground. Ctrl-C or SIGTERM stops it within seconds; its processes die with it."
     )
 
     def add_arguments(self, parser) -> None:
@@ -55,17 +56,18 @@ class Command(BaseCommand):
                 )
         # The cluster forks: a connection opened here would be shared with (and closed by) its children.
         connections.close_all()
-        cluster = Cluster()
+        renewed = time.monotonic()
+
+        def renew() -> None:
+            nonlocal renewed
+            if test and time.monotonic() - renewed >= TEST_LEASE_RENEW_EVERY.total_seconds():
+                renewed = time.monotonic()
+                self._renew_lease()
+
         try:
-            cluster.start()
-            # start() returns once the sentinel runs; Ctrl-C or SIGTERM reach the cluster's own
-            # handler, which stops the sentinel and ends this wait.
-            renewed = time.monotonic()
-            while cluster.sentinel.is_alive():
-                time.sleep(0.5)
-                if test and time.monotonic() - renewed >= TEST_LEASE_RENEW_EVERY.total_seconds():
-                    renewed = time.monotonic()
-                    self._renew_lease()
+            # SIGTERM or Ctrl-C ends the loop; the cluster is stopped outside the signal handler, and
+            # what has not stopped STOP_GRACE seconds later is killed.
+            run_cluster(Cluster(), every=renew)
         finally:
             if test:
                 connections.close_all()
