@@ -136,6 +136,18 @@ def mark_never_finishing_interrupted(now: datetime.datetime | None = None) -> in
     return marked
 
 
+def interrupt_dead_runs(now: datetime.datetime | None = None) -> int:
+    """Mark the runs that will never finish interrupted, as `mark_never_finishing_interrupted`, writing only when
+    the liveness rules find some; return how many were marked.
+
+    For the pages that read the history: where nothing is dead (nearly always) they only read, so they
+    never queue behind a push's write lock on SQLite to find that out.
+    """
+    if not never_finishing_ids(now):
+        return 0
+    return mark_never_finishing_interrupted(now)
+
+
 @contextlib.contextmanager
 def heartbeat(run: PushRun) -> Iterator[None]:
     """Write `run`'s heartbeat from a thread while the block runs, where the day's lock cannot tell."""
