@@ -10,8 +10,9 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, router, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
@@ -22,6 +23,7 @@ from .calendar import standing_days
 from .conf import conf
 from .exceptions import NoActorError
 from .liveness import interrupt_dead_runs, never_finishing_ids, runs_alias
+from .locks import waiting_at_most
 from .models import PushRun
 from .plan.actor import actor_needed, resolve_actor
 from .results import HealthProblem
@@ -96,19 +98,20 @@ def is_overdue(next_run: datetime.datetime | None, now: datetime.datetime) -> bo
 
 
 def check_health(
-    now: datetime.datetime | None = None, *, mark: bool = True, standing: tuple[Standing, ...] | None = None
+    now: datetime.datetime | None = None,
+    *,
+    dead: DeadRuns | None = None,
+    standing: tuple[Standing, ...] | None = None,
 ) -> Health:
     """Return the push's health at `now`: will the next push happen and succeed, and is a push missing.
 
-    With `mark`, first mark the runs whose process is gone interrupted (the liveness rules catch-up uses);
-    without (the caller marked them), report those still found dead as STUCK. `standing` is
-    `calendar.standing_days` of `standing_window()` when the caller has it already (the history draws its
-    calendar from the same query).
+    First mark the runs whose process is gone interrupted (the liveness rules catch-up uses), unless the caller
+    did and gives what it found as `dead`. `standing` is `calendar.standing_days` of `standing_window()` when
+    the caller has it already (the history draws its calendar from the same query).
     """
     now = now or timezone.now()
-    interrupted = mark_dead_runs(now) if mark else None
-    # Marked (or refused) runs aside, what the liveness rules still find dead holds its day.
-    stuck = tuple(sorted(never_finishing_ids(now))) if interrupted is None else ()
+    if dead is None:
+        dead = mark_dead_runs(now)
     next_run = daily_next_run()
     catch_up_due = catch_up_next_run()
     clusters = running_clusters()
@@ -151,7 +154,7 @@ def check_health(
         problems.append(HealthProblem.NO_WORKER)
     if no_actor is not None:
         problems.append(HealthProblem.NO_ACTOR)
-    if stuck:
+    if dead.stuck:
         problems.append(HealthProblem.STUCK)
     return Health(
         checked_at=now,
@@ -168,8 +171,8 @@ def check_health(
         standing=standing,
         no_actor=no_actor,
         worker_missing_since=worker_missing_since,
-        stuck=stuck,
-        interrupted=interrupted or 0,
+        stuck=dead.stuck,
+        interrupted=dead.marked,
     )
 
 
@@ -189,21 +192,45 @@ def missing_actor(day: datetime.date) -> NoActorError | None:
     return None
 
 
-def mark_dead_runs(now: datetime.datetime | None = None) -> int | None:
-    """Mark the runs whose process is gone interrupted (the liveness rules catch-up uses); return how many, or
-    None when the database refused to (the runs then stay stuck). A database that is gone raises."""
+@dataclass(frozen=True)
+class DeadRuns:
+    """What a look for runs whose process is gone found: how many it marked interrupted, and those it could not."""
+
+    marked: int = 0
+    # Still recorded queued or running: the database refused to mark them (STUCK).
+    stuck: tuple[int, ...] = ()
+
+
+# How long a page waits for SQLite's write lock to mark dead runs or keep its answer in a database cache: other
+# writes take milliseconds; a push holding it is alive, and is judged at the next look.
+WRITE_WAIT_SECONDS = 0.25
+
+
+def mark_dead_runs(now: datetime.datetime | None = None) -> DeadRuns:
+    """Mark the runs whose process is gone interrupted (the liveness rules catch-up uses); say which could not be.
+
+    A database that is gone raises; one that refuses the UPDATE (read-only) leaves them stuck; SQLite's write
+    lock held by a push leaves them for the next look.
+    """
     alias = runs_alias()
     # Inside a request's transaction (ATOMIC_REQUESTS) a refused UPDATE must not break what follows.
     savepoint = transaction.atomic(using=alias) if connections[alias].in_atomic_block else contextlib.nullcontext()
     try:
-        with savepoint:
-            return interrupt_dead_runs(now)
-    except (OperationalError, InterfaceError):
-        raise  # the database is gone: the caller says so
+        with waiting_at_most(alias, WRITE_WAIT_SECONDS), savepoint:
+            return DeadRuns(marked=interrupt_dead_runs(now))
+    except (OperationalError, InterfaceError) as exc:
+        if database_unreachable(exc):
+            raise  # the caller says so
+        if "locked" in str(exc):
+            # SQLite's write lock, held by a push whose heartbeat cannot be written while it holds it.
+            logger.info("Dead runs not looked for now (%s); the next look will.", exc)
+            return DeadRuns()
+        logger.warning("Could not mark the runs that will never finish interrupted: %s", exc)
+        return DeadRuns(stuck=tuple(sorted(never_finishing_ids(now))))
     except DatabaseError as exc:
         # A read-only database, say: the report says which runs are stuck.
         logger.warning("Could not mark the runs that will never finish interrupted: %s", exc)
-        return None
+        return DeadRuns(stuck=tuple(sorted(never_finishing_ids(now))))
 
 
 def problem_texts(health: Health) -> list[str]:
@@ -289,40 +316,42 @@ def interrupt_dead_runs_throttled(now: datetime.datetime | None = None) -> int:
     if isinstance(last, float) and now.timestamp() - period < last <= now.timestamp():
         return 0
     cache_set(key, now.timestamp(), period)
-    return mark_dead_runs(now) or 0
+    return mark_dead_runs(now).marked
 
 
 def cache_get(key: str):
-    """Return `key` from the default cache, or None when the cache does not answer (a database cache's
-    connection errors are raised: the database is gone)."""
-    try:
-        return cache.get(key)
-    except (OperationalError, InterfaceError):
-        raise
-    except Exception as exc:
-        logger.warning("The cache did not answer (%s): %s", key, exc)
-        return None
+    """Return `key` from the default cache, or None when the cache does not answer."""
+    return _cached(lambda: cache.get(key), key, None)
 
 
 def cache_set(key: str, value, timeout: float) -> None:
     """Store `value` under `key` in the default cache for `timeout` seconds, if the cache answers."""
-    try:
-        cache.set(key, value, timeout)
-    except (OperationalError, InterfaceError):
-        raise
-    except Exception as exc:
-        logger.warning("The cache did not answer (%s): %s", key, exc)
+    _cached(lambda: cache.set(key, value, timeout), key, None)
 
 
 def cache_add(key: str, value, timeout: float) -> bool:
     """Store `value` under `key` unless it is there; return whether it was stored (True when the cache is down)."""
+    return _cached(lambda: cache.add(key, value, timeout), key, True)
+
+
+def _cached(call, key: str, default):
+    """Return what `call` answers from the cache, or `default` when the cache does not answer.
+
+    A database cache whose database cannot be reached raises: the caller says so. Its database's write lock
+    held by a push (SQLite) is waited for a moment only: the answer is then not kept, which costs one more check.
+    """
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    alias = router.db_for_write(backend.cache_model_class) if isinstance(backend, DatabaseCache) else None
     try:
-        return cache.add(key, value, timeout)
-    except (OperationalError, InterfaceError):
-        raise
+        with waiting_at_most(alias, WRITE_WAIT_SECONDS) if alias else contextlib.nullcontext():
+            return call()
+    except (OperationalError, InterfaceError) as exc:
+        if database_unreachable(exc):
+            raise
+        logger.info("The cache did not answer (%s): %s", key, exc)
     except Exception as exc:
         logger.warning("The cache did not answer (%s): %s", key, exc)
-        return True
+    return default
 
 
 # The health URL's answers ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import time
 
 import pytest
 import time_machine
@@ -149,3 +150,36 @@ def test_a_push_whose_process_was_killed_is_marked_by_reading(client, superuser,
     run.refresh_from_db()
     assert (run.status, run.error) == ("interrupted", STOPPED)
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.process
+@pytest.mark.django_db(transaction=True)
+def test_a_live_push_is_left_running_and_reading_does_not_wait_for_it(client, superuser, make_students, tmp_path):
+    # Past its grace a live push looks silent on SQLite (it holds the write lock, so its heartbeat cannot be
+    # written); on PostgreSQL its day's lock shows it alive. Either way the pages answer at once and leave it be.
+    make_students(3)
+    day = timezone.localdate() - datetime.timedelta(days=1)
+    client.force_login(superuser)  # a write: before the push holds SQLite's write lock
+    process = shell(PUSH.format(day=day), env=process_env(ATTENDANCE_PUSH_TEST_HOLD=str(tmp_path)))
+    try:
+        wait_for(lambda: (tmp_path / "held").exists() or process.poll() is not None, timeout=120, what="the push")
+        assert process.poll() is None, process.communicate()
+        run = PushRun.objects.get()
+        with time_machine.travel(timezone.now() + grace() + datetime.timedelta(seconds=5), tick=True):
+            started = time.monotonic()
+            history = client.get(CHANGELIST)
+            status = client.get(STATUS, {"ids": str(run.pk)})
+            client.cookies.clear()
+            health = client.get(HEALTH)
+            elapsed = time.monotonic() - started
+        assert history.status_code == status.status_code == 200
+        assert "stuck" not in json.loads(health.content)["problems"]
+        assert elapsed < 10, elapsed
+        run.refresh_from_db()
+        assert run.status == "running"
+    finally:
+        (tmp_path / "release").touch()
+        out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    run.refresh_from_db()
+    assert run.status == "succeeded"

@@ -11,10 +11,10 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError
+from django.db import InternalError
 from django_q.models import Schedule
 
-from attendance_push import liveness
+from attendance_push import health as health_module
 from attendance_push.health import check_health
 from attendance_push.models import PushRun
 from attendance_push.results import HealthProblem
@@ -144,9 +144,9 @@ def test_a_stuck_run_that_cannot_be_marked_is_503_and_warned(client, superuser, 
     )
 
     def refused(now=None):
-        raise DatabaseError("cannot execute UPDATE in a read-only transaction")
+        raise InternalError("cannot execute UPDATE in a read-only transaction")
 
-    monkeypatch.setattr(liveness, "mark_never_finishing_interrupted", refused)
+    monkeypatch.setattr(health_module, "interrupt_dead_runs", refused)
     with time_machine.travel(NOON_21ST + datetime.timedelta(minutes=1), tick=False):
         assert health(client) == (503, ["stuck"])
         assert warnings(client, superuser) == {HealthProblem.STUCK}
@@ -167,14 +167,12 @@ def test_the_check_is_a_typed_value_of_codes(superuser):
     assert state.worker_missing_since == NOON_21ST - datetime.timedelta(minutes=30)
 
 
-def test_without_marking_the_check_names_the_runs_that_will_never_finish(superuser):
+def test_the_check_marks_the_runs_that_will_never_finish_and_says_how_many(superuser):
     dead = PushRun.objects.create(
         date=datetime.date(2026, 11, 18), trigger="admin", status="running", started_at=NOON_21ST
     )
     with time_machine.travel(NOON_21ST + datetime.timedelta(minutes=1), tick=False):
-        state = check_health(mark=False)
-        assert (state.problems, state.stuck) == ((HealthProblem.STUCK,), (dead.pk,))
-        marked = check_health()
-    assert (marked.problems, marked.stuck, marked.interrupted) == ((), (), 1)
+        state = check_health()
+    assert (state.problems, state.stuck, state.interrupted) == ((), (), 1)
     dead.refresh_from_db()
     assert dead.status == "interrupted"

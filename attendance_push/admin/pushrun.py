@@ -127,12 +127,12 @@ class PushRunAdmin(admin.ModelAdmin):
         current = today()
         now = timezone.now()
         # Before anything is drawn from the runs: a run whose process is gone reads "interrupted", not "running".
-        mark_dead_runs(now)
+        dead = mark_dead_runs(now)
         calendar = calendar_context(current, now)
         # The warnings above the history come from the health check, as the health URL's answer does; its
         # closed days with records still standing are the calendar's (one query for both).
         first = current - datetime.timedelta(days=standing_window() - 1)
-        health = check_health(now, mark=False, standing=tuple(standing_in(calendar["calendar"], first)))
+        health = check_health(now, dead=dead, standing=tuple(standing_in(calendar["calendar"], first)))
         context = {
             "can_push": self.has_push_permission(request),
             "push_today": current,
