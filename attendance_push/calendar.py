@@ -187,6 +187,15 @@ def standing_days(today: datetime.date, days: int = 90) -> list[tuple[datetime.d
     ]
 
 
+def standing_in(calendar: list[CalendarDay], first: datetime.date) -> list[tuple[datetime.date, list[str], int]]:
+    """Return `standing_days` as the drawn `calendar` holds them, for its days from `first` on."""
+    return [
+        (cell.day, sorted({reason for _name, reason in cell.closed}), cell.standing)
+        for cell in calendar
+        if cell.standing and cell.day >= first
+    ]
+
+
 def _closed_state(
     first: datetime.date, last: datetime.date
 ) -> tuple[dict[datetime.date, tuple[tuple[str, str], ...]], dict[datetime.date, int], set[datetime.date]]:

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     # package, e.g. {"country": "NP", "subdiv": None, "categories": None}.
     "WEEKLY_OFF": [],
     "HOLIDAYS": None,
+    # How long the health URL's public answer is kept before it is computed again (seconds).
+    "HEALTH_CACHE_SECONDS": 30,
 }
 
 
@@ -265,6 +267,10 @@ class Settings:
     @property
     def HOLIDAYS(self) -> dict[str, Any] | None:
         return self._get("HOLIDAYS")
+
+    @property
+    def HEALTH_CACHE_SECONDS(self) -> int:
+        return self._get("HEALTH_CACHE_SECONDS")
 
     @property
     def TARGETS(self) -> list[Target]:

@@ -60,12 +60,14 @@ def waiting_task_ids() -> set[str] | None:
     """Return the ids of the tasks waiting in the django-q2 broker, or None when it cannot be read."""
     try:
         from django_q.brokers import get_broker, orm, redis_broker
+        from django_q.conf import Conf
         from django_q.signing import SignedPackage
 
-        broker = get_broker()
+        # The ORM broker closes the thread's old connections when it is made outside a transaction: inside
+        # one it leaves the caller's connection (and what the caller set on it) alone.
+        with transaction.atomic(using=Conf.ORM) if Conf.ORM else contextlib.nullcontext():
+            broker = get_broker()
         if isinstance(broker, orm.ORM):
-            from django_q.conf import Conf
-
             # A taken task stays in the table (locked) until acknowledged, and comes back after
             # `retry`. A savepoint: a missing table must not break the caller's transaction.
             with transaction.atomic(using=Conf.ORM):
@@ -127,13 +129,30 @@ def never_finishing_ids(now: datetime.datetime | None = None) -> set[int]:
 
 def mark_never_finishing_interrupted(now: datetime.datetime | None = None) -> int:
     """Mark the queued and running runs that will never finish interrupted, each with its reason; return how many."""
+    return _mark_interrupted(never_finishing(now))
+
+
+def _mark_interrupted(found: list[tuple[Q, str]]) -> int:
     marked = 0
-    for condition, reason in never_finishing(now):
+    for condition, reason in found:
         # One UPDATE whose WHERE holds the status: a run that finished meanwhile is left alone.
         marked += PushRun.objects.filter(condition).update(
             status=PushRun.Status.INTERRUPTED, finished_at=timezone.now(), error=reason
         )
     return marked
+
+
+def interrupt_dead_runs(now: datetime.datetime | None = None) -> int:
+    """Mark the runs that will never finish interrupted, as `mark_never_finishing_interrupted`, writing only when
+    the liveness rules find some; return how many were marked.
+
+    For the pages that read the history: where nothing is dead (nearly always) they only read, so they
+    never queue behind a push's write lock on SQLite to find that out.
+    """
+    found = never_finishing(now)
+    if not any(PushRun.objects.filter(condition).exists() for condition, _reason in found):
+        return 0
+    return _mark_interrupted(found)
 
 
 @contextlib.contextmanager

@@ -50,3 +50,26 @@ def locked_days(alias: str) -> set[int]:
             [LOCK_NAMESPACE & 0xFFFFFFFF],
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+@contextmanager
+def waiting_at_most(alias: str, seconds: float) -> Iterator[None]:
+    """On SQLite, wait at most `seconds` for the write lock inside the block (then "database is locked").
+
+    A page that only looks after dead runs must not queue behind a long push for the project's whole
+    busy timeout. PostgreSQL's row locks need no such limit: they are held for the rows, not the file.
+    """
+    connection = connections[alias]
+    if connection.vendor != "sqlite":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
+from enum import StrEnum
 from typing import Any
 
 # Why a day is closed, in no language, as a run's counts keep it ("closed_reason") so that each page
@@ -273,3 +274,32 @@ class Entry:
 
     def of_rule(self, index: int) -> Entry:
         return replace(self, rule=index)
+
+
+class HealthProblem(StrEnum):
+    """Why the next push will not happen or will fail, or a push is missing: the health report's codes.
+
+    The codes are what an uptime monitor reads (the health URL gives them to anyone); the words, the
+    names and the counts behind them are for a staff login (`health.problem_texts`).
+    """
+
+    # The database did not answer: nothing else could be checked.
+    DATABASE = "database"
+    # No push has ever succeeded.
+    NEVER_PUSHED = "never_pushed"
+    # The last successful push finished more than 26 hours ago.
+    STALE = "stale"
+    # Yesterday, open for some target, has not been pushed since its push time.
+    YESTERDAY_MISSED = "yesterday_missed"
+    # The daily push is past its time by more than 5 minutes and has not started.
+    OVERDUE = "overdue"
+    # The daily push (or the catch-up check) is not registered with django-q2: `migrate` registers it.
+    NO_SCHEDULE = "no_schedule"
+    # No worker is running, and none has fired the plugin's schedules for longer than they allow.
+    NO_WORKER = "no_worker"
+    # The next push creates records and there is no user to record as their creator.
+    NO_ACTOR = "no_actor"
+    # A queued or running run will never finish and could not be marked interrupted: its day is blocked.
+    STUCK = "stuck"
+    # A day closed after its push still holds records the push created (false until pushed again).
+    STANDING = "standing"

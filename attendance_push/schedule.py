@@ -49,6 +49,16 @@ def daily_next_run() -> datetime.datetime | None:
     return Schedule.objects.filter(name=SCHEDULE_NAME).values_list("next_run", flat=True).first()
 
 
+def catch_up_next_run() -> datetime.datetime | None:
+    """Return when the catch-up check fires next (UTC), or None when it is not registered.
+
+    A running worker fires it every CATCH_UP_EVERY_MINUTES, so how far past it is says how long no worker has.
+    """
+    from django_q.models import Schedule
+
+    return Schedule.objects.filter(name=CATCH_UP_SCHEDULE_NAME).values_list("next_run", flat=True).first()
+
+
 def is_on_time(next_run: datetime.datetime | None) -> bool:
     """Return whether `next_run` falls on TIME in the push time zone."""
     if next_run is None:

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A 503 that says the database cannot be reached, on the admin and the health URL, instead of a 500.
+    "attendance_push.middleware.DatabaseUnreachableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The admin in the browser's language: English or Nepali (attendance_push ships a `ne` translation).
     "django.middleware.locale.LocaleMiddleware",

@@ -5,6 +5,8 @@ Pushing needs the `attendance_push.push_attendance` permission; reading needs `v
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -17,8 +19,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..bikram import bs_date, in_nepali
+from ..calendar import standing_in
 from ..days import today
 from ..forms import MAX_DAYS
+from ..health import check_health, mark_dead_runs, standing_window
 from ..ledger import refusal as undo_refusal
 from ..ledger import undone_by
 from ..models import PushRun
@@ -131,16 +135,22 @@ class PushRunAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         current = today()
         now = timezone.now()
+        # Before anything is drawn from the runs: a run whose process is gone reads "interrupted", not "running".
+        dead = mark_dead_runs(now)
+        calendar = calendar_context(current, now)
+        # The warnings above the history come from the health check, as the health URL's answer does; its
+        # closed days with records still standing are the calendar's (one query for both).
+        first = current - datetime.timedelta(days=standing_window() - 1)
+        health = check_health(now, dead=dead, standing=tuple(standing_in(calendar["calendar"], first)))
         context = {
             "can_push": self.has_push_permission(request),
             "push_today": current,
-            **calendar_context(current, now),
+            **calendar,
             # The newest run when the page was drawn: the page's script asks for any run after it.
             "latest_run": PushRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
             # Django's own title ("Select %s to view") has no Nepali translation.
             "title": _("Select push run to view"),
-            **views.clock_context(self, request, now),
-            "no_actor_text": views.next_push_no_actor(self, request, now),
+            **views.status_context(self, request, health),
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)

@@ -28,11 +28,19 @@ from ..conf import conf
 from ..days import today
 from ..exceptions import DayTooOldError, NoActorError, PushError
 from ..forms import MAX_DAYS, PushDaysForm, iso_day_error, too_old_words
-from ..health import is_overdue, next_push_text, running_clusters, worker_contacts
+from ..health import (
+    Health,
+    interrupt_dead_runs_throttled,
+    next_push_text,
+    running_clusters,
+    stuck_text,
+    worker_contacts,
+)
 from ..ledger.undo import undo
 from ..models import PushRun
 from ..plan.actor import actor_needed, resolve_actor
 from ..push import push
+from ..results import HealthProblem
 from ..runs import (
     blocking_run,
     queue_pushes,
@@ -42,7 +50,6 @@ from ..runs import (
     run_undo,
     start_undo,
 )
-from ..schedule import daily_next_run, next_push_after
 from ..templatetags.attendance_push import ISO_DAY, day_words
 from . import words
 from .confirmation import push_confirmation, run_now_refusal, undo_confirmation
@@ -52,6 +59,7 @@ from .history_calendar import calendar_days
 LIVE_FIELDS = ("status_badge", "duration_display", "counts_per_target", "error_line")
 # At most this many runs started since the page was loaded are announced by one answer of the status view.
 NEW_RUNS = 20
+ACTIVE = (PushRun.Status.QUEUED, PushRun.Status.RUNNING)
 
 
 # The preamble -------------------------------------------------------------------------------------------------
@@ -157,7 +165,7 @@ def confirmation_page(
             written=written,
             forcing_refusal=forcing_refusal,
         ),
-        **clock_context(model_admin, request, timezone.now()),
+        **worker_context(model_admin, request),
         "zone": conf.TIME_ZONE.key,
         "now_local": push_zone_now(),
         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
@@ -284,9 +292,17 @@ def status_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> JsonResp
     except ValueError:
         return JsonResponse({"error": words.bad_ids_text()}, status=400)
     queryset = model_admin.get_queryset(request).select_related("requested_by")
-    # The history asks for new runs every half minute while it is idle: one query when there are none.
-    new = list(queryset.filter(pk__gt=after).order_by("pk")[:NEW_RUNS]) if after is not None else []
-    runs = [*(queryset.filter(pk__in=ids) if ids else []), *new]
+
+    def read() -> tuple[list[PushRun], list[PushRun]]:
+        # The history asks for new runs every half minute while it is idle: one query when there are none.
+        new = list(queryset.filter(pk__gt=after).order_by("pk")[:NEW_RUNS]) if after is not None else []
+        return [*(queryset.filter(pk__in=ids) if ids else []), *new], new
+
+    runs, new = read()
+    # A run the page watches whose process is gone (a "Run now" cut off by the web server) turns interrupted,
+    # with no worker to find it: one check per HEALTH_CACHE_SECONDS, however many pages poll.
+    if any(run.status in ACTIVE for run in runs) and interrupt_dead_runs_throttled():
+        runs, new = read()
     # An undo that finished changes the row of the run it undid too: "Undone by run N".
     undone = {run.undoes_id for run in runs if run.status == PushRun.Status.SUCCEEDED and run.undoes_id} - {
         run.pk for run in runs
@@ -297,7 +313,7 @@ def status_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> JsonResp
         "runs": {
             str(run.pk): {
                 "status": run.status,
-                "active": run.status in (PushRun.Status.QUEUED, PushRun.Status.RUNNING),
+                "active": run.status in ACTIVE,
                 "cells": {name: str(getattr(model_admin, name)(run, live=False)) for name in LIVE_FIELDS},
             }
             for run in runs
@@ -335,17 +351,34 @@ def day_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> JsonRespons
 # The next push, the worker and the user to record -------------------------------------------------------------
 
 
-def clock_context(model_admin: admin.ModelAdmin, request: HttpRequest, now: datetime.datetime) -> dict:
-    """Return what the pages say about the next push and the worker."""
-    workers = running_clusters()
-    context = {
-        "workers": workers,
-        "next_push": next_push_text(now, workers),
+def worker_context(model_admin: admin.ModelAdmin, request: HttpRequest) -> dict:
+    """Return what the confirmations say about the worker running now (a queued push waits for one)."""
+    return {
+        "workers": running_clusters(),
         "worker_contacts": worker_contacts(),
         "add_user_url": add_user_url(model_admin, request),
     }
-    if not workers and is_overdue(daily_next_run(), now):
-        context["no_worker_text"] = words.no_worker_text()
+
+
+def status_context(model_admin: admin.ModelAdmin, request: HttpRequest, health: Health) -> dict:
+    """Return what the history says above its calendar about the next push, from `health`: when it is, and the
+    warnings that it will not happen or will fail, exactly where the health URL answers 503 for them."""
+    problems = health.problems
+    context = {
+        "workers": health.clusters,
+        "next_push": next_push_text(health=health),
+        "worker_contacts": worker_contacts(),
+        "add_user_url": add_user_url(model_admin, request),
+        "no_worker_text": "",
+        "no_schedule_text": words.no_schedule_text() if HealthProblem.NO_SCHEDULE in problems else "",
+        "no_actor_text": "",
+        "stuck_text": stuck_text(health.stuck) if HealthProblem.STUCK in problems else "",
+    }
+    if HealthProblem.NO_WORKER in problems:
+        context["no_worker_text"] = words.no_worker_text(overdue=HealthProblem.OVERDUE in problems)
+    if HealthProblem.NO_ACTOR in problems:
+        why = no_actor_words(model_admin, request, health.no_actor)
+        context["no_actor_text"] = words.next_push_fails_text(health.next_day, why)
     return context
 
 
@@ -368,16 +401,3 @@ def no_actor_words(model_admin: admin.ModelAdmin, request: HttpRequest, exc: NoA
     """Return what to do about `exc` in the admin: add the user (the page links there), or whom to ask."""
     can_add_user = bool(add_user_url(model_admin, request))
     return words.no_actor_words(exc, can_add_user=can_add_user, contacts=worker_contacts())
-
-
-def next_push_no_actor(model_admin: admin.ModelAdmin, request: HttpRequest, now: datetime.datetime) -> str:
-    """Return why the next push will fail for want of a user to record, or "" (a closed day needs none)."""
-    instant = daily_next_run() or next_push_after(now)
-    day = instant.astimezone(conf.TIME_ZONE).date()
-    if not actor_needed([day]):
-        return ""
-    try:
-        resolve_actor()
-    except NoActorError as exc:
-        return words.next_push_fails_text(day, no_actor_words(model_admin, request, exc))
-    return ""

@@ -308,11 +308,21 @@ def new_run_text(run: PushRun) -> str:
     }
 
 
-def no_worker_text() -> str:
-    """Return what the pages say when the push is overdue and no worker runs."""
-    # "Tonight's push will not run" is past: it has not, and a returning worker runs it.
+def no_worker_text(*, overdue: bool) -> str:
+    """Return what the history says when no worker has run the schedules for longer than they allow."""
+    if overdue:
+        # "Tonight's push will not run" is past: it has not, and a returning worker runs it.
+        return _(
+            "No worker is running: the overdue push and the queued pushes wait until one starts, and run when it does."
+        )
+    return _("No worker is running: queued pushes wait until one starts, and tonight's push will not run.")
+
+
+def no_schedule_text() -> str:
+    """Return what the history says when the daily push is not registered with the worker."""
     return _(
-        "No worker is running: the overdue push and the queued pushes wait until one starts, and run when it does."
+        "The daily push is not scheduled, so it will not run. Ask the person who looks after this website's "
+        "server to run “python manage.py migrate”, which schedules it."
     )
 
 

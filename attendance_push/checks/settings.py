@@ -68,6 +68,27 @@ def _check_keep_runs(raw: dict[str, Any]) -> list[checks.CheckMessage]:
     ]
 
 
+# The health URL's public answer may be this old at most: it is also how often an anonymous call marks dead runs
+# interrupted, which must happen within a minute of their death.
+HEALTH_CACHE_MOST = 45
+
+
+def _check_health_cache(raw: dict[str, Any]) -> list[checks.CheckMessage]:
+    """Refuse a HEALTH_CACHE_SECONDS that is no whole number of seconds from 1 to HEALTH_CACHE_MOST."""
+    value = raw.get("HEALTH_CACHE_SECONDS", DEFAULTS["HEALTH_CACHE_SECONDS"])
+    if _whole(value) and 1 <= value <= HEALTH_CACHE_MOST:
+        return []
+    return [
+        checks.Error(
+            f"{SETTING}['HEALTH_CACHE_SECONDS'] must be a whole number of seconds from 1 to {HEALTH_CACHE_MOST}, "
+            f"not {value!r}.",
+            hint="It is how long the health URL's public answer is kept (default 30): long enough that anonymous "
+            "calls cost nothing, short enough that a run whose process died is marked interrupted within a minute.",
+            id="attendance_push.E025",
+        )
+    ]
+
+
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Validate every key of `ATTENDANCE_PUSH`."""
     raw = getattr(settings, SETTING, {})
@@ -124,6 +145,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         )
     errors.extend(_check_keep_runs(raw))
+    errors.extend(_check_health_cache(raw))
     admin_site = raw.get("ADMIN_SITE", DEFAULTS["ADMIN_SITE"])
     if not (isinstance(admin_site, str) and admin_site):
         errors.append(

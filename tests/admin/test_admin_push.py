@@ -17,6 +17,7 @@ from attendance_push.schedule import push_instant
 from attendance_push.tasks import execute_run
 from school.models import StudentAttendance
 from tests.support.admin_pages import CHANGELIST, PUSH, frozen_at, messages_of, staff_with
+from tests.support.alive import kept_alive
 from tests.support.config import push_settings
 from tests.support.demo import KTM, attendance
 from tests.support.runs import failed_run
@@ -311,7 +312,9 @@ def test_the_calendar_colours_each_day_by_its_outcome(superuser_client):
     run(14, "succeeded", started=datetime.datetime(2026, 11, 14, 12, 0, tzinfo=KTM))  # before 21:00 only
     run(16, "interrupted")
 
-    calendar = outcomes(superuser_client.get(CHANGELIST))
+    # A running run whose process is gone would be marked interrupted: this one's push is alive.
+    with kept_alive(*PushRun.objects.filter(status="running")):
+        calendar = outcomes(superuser_client.get(CHANGELIST))
 
     assert len(calendar) == 90
     assert calendar["2026-11-09"] == "before"

@@ -31,8 +31,11 @@ OVERDUE_2H5 = "overdue since Thursday 3 December, 21:00 Asia/Kathmandu (2 h 5 mi
 
 
 @pytest.fixture(autouse=True)
-def registered_before_the_push():
-    """The daily schedule as a worker left it before the evening: next run at 21:00 on the 3rd."""
+def registered_before_the_push(superuser):
+    """The daily schedule as a worker left it before the evening: next run at 21:00 on the 3rd.
+
+    With a superuser to record as the creator (without one the next push would fail: a problem of its own).
+    """
     Schedule.objects.all().delete()
     with time_machine.travel(REGISTERED, tick=False):
         ensure_schedule()
@@ -41,6 +44,12 @@ def registered_before_the_push():
 
 def at(hour: int, minute: int, day: int = 3):
     return time_machine.travel(datetime.datetime(2026, 12, day, hour, minute, tzinfo=KTM), tick=False)
+
+
+def worker_last_seen(hour: int, minute: int) -> None:
+    """Leave the catch-up check as a worker firing it every 5 minutes did until `hour`:`minute` on the 3rd."""
+    seen = datetime.datetime(2026, 12, 3, hour, minute, tzinfo=KTM)
+    Schedule.objects.filter(name="attendance_push.catch_up").update(next_run=seen)
 
 
 @pytest.fixture
@@ -141,6 +150,7 @@ def test_the_history_page_says_it_is_overdue_and_that_a_returning_worker_runs_it
 
 
 def test_the_history_page_before_the_push_keeps_tonights_wording(office):
+    worker_last_seen(18, 40)  # no worker for longer than the catch-up check allows
     with at(18, 50):
         content = office.get(CHANGELIST).content.decode()
     assert "(in 2 h 10 min)" in content
@@ -153,12 +163,17 @@ def test_the_status_command_prints_it_and_exits_non_zero():
     out = StringIO()
     with at(22, 0), pytest.raises(CommandError) as error:
         call_command("attendance_push_status", stdout=out)
-    assert str(error.value) == f"The daily push is {OVERDUE_1H}."
+    assert str(error.value) == (
+        f"The daily push is {OVERDUE_1H}. No worker is running, and none has run the schedules since Thursday "
+        "3 December, 18:50 Asia/Kathmandu (3 h 10 min ago): the next push will not run until one starts "
+        "(`python manage.py qcluster`)."
+    )
     assert f"Next push: 2026-12-03 21:00 Asia/Kathmandu (2026-12-03 15:15 UTC)\n  {OVERDUE_1H}\n" in out.getvalue()
 
 
 def test_the_status_command_within_the_grace_is_healthy():
     pushed(datetime.date(2026, 12, 2))
+    worker_last_seen(21, 0)
     out = StringIO()
     with at(21, 3):
         call_command("attendance_push_status", stdout=out)
@@ -168,6 +183,7 @@ def test_the_status_command_within_the_grace_is_healthy():
 
 def test_the_health_url_is_503_and_says_since_when(client):
     pushed(datetime.date(2026, 12, 2))
+    worker_last_seen(21, 0)
     with at(21, 3):
         healthy = client.get(HEALTH)
     assert healthy.status_code == 200
@@ -177,5 +193,5 @@ def test_the_health_url_is_503_and_says_since_when(client):
     assert response.status_code == 503
     data = json.loads(response.content)
     assert data["overdue_since"] == "2026-12-03T15:15:00+00:00"
-    # Yesterday's push is only 25 hours old: the overdue push alone makes it unhealthy.
-    assert data["problems"] == [f"The daily push is {OVERDUE_1H}."]
+    # Yesterday's push is only 25 hours old: the overdue push (and the worker it lacks) make it unhealthy.
+    assert data["problems"] == ["overdue", "no_worker"]

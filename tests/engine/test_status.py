@@ -38,7 +38,8 @@ def status(*args: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def schedule():
+def schedule(superuser):
+    # With a superuser to record as the creator: without one the next push would fail (a problem of its own).
     Schedule.objects.all().delete()
     with time_machine.travel(PINNED_NOW, tick=False):
         ensure_schedule()
@@ -86,7 +87,9 @@ def test_a_last_success_older_than_26_hours_exits_non_zero():
         call_command("attendance_push_status", stdout=out)
     assert str(error.value) == (
         "The last successful push finished 1\xa0day, 2\xa0hours ago (more than 26 hours). The daily push is overdue "
-        "since Saturday 21 November, 21:00 Asia/Kathmandu (2 h 30 min ago): no worker is running."
+        "since Saturday 21 November, 21:00 Asia/Kathmandu (2 h 30 min ago): no worker is running. No worker is "
+        "running, and none has run the schedules since Saturday 21 November, 12:00 Asia/Kathmandu (11 h 30 min "
+        "ago): the next push will not run until one starts (`python manage.py qcluster`)."
     )
     assert "Yesterday (2026-11-20): pushed" in out.getvalue()
     assert (
@@ -103,7 +106,10 @@ def test_no_push_ever_exits_non_zero():
 def test_an_unregistered_schedule_says_how_to_register_it():
     Schedule.objects.all().delete()
     pushed(datetime.date(2026, 11, 20))
-    assert "Next push: not scheduled (run `python manage.py migrate`)." in status()
+    out = StringIO()
+    with time_machine.travel(PINNED_NOW, tick=False), pytest.raises(CommandError, match="is not scheduled"):
+        call_command("attendance_push_status", stdout=out)
+    assert "Next push: not scheduled (run `python manage.py migrate`)." in out.getvalue()
 
 
 def test_the_list_shows_errors_and_respects_runs_and_verbosity():

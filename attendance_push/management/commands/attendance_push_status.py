@@ -7,17 +7,21 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from attendance_push.conf import conf
-from attendance_push.health import check_health, overdue_text, standing_text
+from attendance_push.health import check_health, overdue_text, problem_texts, standing_text
 from attendance_push.models import PushRun
 
 
 class Command(BaseCommand):
     help = (
-        "Print the last push runs, the next scheduled push and whether a worker is running. Exit with status 1 "
-        "when the last successful push is older than 26 hours, yesterday was not pushed (a day closed for every "
-        "target needs no push), or a day of the last 90 was closed after its push and its pushed records still stand."
+        "Print the last push runs, the next scheduled push and whether a worker is running; mark the runs whose "
+        "process is gone interrupted. Exit with status 1 when the health URL answers 503: the next push will not "
+        "happen or will fail (no schedule, no worker for longer than the schedules allow, no user to record as "
+        "the creator), the daily push is overdue, the last successful push is older than 26 hours, yesterday was "
+        "not pushed (a day closed for every target needs no push), or a day of the last 90 was closed after its "
+        "push and its pushed records still stand."
     )
 
     def add_arguments(self, parser) -> None:
@@ -28,13 +32,24 @@ class Command(BaseCommand):
         if verbosity >= 1:
             self._report(health, runs)
         if health.problems:
-            raise CommandError(" ".join(health.problems))
+            raise CommandError(" ".join(problem_texts(health)))
         if verbosity >= 1:
             self.stdout.write(self.style.SUCCESS(_("OK")))
 
     def _report(self, health, runs: int) -> None:
         zone = conf.TIME_ZONE
         write = self.stdout.write
+        if health.interrupted:
+            write(
+                self.style.WARNING(
+                    ngettext(
+                        "Marked %(count)d run interrupted: its process is gone.",
+                        "Marked %(count)d runs interrupted: their processes are gone.",
+                        health.interrupted,
+                    )
+                    % {"count": health.interrupted}
+                )
+            )
         write(_("Last %(count)d runs (times in %(zone)s):") % {"count": runs, "zone": zone.key})
         recent = PushRun.objects.select_related("requested_by").order_by("-created_at", "-pk")[:runs]
         for run in recent:

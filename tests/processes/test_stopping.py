@@ -17,8 +17,7 @@ from attendance_push.days import today
 from attendance_push.management.cluster import descendants
 from attendance_push.models import PushRun
 from attendance_push.runs import queue_push
-
-from .processes import patience, process_env, start, wait_for
+from tests.support.processes import patience, process_env, start, wait_for
 
 pytestmark = [
     pytest.mark.process,
