@@ -20,11 +20,10 @@ from attendance_push.models import Closure, PushRun
 from attendance_push.runs import run_push
 from attendance_push.schedule import ensure_schedule, push_instant
 from tests.support.admin_pages import staff_with
-from tests.support.demo import KTM
+from tests.support.demo import PINNED_NOW
 
 pytestmark = pytest.mark.django_db
 
-NOON_21ST = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=KTM)
 HEALTH = "/attendance-push/health/"
 FRIDAY = datetime.date(2026, 11, 20)
 # What the plugin's and the host's tables are called: a cached answer reads none of them.
@@ -35,7 +34,7 @@ CODE_OR_INSTANT = re.compile(r"[a-z_]+|\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d\+00:00)?"
 @pytest.fixture(autouse=True)
 def at_noon(superuser):
     cache.clear()
-    with time_machine.travel(NOON_21ST, tick=False) as clock:
+    with time_machine.travel(PINNED_NOW, tick=False) as clock:
         Schedule.objects.all().delete()
         ensure_schedule()
         yield clock
@@ -96,7 +95,7 @@ def test_a_closures_name_for_a_yesterday_closed_for_all_stays_with_staff(client)
         trigger="schedule",
         status="succeeded",
         started_at=start,
-        finished_at=NOON_21ST,
+        finished_at=PINNED_NOW,
     )
     public = client.get(HEALTH)
     assert public.status_code == 200
@@ -141,7 +140,7 @@ def test_a_second_call_within_the_period_reads_no_data_and_after_it_checks_again
     first = client.get(HEALTH)
     assert json.loads(first.content)["problems"] == ["standing"]
     # Fixed meanwhile: pushed again, the false records are withdrawn.
-    with time_machine.travel(NOON_21ST + datetime.timedelta(seconds=1), tick=False):
+    with time_machine.travel(PINNED_NOW + datetime.timedelta(seconds=1), tick=False):
         run_push(FRIDAY, trigger=PushRun.Trigger.ADMIN)
 
     at_noon.shift(datetime.timedelta(seconds=29))
@@ -170,7 +169,7 @@ def test_while_one_process_checks_again_the_others_answer_the_last_check(client,
     client.get(HEALTH)
     at_noon.shift(datetime.timedelta(seconds=45))
     # Another process claimed the check a second ago and has not finished it.
-    cache.set(COMPUTING_KEY, (NOON_21ST + datetime.timedelta(seconds=44)).timestamp(), 30)
+    cache.set(COMPUTING_KEY, (PINNED_NOW + datetime.timedelta(seconds=44)).timestamp(), 30)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(HEALTH)
     assert json.loads(response.content)["checked_at"] == "2026-11-21T06:15:00+00:00"

@@ -20,11 +20,10 @@ from attendance_push.models import PushRun
 from attendance_push.results import HealthProblem
 from attendance_push.schedule import ensure_schedule, push_instant
 from tests.support.admin_pages import CHANGELIST, staff_with
-from tests.support.demo import KTM
+from tests.support.demo import PINNED_NOW
 
 pytestmark = pytest.mark.django_db
 
-NOON_21ST = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=KTM)
 HEALTH = "/attendance-push/health/"
 CATCH_UP = "attendance_push.catch_up"
 
@@ -40,7 +39,7 @@ WARNINGS = {
 @pytest.fixture(autouse=True)
 def at_noon():
     """Noon on the 21st; yesterday and the day before pushed; the schedules registered as a worker left them."""
-    with time_machine.travel(NOON_21ST, tick=False):
+    with time_machine.travel(PINNED_NOW, tick=False):
         Schedule.objects.all().delete()
         ensure_schedule()
         for day in (datetime.date(2026, 11, 19), datetime.date(2026, 11, 20)):
@@ -66,7 +65,7 @@ def warnings(client, user) -> set[HealthProblem]:
 
 def no_worker_for(minutes: int) -> None:
     """Leave the catch-up check as a worker that stopped `minutes` minutes (plus its 5-minute interval) ago did."""
-    seen = NOON_21ST - datetime.timedelta(minutes=minutes)
+    seen = PINNED_NOW - datetime.timedelta(minutes=minutes)
     Schedule.objects.filter(name=CATCH_UP).update(next_run=seen)
 
 
@@ -140,14 +139,14 @@ def test_a_closed_next_day_needs_no_creator(client, settings):
 def test_a_stuck_run_that_cannot_be_marked_is_503_and_warned(client, superuser, monkeypatch):
     # The process of a run is gone, and the database refuses to mark it (a read-only replica, say).
     run = PushRun.objects.create(
-        date=datetime.date(2026, 11, 18), trigger="admin", status="running", started_at=NOON_21ST
+        date=datetime.date(2026, 11, 18), trigger="admin", status="running", started_at=PINNED_NOW
     )
 
     def refused(now=None):
         raise InternalError("cannot execute UPDATE in a read-only transaction")
 
     monkeypatch.setattr(health_module, "interrupt_dead_runs", refused)
-    with time_machine.travel(NOON_21ST + datetime.timedelta(minutes=1), tick=False):
+    with time_machine.travel(PINNED_NOW + datetime.timedelta(minutes=1), tick=False):
         assert health(client) == (503, ["stuck"])
         assert warnings(client, superuser) == {HealthProblem.STUCK}
         content = client.get(CHANGELIST).content.decode()
@@ -164,14 +163,14 @@ def test_the_check_is_a_typed_value_of_codes(superuser):
     assert state.problems == (HealthProblem.NO_SCHEDULE, HealthProblem.NO_WORKER)
     assert all(isinstance(problem, HealthProblem) for problem in state.problems)
     assert state.healthy is False
-    assert state.worker_missing_since == NOON_21ST - datetime.timedelta(minutes=30)
+    assert state.worker_missing_since == PINNED_NOW - datetime.timedelta(minutes=30)
 
 
 def test_the_check_marks_the_runs_that_will_never_finish_and_says_how_many(superuser):
     dead = PushRun.objects.create(
-        date=datetime.date(2026, 11, 18), trigger="admin", status="running", started_at=NOON_21ST
+        date=datetime.date(2026, 11, 18), trigger="admin", status="running", started_at=PINNED_NOW
     )
-    with time_machine.travel(NOON_21ST + datetime.timedelta(minutes=1), tick=False):
+    with time_machine.travel(PINNED_NOW + datetime.timedelta(minutes=1), tick=False):
         state = check_health()
     assert (state.problems, state.stuck, state.interrupted) == ((), (), 1)
     dead.refresh_from_db()
