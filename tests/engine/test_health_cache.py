@@ -66,7 +66,7 @@ def test_anyone_gets_codes_booleans_and_instants_without_names_or_counts(client,
         "problems": ["standing"],
         "checked_at": "2026-11-21T06:15:00+00:00",
         "last_pushed_day": "2026-11-20",
-        "yesterday": {"day": "2026-11-20", "pushed": True, "closed": False},
+        "yesterday": {"day": "2026-11-20", "pushed": True, "undone": False, "closed": False},
         "next_push": "2026-11-21T15:15:00+00:00",
         "overdue_since": None,
         "worker": {"running": False},
@@ -99,7 +99,12 @@ def test_a_closures_name_for_a_yesterday_closed_for_all_stays_with_staff(client)
     )
     public = client.get(HEALTH)
     assert public.status_code == 200
-    assert json.loads(public.content)["yesterday"] == {"day": "2026-11-20", "pushed": False, "closed": True}
+    assert json.loads(public.content)["yesterday"] == {
+        "day": "2026-11-20",
+        "pushed": False,
+        "undone": False,
+        "closed": True,
+    }
     assert "Strike" not in public.content.decode()
     client.force_login(staff_with("view_pushrun"))
     staff = json.loads(client.get(HEALTH).content)

@@ -167,7 +167,7 @@ def test_health_and_status_say_yesterday_was_undone_and_it_is_no_problem(student
         data = json.loads(client.get(HEALTH).content)
         out = StringIO()
         call_command("attendance_push_status", stdout=out)
-    assert data["yesterday"] == {"day": f"{DAY:%Y-%m-%d}", "pushed": False, "undone": True, "closed": []}
+    assert data["yesterday"] == {"day": f"{DAY:%Y-%m-%d}", "pushed": False, "undone": True, "closed": False}
     # The latest day whose push still stands, not the undone one.
     assert data["last_pushed_day"] == f"{earlier.date:%Y-%m-%d}"
     assert data["healthy"] is True, data["problems"]
