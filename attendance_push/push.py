@@ -80,7 +80,7 @@ def _preview_target(
             inserts.append((people, values))
     # The push's own statements, compiled and planned by the database but not run: a preview that
     # succeeds means the push's SQL is valid. One EXPLAIN per statement, however many people.
-    explain(push_statements(target, plan.to_fill if plan else None, fill, inserts, alias), alias)
+    explain(target, push_statements(target, plan.to_fill if plan else None, fill, inserts, alias), alias)
     corrected = _correct_earlier(target, Entry(None, target.label, day), alias, insert, decisions, dry_run=True)
     return TargetResult(
         target.label,

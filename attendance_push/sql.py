@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, connections, models, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.db.models import BooleanField, F, Func, Value
 from django.db.models.constants import OnConflict
 from django.db.models.fields import AutoFieldMixin
@@ -195,15 +195,19 @@ def push_statements(
     return [(sql, list(params)) for sql, params in statements if sql]
 
 
-def explain(statements: list[tuple[str, list]], alias: str) -> None:
-    """Have the database compile and plan each statement (EXPLAIN), running none of them: an error in a
-    statement (SQL the database refuses, parameters that do not match) is raised here, and nothing is written."""
+def explain(target: Target, statements: list[tuple[str, list]], alias: str) -> None:
+    """Have the database compile and plan each statement (EXPLAIN), running none of them; raise PushError,
+    in one line, for a statement it refuses (SQL it cannot run, parameters that do not match). Writes nothing."""
     connection = connections[alias]
     prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
-    with connection.cursor() as cursor:
-        for sql, params in statements:
-            cursor.execute(prefix + sql, params)
-            cursor.fetchall()
+    try:
+        # A savepoint: a statement the database refuses leaves the caller's transaction usable (PostgreSQL).
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(prefix + sql, params)
+                cursor.fetchall()
+    except (DatabaseError, TypeError, ValueError, IndexError) as exc:
+        raise PushError(text.statement_refused(target.label, exc)) from exc
 
 
 # --- Filling the open check-outs ---------------------------------------------------------------------

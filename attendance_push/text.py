@@ -245,6 +245,15 @@ def unknown_f(label: str, name: str, prefix: str) -> str:
 # --- Writes that cannot be made --------------------------------------------------------------------------------
 
 
+def statement_refused(label: str, error: BaseException) -> str:
+    """Say that the database refuses a statement the push of `label` would run (found by its preview)."""
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return _(
+        "%(target)s: the database refuses a statement the push would run (%(error)s); check its values "
+        "(extra_values, fill_values, rules). Nothing was written."
+    ) % {"target": label, "error": f"{type(error).__name__}: {first_line}"}
+
+
 def other_unique_conflict(label: str) -> str:
     return (
         f"{label}: some records conflict with a unique constraint other than (person, day); "

@@ -8,16 +8,18 @@ import textwrap
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.test.utils import CaptureQueriesContext
 
+from attendance_push.exceptions import PushError
 from attendance_push.models import Closure, PushedRecord, PushRun
 from attendance_push.push import push
 from attendance_push.runs import run_push
 from school.models import EmployeeAttendance, StudentAttendance
 from tests.variants.models import AttendanceState, Member
 
+from .admin_pages import PUSH
 from .conftest import DAY, attendance
 from .processes import manage, process_env
 
@@ -52,18 +54,26 @@ def test_a_fill_values_expression_the_push_cannot_run_fails_the_preview(settings
     students = make_students(2)
     attendance(students[0], time_in=datetime.time(8, 0))
 
-    with pytest.raises((DatabaseError, TypeError, IndexError, ValueError)):
+    with pytest.raises(PushError, match=r"^school.StudentAttendance: the database refuses a statement the push would"):
         push(DAY, dry_run=True)
     with pytest.raises(CommandError, match=r"^The dry run of 2026-11-20 failed, and nothing was written: \w+"):
         call_command("push_attendance", "--dry-run", "--date", "2026-11-20")
     assert not PushRun.objects.exists()
 
 
+def test_the_confirmation_page_refuses_a_push_whose_statements_the_database_refuses(settings, superuser_client):
+    only_students(settings, extra_values={"status": RawSQL("no_such_column", [])})
+    page = superuser_client.get(PUSH, {"start": "2026-11-20"})
+
+    assert page.status_code == 200
+    assert "the database refuses a statement the push would run" in page.content.decode()
+
+
 def test_an_extra_values_expression_the_push_cannot_run_fails_the_preview(settings, make_students):
     only_students(settings, extra_values={"status": RawSQL("no_such_column", [])})
     make_students(2)
 
-    with pytest.raises(DatabaseError):
+    with pytest.raises(PushError, match="no_such_column"):
         push(DAY, dry_run=True)
     with pytest.raises(CommandError) as raised:
         call_command("push_attendance", "--dry-run", "--date", "2026-11-20")
