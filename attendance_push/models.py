@@ -130,6 +130,11 @@ class PushRun(models.Model):
         return read_counts(self.counts)
 
     @property
+    def corrected(self) -> int:
+        """Return how many records of earlier pushes this push corrected or withdrew (see TargetResult.corrected)."""
+        return sum(counts.corrected for counts in self.target_counts.values())
+
+    @property
     def pushed_specs(self) -> dict[str, PushedSpec]:
         """Return what this run wrote per target label, read from what its version stored."""
         return read_pushed(self.pushed)

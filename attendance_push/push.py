@@ -24,7 +24,7 @@ from .plan.people import expected, outside, rule_buckets
 from .plan.values import fill_plan, fill_values, insert_values, person_ref_in_update, rebase, rule_status
 from .results import Entry, PushResult, Reason, RuleResult, TargetResult
 from .signals import target_pushed
-from .sql import fill_by_save, fill_by_update, insert_by_save, insert_missing
+from .sql import explain, fill_by_save, fill_by_update, insert_by_save, insert_missing, push_statements
 from .workdays import closed_day_reasons
 
 
@@ -59,10 +59,13 @@ def _preview_target(
     alias = router.db_for_read(target.model)
     plan = fill_plan(target, day, alias)
     filled = skipped = 0
+    fill: dict[str, Any] = {}
     if plan is not None:
         filled, skipped = plan.to_fill.count(), plan.to_skip.count()
+        fill = fill_values(target, day, plan)
     rules = []
     decisions: list[Decision] = []
+    inserts: list[tuple[models.QuerySet, dict[models.Field, Any]]] = []
     # A closed day: no rule creates anything (the check-outs above are still filled).
     for index, (rule, people) in enumerate(rule_buckets(target, day, alias) if insert else ()):
         count = people.count()
@@ -72,7 +75,12 @@ def _preview_target(
         else:
             status, label = rule_status(target, rule)
             rules.append(RuleResult(rule.name, label, created=count))
-            decisions.append(_decision(target, index, insert_values(target, day, actor, rule, status)))
+            values = insert_values(target, day, actor, rule, status)
+            decisions.append(_decision(target, index, values))
+            inserts.append((people, values))
+    # The push's own statements, compiled and planned by the database but not run: a preview that
+    # succeeds means the push's SQL is valid. One EXPLAIN per statement, however many people.
+    explain(target, push_statements(target, plan.to_fill if plan else None, fill, inserts, alias), alias)
     corrected = _correct_earlier(target, Entry(None, target.label, day), alias, insert, decisions, dry_run=True)
     return TargetResult(
         target.label,

@@ -156,6 +156,10 @@ class PushResult:
         return sum(target.skipped for target in self.targets)
 
     @property
+    def corrected(self) -> int:
+        return sum(target.corrected for target in self.targets)
+
+    @property
     def closed(self) -> dict[str, str]:
         """Return the reason of each target the day is closed for."""
         return {target.label: target.closed for target in self.targets if target.closed}

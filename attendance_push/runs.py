@@ -88,12 +88,13 @@ def run_push(
             _first_line(exc),
         )
     logger.info(
-        "Push of %s succeeded (run %s): %d created, %d check-outs filled, %d skipped in %.2fs.",
+        "Push of %s succeeded (run %s): %d created, %d check-outs filled, %d skipped%s in %.2fs.",
         day,
         run.pk,
         run.created,
         run.filled,
         run.skipped,
+        f", {run.corrected} earlier records corrected" if run.corrected else "",
         run.duration.total_seconds(),
     )
     for label, counts in run.target_counts.items():
@@ -199,12 +200,14 @@ def _undo_refusal(undone: PushRun) -> str:
     """Say why an undo of `undone` cannot start now that the database refused a second live run of its day."""
     run = PushRun.objects.active().filter(date=undone.date).order_by("created_at").first()
     if run is not None:
-        return text.undo_under_way(undone, run) if run.undoes_id == undone.pk else text.under_way(run)
+        if run.undoes_id == undone.pk:
+            return text.undo_under_way(undone, run)
+        return text.undo_refused_day_busy(undone, run)
     # It finished meanwhile.
     undo_run = undone_by(undone)
     if undo_run is not None:
         return text.already_undone(undone, undo_run)
-    return text.was_under_way(undone.date)
+    return text.undo_was_refused(undone)
 
 
 def queue_undo(undone: PushRun, *, requested_by: models.Model | None = None) -> PushRun:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, connections, models, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.db.models import BooleanField, F, Func, Value
 from django.db.models.constants import OnConflict
 from django.db.models.fields import AutoFieldMixin
@@ -92,6 +92,23 @@ def _insert_select(
     *,
     ignore_conflicts: bool,
 ) -> int:
+    sql, params = _insert_select_sql(target, people, values, alias, ignore_conflicts=ignore_conflicts)
+    person_fk = target.model._meta.get_field(target.person_field)
+    persons = people.values_list(person_fk.target_field.name).query.get_compiler(alias).as_sql()
+    return record_insert(
+        connections[alias],
+        entry,
+        (sql, params),
+        persons,
+        person_column=person_fk.target_field.column,
+        returning_column=person_fk.column,
+    )
+
+
+def _insert_select_sql(
+    target: Target, people: models.QuerySet, values: dict[models.Field, Any], alias: str, *, ignore_conflicts: bool
+) -> tuple[str, list]:
+    """Return the INSERT … SELECT of a record for every person of `people`, and its parameters."""
     model = target.model
     connection = connections[alias]
     person_fk = model._meta.get_field(target.person_field)
@@ -124,15 +141,7 @@ def _insert_select(
         select=select_sql,
         suffix=suffix,
     )
-    persons = people.values_list(person_fk.target_field.name).query.get_compiler(alias).as_sql()
-    return record_insert(
-        connection,
-        entry,
-        (sql, list(select_params)),
-        persons,
-        person_column=person_fk.target_field.column,
-        returning_column=person_fk.column,
-    )
+    return sql, list(select_params)
 
 
 def insert_by_save(
@@ -154,6 +163,51 @@ def insert_by_save(
     done = [row[0] for row in rows if row[0] not in still_missing]
     record_people(entry, PushedRecord.Action.CREATED, done, person_fk.target_field, alias)
     return len(done)
+
+
+# --- Checking the statements of a push without writing (its preview) -----------------------------------
+
+
+def push_statements(
+    target: Target,
+    to_fill: models.QuerySet | None,
+    fill: dict[str, Any],
+    inserts: list[tuple[models.QuerySet, dict[models.Field, Any]]],
+    alias: str,
+) -> list[tuple[str, list]]:
+    """Return the compiled statements a push of `target` runs: the fill's UPDATE (from `to_fill` and its values
+    `fill`) and an INSERT … SELECT per rule of `inserts` (its people, its values); in the `save` write mode,
+    the SELECTs that read what save() then writes. As the push builds them, each with its parameters."""
+    statements = []
+    by_save = target.write == "save"
+    if to_fill is not None:
+        if by_save:
+            statements.append(_fill_select(to_fill, fill).query.get_compiler(alias).as_sql())
+        else:
+            query = to_fill.query.chain(UpdateQuery)
+            query.add_update_values(fill)
+            statements.append(query.get_compiler(alias).as_sql())
+    for people, values in inserts:
+        if by_save:
+            statements.append(annotated_select(target, people, values)[0].query.get_compiler(alias).as_sql())
+        else:
+            statements.append(_insert_select_sql(target, people, values, alias, ignore_conflicts=False))
+    return [(sql, list(params)) for sql, params in statements if sql]
+
+
+def explain(target: Target, statements: list[tuple[str, list]], alias: str) -> None:
+    """Have the database compile and plan each statement (EXPLAIN), running none of them; raise PushError,
+    in one line, for a statement it refuses (SQL it cannot run, parameters that do not match). Writes nothing."""
+    connection = connections[alias]
+    prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+    try:
+        # A savepoint: a statement the database refuses leaves the caller's transaction usable (PostgreSQL).
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(prefix + sql, params)
+                cursor.fetchall()
+    except (DatabaseError, TypeError, ValueError, IndexError) as exc:
+        raise PushError(text.statement_refused(target.label, exc)) from exc
 
 
 # --- Filling the open check-outs ---------------------------------------------------------------------
@@ -199,13 +253,9 @@ def fill_by_save(
 ) -> int:
     """Save every record to fill through the model; return how many the database then shows filled."""
     names = {f"attendance_push_{index}": name for index, name in enumerate(values)}
-    annotations = {
-        key: value if hasattr(value, "resolve_expression") else Value(value)
-        for key, value in zip(names, values.values(), strict=True)
-    }
     # Read before writing: SQLite would otherwise see the rows it is changing.
     # Locked: a person editing the record meanwhile is not overwritten by the full-row save.
-    records = list(to_fill.select_for_update().annotate(**annotations))
+    records = list(_fill_select(to_fill.select_for_update(), values))
     meta = to_fill.model._meta
     # By attname: a value of a ForeignKey is the related row's key.
     attnames = {key: meta.get_field(name).attname for key, name in names.items()}
@@ -221,6 +271,16 @@ def fill_by_save(
     done = [getattr(record, person.attname) for record in records if record.pk not in still_open]
     record_people(entry, PushedRecord.Action.FILLED, done, person.target_field, alias)
     return len(done)
+
+
+def _fill_select(to_fill: models.QuerySet, values: dict[str, Any]) -> models.QuerySet:
+    """Return the records of `to_fill`, each with the values `values` gives it (attendance_push_<n>, in order)."""
+    return to_fill.annotate(
+        **{
+            f"attendance_push_{index}": value if hasattr(value, "resolve_expression") else Value(value)
+            for index, value in enumerate(values.values())
+        }
+    )
 
 
 # --- The ledger rows of a write ------------------------------------------------------------------------

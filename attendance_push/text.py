@@ -103,6 +103,25 @@ def describe_rules(rules: Iterable[dict[str, Any] | RuleResult]) -> str:
     return ", ".join(parts) or _("no records")
 
 
+def push_counts(created: int, filled: int, skipped: int, corrected: int = 0) -> str:
+    """Return what a push did (or would do) in numbers: "0 created, 0 check-outs filled, 8000 skipped, 588000
+    earlier records corrected"; the earlier records corrected (changed, or withdrawn) only when there are any."""
+    words = _("%(created)d created, %(filled)d check-outs filled, %(skipped)d skipped") % {
+        "created": created,
+        "filled": filled,
+        "skipped": skipped,
+    }
+    return words + (", " + corrected_words(corrected) if corrected else "")
+
+
+def save_may_decline() -> str:
+    """Say that a preview of a target that writes through save() counts what the host's save() may still decline."""
+    return _(
+        "written one by one through save(): the host's save() may decline some of these records, "
+        "so the push may create fewer than counted here"
+    )
+
+
 def corrected_words(count: int) -> str:
     """Return "N earlier records corrected": unchanged records of earlier pushes changed, or deleted as false."""
     return ngettext("%(count)d earlier record corrected", "%(count)d earlier records corrected", count) % {
@@ -226,6 +245,15 @@ def unknown_f(label: str, name: str, prefix: str) -> str:
 # --- Writes that cannot be made --------------------------------------------------------------------------------
 
 
+def statement_refused(label: str, error: BaseException) -> str:
+    """Say that the database refuses a statement the push of `label` would run (found by its preview)."""
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return _(
+        "%(target)s: the database refuses a statement the push would run (%(error)s); check its values "
+        "(extra_values, fill_values, rules). Nothing was written."
+    ) % {"target": label, "error": f"{type(error).__name__}: {first_line}"}
+
+
 def other_unique_conflict(label: str) -> str:
     return (
         f"{label}: some records conflict with a unique constraint other than (person, day); "
@@ -300,10 +328,19 @@ def target_gone(label: str, run_id: int) -> str:
 
 def under_way(run: PushRun) -> str:
     """Say why a push of `run`'s day is refused while `run` is under way."""
+    if run.trigger == PushRun.Trigger.UNDO:
+        return _(
+            "An undo of %(day)s is already under way (%(status)s, run %(run)s, requested %(at)s %(zone)s); "
+            "wait for it to finish."
+        ) % _run_words(run)
     return _(
         "The push of %(day)s is already under way (%(status)s, run %(run)s, requested %(at)s %(zone)s); "
         "wait for it to finish."
-    ) % {
+    ) % _run_words(run)
+
+
+def _run_words(run: PushRun) -> dict[str, Any]:
+    return {
         "day": f"{run.date:%Y-%m-%d}",
         "status": run.get_status_display().lower(),
         "run": run.pk,
@@ -312,9 +349,28 @@ def under_way(run: PushRun) -> str:
     }
 
 
+def undo_refused_day_busy(undone: PushRun, run: PushRun) -> str:
+    """Say why an undo of `undone` is refused while `run`, another push or undo of its day, is under way."""
+    kind = _("an undo") if run.trigger == PushRun.Trigger.UNDO else _("a push")
+    return _(
+        "The undo of run %(undone)d is refused, and nothing was recorded: %(kind)s of %(day)s is already under way "
+        "(%(status)s, run %(run)s, requested %(at)s %(zone)s). Wait for it to finish, then undo again."
+    ) % {**_run_words(run), "undone": undone.pk, "kind": kind}
+
+
 def was_under_way(day: datetime.date) -> str:
     """Say that a push of `day` was under way and has finished meanwhile."""
-    return f"The push of {day:%Y-%m-%d} was already under way; look at the history before pushing it again."
+    return _("The push of %(day)s was already under way; look at the history before pushing it again.") % {
+        "day": f"{day:%Y-%m-%d}"
+    }
+
+
+def undo_was_refused(undone: PushRun) -> str:
+    """Say that an undo of `undone` was refused because a run of its day was under way, and has finished meanwhile."""
+    return _(
+        "The undo of run %(undone)d is refused, and nothing was recorded: another run of %(day)s was under way "
+        "and has just finished; look at the history before undoing again."
+    ) % {"undone": undone.pk, "day": f"{undone.date:%Y-%m-%d}"}
 
 
 def failure_mail(run: PushRun, link: str | None) -> tuple[str, str]:

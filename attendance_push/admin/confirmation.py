@@ -11,7 +11,7 @@ from typing import Any
 
 from ..models import PushRun
 from ..results import PushResult, UndoResult
-from ..text import describe_rules
+from ..text import describe_rules, save_may_decline
 from . import words
 from .words import target_name
 
@@ -88,6 +88,8 @@ def push_confirmation(
         "closed_rows": closed_rows,
         # Shown only when an earlier push of these days left records to correct or withdraw.
         "any_corrected": any(row.get("corrected") for row in totals.values()),
+        # A target written through the host's save() may get fewer records than counted: save() may decline.
+        "save_notes": [f"{target_name(label)}: {save_may_decline()}" for label in totals if modes.get(label) == "save"],
         "forcing_refusal": forcing_refusal,
         "refusal": refusal,
         "no_actor": no_actor,

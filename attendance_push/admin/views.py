@@ -191,7 +191,7 @@ def push_confirmed(model_admin: admin.ModelAdmin, request: HttpRequest, days: li
                 previews = []  # the push itself fails the same way, and records it
             cannot_run_now = run_now_refusal(days, previews, write_modes())
             if cannot_run_now:
-                raise PushError(cannot_run_now)
+                raise PushError(words.run_now_refused_text(cannot_run_now))
             _report(
                 model_admin,
                 request,

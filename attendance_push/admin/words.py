@@ -25,7 +25,7 @@ from ..plan.actor import resolve_actor
 from ..plan.values import planned_records
 from ..results import TargetCounts
 from ..templatetags.attendance_push import with_bs
-from ..text import corrected_words, counts_reason, user_admin_words
+from ..text import corrected_words, counts_reason, push_counts, user_admin_words
 
 
 def target_name(label: str) -> str:
@@ -52,15 +52,15 @@ def day_groups(days: list[datetime.date]) -> list[tuple[datetime.date, datetime.
 
 
 def pushed_text(run: PushRun) -> str:
-    """Return the message of a push run in the request that succeeded, with the targets it found closed."""
-    return _(
-        "Pushed %(day)s (run %(run)s): %(created)d created, %(filled)d check-outs filled, %(skipped)d skipped."
-    ) % {
+    """Return the message of a push run in the request that succeeded, with the targets it found closed.
+
+    It counts every record the push changed: created, check-outs filled, and earlier records corrected
+    or withdrawn (see TargetResult.corrected), besides the people skipped.
+    """
+    return _("Pushed %(day)s (run %(run)s): %(counts)s.") % {
         "day": f"{run.date:%Y-%m-%d}",
         "run": run.pk,
-        "created": run.created,
-        "filled": run.filled,
-        "skipped": run.skipped,
+        "counts": push_counts(run.created, run.filled, run.skipped, run.corrected),
     } + _closed_summary(run)
 
 
@@ -88,15 +88,20 @@ def too_many_days_text(count: int, most: int) -> str:
 
 def single_day_only_text() -> str:
     """Return why several days are not pushed in the web request."""
-    return _("Only a single day runs in this request; a range waits in the queue for the worker.")
+    return _("Only a single day runs in this request; queue a range for the worker instead.")
 
 
 def too_big_text(rows: int, label: str, limit: int) -> str:
     """Return why a push writing `rows` rows to `label` is not run in the web request."""
     return _(
         "This push writes %(rows)s rows to %(target)s, more than one web request can finish in time "
-        "(%(limit)s); it waits in the queue for the worker."
+        "(%(limit)s); queue it for the worker instead."
     ) % {"rows": rows, "target": target_name(label), "limit": limit}
+
+
+def run_now_refused_text(reason: str) -> str:
+    """Return the message of a "Run now" refused for `reason`: nothing ran, and nothing was queued."""
+    return _("Not run, and nothing was queued: %(reason)s") % {"reason": reason}
 
 
 def written_values() -> list[tuple[str, str]]:

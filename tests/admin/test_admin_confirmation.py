@@ -168,7 +168,7 @@ def test_run_now_is_refused_past_the_rows_one_request_can_write(mode, rows, refu
     if refused:
         assert refusal == (
             f"This push writes {rows} rows to Student attendance, more than one web request can finish in time "
-            f"({RUN_NOW_MAX_ROWS.get(mode, RUN_NOW_MAX_ROWS['save'])}); it waits in the queue for the worker."
+            f"({RUN_NOW_MAX_ROWS.get(mode, RUN_NOW_MAX_ROWS['save'])}); queue it for the worker instead."
         )
 
 
@@ -179,7 +179,7 @@ def test_a_target_without_a_known_mode_is_held_to_the_set_based_limit():
 
 def test_several_days_never_run_now():
     assert run_now_refusal([MON, TUE], [], SQL) == (
-        "Only a single day runs in this request; a range waits in the queue for the worker."
+        "Only a single day runs in this request; queue a range for the worker instead."
     )
 
 

@@ -58,7 +58,7 @@ def test_an_open_day_s_message_names_no_closure(pusher, people):
 def test_push_attendance_dry_run_with_include_closed_says_pushed_anyway(people, capsys):
     call_command("push_attendance", "--date", "2026-11-28", "--include-closed", "--dry-run")
     out = capsys.readouterr().out
-    assert "school.StudentAttendance: closed (weekly off (Saturday)), pushed anyway: 3 created" in out
+    assert "school.StudentAttendance: closed (weekly off (Saturday)), would be pushed anyway: 3 created" in out
 
 
 def test_one_earlier_record_corrected_is_singular():

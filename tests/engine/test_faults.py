@@ -318,7 +318,7 @@ def test_run_now_is_offered_for_one_small_day_only(pusher, make_students):
     assert 'name="run_now"' in one_day
     a_range = pusher.get(PUSH, {"start": "2026-11-18", "end": "2026-11-20"}).content.decode()
     assert 'name="run_now"' not in a_range
-    assert "Only a single day runs in this request; a range waits in the queue for the worker." in a_range
+    assert "Only a single day runs in this request; queue a range for the worker instead." in a_range
 
 
 def test_run_now_of_a_range_is_refused_and_pushes_nothing(pusher, make_students):

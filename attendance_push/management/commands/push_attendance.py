@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import re
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from attendance_push.conf import conf
 from attendance_push.days import today, validate_day
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
@@ -16,7 +18,7 @@ from attendance_push.plan.actor import actor_needed, resolve_actor
 from attendance_push.push import push
 from attendance_push.results import TargetCounts, read_counts
 from attendance_push.runs import run_push
-from attendance_push.text import corrected_words, counts_reason, describe_rules
+from attendance_push.text import counts_reason, describe_rules, push_counts, save_may_decline
 
 
 def iso_date(value: str) -> datetime.date:
@@ -73,8 +75,14 @@ class Command(BaseCommand):
             progress = f"[{index}/{len(days)}] " if len(days) > 1 else ""
             if dry_run:
                 heading = _("%(day)s would push:") % {"day": f"{day:%Y-%m-%d}"}
-                preview = push(day, dry_run=True, include_closed=include_closed)
-                self._report(f"{progress}{heading}", read_counts(preview.counts()), verbosity, forced=include_closed)
+                try:
+                    preview = push(day, dry_run=True, include_closed=include_closed)
+                except PushError as exc:
+                    raise CommandError(_dry_run_failed(day, str(exc))) from None
+                except Exception as exc:  # noqa: BLE001 (a dry run's error is one line, never a traceback)
+                    raise CommandError(_dry_run_failed(day, f"{type(exc).__name__}: {_first_line(exc)}")) from None
+                counts = read_counts(preview.counts())
+                self._report(f"{progress}{heading}", counts, verbosity, forced=include_closed, dry_run=True)
                 continue
             try:
                 run = run_push(day, trigger=PushRun.Trigger.COMMAND, include_closed=include_closed)
@@ -104,22 +112,47 @@ class Command(BaseCommand):
             return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
         return [date or today()]
 
-    def _report(self, heading: str, counts: dict[str, TargetCounts], verbosity: int, *, forced: bool) -> None:
+    def _report(
+        self, heading: str, counts: dict[str, TargetCounts], verbosity: int, *, forced: bool, dry_run: bool = False
+    ) -> None:
         if verbosity < 1:
             return
         self.stdout.write(heading)
+        by_save = {label for label, mode in write_modes().items() if mode == "save"} if dry_run else set()
         for label, count in counts.items():
             reason = counts_reason(count)
             closed = ""
-            if reason and forced:
+            if reason and forced and dry_run:
+                # Nothing is written yet: records would be created on the closed day.
+                closed = _("closed (%(reason)s), would be pushed anyway: ") % {"reason": reason}
+            elif reason and forced:
                 # Records were created on the closed day: say so, not only that it was closed.
                 closed = _("closed (%(reason)s), pushed anyway: ") % {"reason": reason}
             elif reason:
                 closed = _("closed (%(reason)s): ") % {"reason": reason}
             self.stdout.write(
                 f"  {label}: {closed}"
-                + _("%(created)d created, %(filled)d check-outs filled, %(skipped)d skipped")
-                % {"created": count.created, "filled": count.filled, "skipped": count.skipped}
-                + (", " + corrected_words(count.corrected) if count.corrected else "")
+                + push_counts(count.created, count.filled, count.skipped, count.corrected)
                 + (f" ({describe_rules(count.rules)})" if count.rules else "")
+                + (f"; {save_may_decline()}" if label in by_save else "")
             )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+def _dry_run_failed(day: datetime.date, error: str) -> str:
+    return _("The dry run of %(day)s failed, and nothing was written: %(error)s") % {
+        "day": f"{day:%Y-%m-%d}",
+        "error": error,
+    }
+
+
+def write_modes() -> dict[str, str]:
+    """Return how each target writes its records ("sql" or "save")."""
+    modes = {}
+    for target in conf.TARGETS:
+        with contextlib.suppress(LookupError, ValueError):
+            modes[target.label] = target.write
+    return modes
