@@ -11,6 +11,7 @@ import datetime
 import logging
 import time
 
+from django.apps import apps
 from django.core.mail import mail_admins
 from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
 from django.db.models import Min, OuterRef, Subquery
@@ -33,6 +34,7 @@ from .models import PushedRecord, PushRun
 from .push import push
 from .results import PushResult
 from .schedule import daily_next_run, push_instant
+from .sql import refresh_statistics
 from .text import closed_for_all
 
 logger = logging.getLogger("attendance_push")
@@ -106,6 +108,7 @@ def run_push(
                 counts.closed,
                 ", pushed anyway" if run.include_closed else "",
             )
+    refresh_run_statistics(run)
     return run
 
 
@@ -158,7 +161,23 @@ def run_undo(undone: PushRun, *, requested_by: models.Model | None = None, run: 
             sum(count.kept for count in counts),
         ),
     )
+    refresh_run_statistics(run)
     return run
+
+
+def refresh_run_statistics(run: PushRun) -> None:
+    """After a big push or undo, refresh the statistics of the ledger and the attendance it wrote.
+
+    Right after a push of hundreds of thousands of records, stale statistics made the undo's dry run
+    (its confirmation page) take minutes on PostgreSQL.
+    """
+    counts = run.target_counts
+    rows = sum(c.created + c.filled + c.corrected + c.deleted + c.cleared for c in counts.values())
+    touched = [PushedRecord]
+    for label in counts:
+        with contextlib.suppress(LookupError, ValueError):
+            touched.append(apps.get_model(label))
+    refresh_statistics(touched, rows)
 
 
 def start_undo(undone: PushRun, *, requested_by: models.Model | None = None, queued: bool = False) -> PushRun:

@@ -410,12 +410,15 @@ def _ledger_push(day: datetime.date) -> tuple[Any, dict[str, Any]]:
     return run, timing
 
 
-def analyze() -> None:
-    """Refresh the planner's statistics, as autovacuum does soon after a push: what an undo later meets."""
-    from django.db import connection
+def after_push(run) -> None:
+    """Do what run_push does after a push commits: refresh the statistics of what it wrote when it wrote many rows.
 
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    No ANALYZE by hand: an undo (and its dry run, the confirmation page) meets what a user's would.
+    """
+    from attendance_push.runs import refresh_run_statistics
+
+    run.refresh_from_db()
+    refresh_run_statistics(run)
 
 
 def ledger_size_mb() -> float | None:
@@ -463,7 +466,7 @@ def run_undo(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
     from attendance_push.models import PushRun
 
     run, pushed = _ledger_push(day)
-    analyze()
+    after_push(run)
     undo_run = PushRun.objects.create(date=day, trigger=PushRun.Trigger.UNDO, undoes=run)
     undo_run.mark_running()
     with CaptureQueriesContext(connection) as queries:
@@ -477,6 +480,38 @@ def run_undo(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
         "pushed": pushed["counts"],
         "counts": result.counts(),
         "digest": digest(day),
+    }
+
+
+def run_undo_preview(day: datetime.date, args: argparse.Namespace) -> dict[str, Any]:
+    """Push `day` with its ledger as run_push does (not timed), then time the undo's dry run: its confirmation page.
+
+    With --stale, skip the refresh of statistics after the push (what the push did before it had one).
+    """
+    from django.db import OperationalError, connection
+
+    from attendance_push.ledger.undo import undo
+
+    run, pushed = _ledger_push(day)
+    start = time.perf_counter()
+    if not args.stale:
+        after_push(run)
+    refresh_seconds = time.perf_counter() - start
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{args.timeout}s"])
+    start = time.perf_counter()
+    try:
+        counts = undo(run, dry_run=True).counts()
+    except OperationalError:
+        counts = None  # cancelled by the statement timeout
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "refresh_seconds": refresh_seconds,
+        "timed_out": counts is None,
+        "pushed": pushed["counts"],
+        "counts": counts,
     }
 
 
@@ -503,7 +538,7 @@ def run_undo_floor(day: datetime.date, args: argparse.Namespace) -> dict[str, An
     from attendance_push.conf import conf
 
     run, pushed = _ledger_push(day)
-    analyze()
+    after_push(run)
     ops = connection.ops
     date = ops.adapt_datefield_value(day)
     check_out = ops.adapt_timefield_value(conf.CHECK_OUT)
@@ -532,6 +567,7 @@ CONTENDERS: dict[str, Callable[[datetime.date, argparse.Namespace], dict[str, An
     "push_ledger": run_push_ledger,
     "undo": run_undo,
     "undo_floor": run_undo_floor,
+    "undo_preview": run_undo_preview,
     "push": run_push,
     "floor": run_floor,
     "closed": run_closed,
@@ -550,6 +586,8 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true", help="range: run the floor each day instead of the push")
     parser.add_argument("--sample", type=int, nargs=2, default=[1800, 200], metavar=("STUDENTS", "EMPLOYEES"))
     parser.add_argument("--loop-mode", choices=["autocommit", "atomic"], default="autocommit")
+    parser.add_argument("--stale", action="store_true", help="undo_preview: no refresh of statistics after the push")
+    parser.add_argument("--timeout", type=int, default=600, help="undo_preview: the dry run's statement timeout (s)")
     args = parser.parse_args()
     setup_django()
     result = CONTENDERS[args.contender](args.day, args)

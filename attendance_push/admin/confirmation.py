@@ -29,9 +29,20 @@ def run_now_refusal(days: list[datetime.date], previews: list[PushResult], modes
     for preview in previews:
         for result in preview.targets:
             limit = RUN_NOW_MAX_ROWS.get(modes.get(result.label, "sql"), RUN_NOW_MAX_ROWS["save"])
-            rows = result.created + result.filled
+            # Withdrawals and corrections of an earlier push are rows written too.
+            rows = result.created + result.filled + result.corrected
             if rows > limit:
                 return words.too_big_text(rows, result.label, limit)
+    return None
+
+
+def undo_run_now_refusal(preview: UndoResult, modes: dict[str, str]) -> str | None:
+    """Return why the undo that `preview` (its dry run) describes is not offered in the web request, or None."""
+    for result in preview.targets:
+        limit = RUN_NOW_MAX_ROWS.get(modes.get(result.label, "sql"), RUN_NOW_MAX_ROWS["save"])
+        rows = result.deleted + result.cleared
+        if rows > limit:
+            return words.undo_too_big_text(rows, result.label, limit)
     return None
 
 
@@ -100,9 +111,17 @@ def push_confirmation(
     }
 
 
-def undo_confirmation(run: PushRun, preview: UndoResult | None, refusal: str | None = None) -> dict[str, Any]:
-    """Return the context of the page that asks to confirm undoing `run`, from its dry run `preview`."""
+def undo_confirmation(
+    run: PushRun, preview: UndoResult | None, refusal: str | None = None, *, modes: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Return the context of the page that asks to confirm undoing `run`, from its dry run `preview`.
+
+    `modes` is each target's write mode, which sets how many rows an undo in the web request may change.
+    """
+    cannot_run_now = undo_run_now_refusal(preview, modes or {}) if preview is not None else None
     return {
+        "can_run_now": refusal is None and cannot_run_now is None,
+        "run_now_refusal": cannot_run_now,
         "run": run,
         "preview": preview,
         "rows": [(target_name(t.label), t) for t in preview.targets] if preview else [],

@@ -52,7 +52,7 @@ from ..runs import (
 )
 from ..templatetags.attendance_push import ISO_DAY, day_words
 from . import words
-from .confirmation import push_confirmation, run_now_refusal, undo_confirmation
+from .confirmation import push_confirmation, run_now_refusal, undo_confirmation, undo_run_now_refusal
 from .history_calendar import calendar_days
 
 # The columns the status view sends for the history's script to refresh: each takes `live`.
@@ -254,6 +254,10 @@ def undo_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: st
             # Refused before any run is recorded (start_undo, queue_undo): the page may be older than
             # another undo of the run.
             if "run_now" in request.POST:
+                # Refused when the undo would not finish inside the request; queueing it is offered.
+                cannot_run_now = undo_run_now_refusal(undo(run, dry_run=True), write_modes())
+                if cannot_run_now:
+                    raise PushError(cannot_run_now)
                 undo_run = run_undo(run, run=start_undo(run, requested_by=request.user))
                 if undo_run.status == PushRun.Status.SUCCEEDED:
                     model_admin.message_user(request, words.undone_text(run, undo_run), messages.SUCCESS)
@@ -273,7 +277,7 @@ def undo_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: st
     except PushError as exc:
         refusal = str(exc)
     context = {
-        **undo_confirmation(run, preview, refusal),
+        **undo_confirmation(run, preview, refusal, modes=write_modes()),
         "workers": running_clusters(),
         "change_url": change_url,
     }

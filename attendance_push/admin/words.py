@@ -104,6 +104,14 @@ def run_now_refused_text(reason: str) -> str:
     return _("Not run, and nothing was queued: %(reason)s") % {"reason": reason}
 
 
+def undo_too_big_text(rows: int, label: str, limit: int) -> str:
+    """Return why an undo changing `rows` rows of `label` is not run in the web request."""
+    return _(
+        "This undo changes %(rows)s rows of %(target)s, more than one web request can finish in time "
+        "(%(limit)s); queue it for the worker instead."
+    ) % {"rows": rows, "target": target_name(label), "limit": limit}
+
+
 def written_values() -> list[tuple[str, str]]:
     """Return, per target and rule, its label and what a record the push creates holds:
     ("school.StudentAttendance", "Student attendance: Present, 09:00–17:00")."""

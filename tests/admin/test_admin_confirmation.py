@@ -198,6 +198,8 @@ def test_a_refused_undo_has_no_rows():
     run = PushRun(pk=7, date=FRI, trigger=PushRun.Trigger.UNDO)
     context = undo_confirmation(run, None, "Run 7 is itself an undo; push 2026-11-20 again instead.")
     assert context == {
+        "can_run_now": False,
+        "run_now_refusal": None,
         "run": run,
         "preview": None,
         "rows": [],
