@@ -6,6 +6,7 @@ system checks (`checks/`) rather than as an import error.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from dataclasses import dataclass
 from functools import cached_property
@@ -200,6 +201,15 @@ class Target:
         if isinstance(self.people_filter, models.Q):
             return people.filter(self.people_filter)
         return people.filter(**self.people_filter)
+
+
+def write_modes() -> dict[str, str]:
+    """Return how each target writes its records ("sql" or "save"), for the targets whose model is installed."""
+    modes = {}
+    for target in conf.TARGETS:
+        with contextlib.suppress(LookupError, ValueError):
+            modes[target.label] = target.write
+    return modes
 
 
 class Settings:

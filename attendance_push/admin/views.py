@@ -6,7 +6,6 @@ one preamble: `admin_page` refuses a user without the permission, `render` frame
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 from collections.abc import Callable
 from functools import wraps
@@ -24,7 +23,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from .. import text
-from ..conf import conf
+from ..conf import conf, write_modes
 from ..days import today
 from ..exceptions import DayTooOldError, NoActorError, PushError
 from ..forms import MAX_DAYS, PushDaysForm, iso_day_error, too_old_words
@@ -223,15 +222,6 @@ def _report(model_admin: admin.ModelAdmin, request: HttpRequest, run: PushRun) -
         model_admin.message_user(request, words.pushed_text(run), messages.SUCCESS)
     else:
         model_admin.message_user(request, words.push_failed_text(run), messages.ERROR)
-
-
-def write_modes() -> dict[str, str]:
-    """Return how each target writes its records ("sql" or "save"), for the targets the project still has."""
-    modes = {}
-    for target in conf.TARGETS:
-        with contextlib.suppress(LookupError, ValueError):
-            modes[target.label] = target.write
-    return modes
 
 
 def push_zone_now() -> datetime.datetime:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import re
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from attendance_push.conf import conf
+from attendance_push.conf import write_modes
 from attendance_push.days import today, validate_day
 from attendance_push.exceptions import PushError
 from attendance_push.models import PushRun
@@ -147,12 +146,3 @@ def _dry_run_failed(day: datetime.date, error: str) -> str:
         "day": f"{day:%Y-%m-%d}",
         "error": error,
     }
-
-
-def write_modes() -> dict[str, str]:
-    """Return how each target writes its records ("sql" or "save")."""
-    modes = {}
-    for target in conf.TARGETS:
-        with contextlib.suppress(LookupError, ValueError):
-            modes[target.label] = target.write
-    return modes
