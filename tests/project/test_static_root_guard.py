@@ -8,12 +8,10 @@ import os
 import signal
 import subprocess
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.db import connection
 from django.test import override_settings
 
 from attendance_push.checks import check_settings, check_static_root
@@ -121,14 +119,15 @@ def test_e022_accepts_the_collected_static_folder_and_what_is_in_it():
             assert check_static_root() == [], static_root
 
 
-def test_e022_refuses_a_static_root_holding_an_sqlite_database(settings, db):
-    if connection.vendor != "sqlite":
-        pytest.skip("the suite's database is not an SQLite file here")
-    database = Path(settings.DATABASES["default"]["NAME"]).resolve()
-    with override_settings(STATIC_ROOT=str(database.parent)):
+def test_e022_refuses_a_static_root_holding_an_sqlite_database(settings, tmp_path):
+    # A database in a folder of its own, away from the project wherever it is checked out (under /tmp too,
+    # where the suite's own SQLite file lives: that folder would hold the project and say so first).
+    database = tmp_path / "data" / "archive.sqlite3"
+    databases = {**settings.DATABASES, "archive": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)}}
+    with override_settings(DATABASES=databases, STATIC_ROOT=str(database.parent)):
         errors = check_static_root()
     assert [error.id for error in errors] == ["attendance_push.E022"]
-    assert str(database) in errors[0].msg
+    assert str(database.resolve()) in errors[0].msg
 
 
 # --- attendance_push.E023: MAX_PAST_DAYS has a ceiling ------------------------------------------------------
