@@ -23,7 +23,7 @@ from attendance_push.liveness import mark_never_finishing_interrupted
 from attendance_push.models import PushRun
 from school.models import StudentAttendance
 from tests.support.processes import ROOT, answers, database_url, free_port, process_env, shell, start, stop, wait_for
-from tests.support.races import holding_writes, push_is_writing
+from tests.support.races import holding_the_day, push_is_writing
 from tests.support.servers import day_lock_sessions, query
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
@@ -312,8 +312,10 @@ def test_run_now_cut_off_by_gunicorns_timeout_leaves_no_run_running(superuser, m
         assert status == 200 and "csrfmiddlewaretoken" in page, log.read_text()[-3000:]
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
         body = f"csrfmiddlewaretoken={token}&start={day}&end={day}&confirm=yes&run_now=1"
-        with holding_writes(database_url(), "school_studentattendance"):
-            # The push waits for the attendance table past gunicorn's timeout: the worker is killed.
+        with holding_the_day(database_url(), day):
+            # The push waits for its day's lock past gunicorn's timeout: the worker is killed. (The day's
+            # lock, not the attendance table's: the confirmation's preview plans the push's INSERT, which
+            # would wait for the table before the run is recorded.)
             status, _page = request("POST", "/admin/attendance_push/pushrun/push/", body, f"; csrftoken={token}")
     finally:
         stop(gunicorn, signal.SIGTERM, timeout=30)
